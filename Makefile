@@ -1,0 +1,39 @@
+# Two commands on a fresh machine: `make lab` (tutorials) and `make test` (every test).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install lab test lint format bench demo-data readme-chart clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[notebooks,test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+test: $(STAMP)
+	$(BIN)/ruff check rpkit tests benchmarks
+	$(BIN)/pytest tests notebooks --nbval-lax --nbval-current-env \
+		--nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check rpkit tests benchmarks
+	$(BIN)/ruff format --check rpkit tests benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff format rpkit tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks --events 100000 --events 1000000
+
+demo-data: $(STAMP)
+	$(BIN)/rpkit demo data/demo.db --force
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,208 @@
+"""A deterministic demo history: a small fantasy roleplay with three companions.
+
+``build_demo(path, events=400, seed=7)`` writes a believable history through the
+public API (``append``, ``edit_turn``, ``regenerate_turn``, ``hide_turn``): chats
+with scenes in nested places, affinity that rises and falls, memories, activity,
+edits, regenerations, a hidden turn and a classifier failure. The same seed
+gives the same log, event for event; any size can be asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from os import PathLike
+from pathlib import Path
+
+from ._progress import progress_bar
+from .edits import edit_turn, hide_turn, regenerate_turn
+from .events import append, next_chat_id
+from .store import atomic, open_db
+
+START = datetime(2026, 1, 5, 19, 0, tzinfo=UTC)
+
+BOTS = {
+    "mira": ("Mira", "Innkeeper of the Gilded Kettle; warm, nosy, remembers every debt."),
+    "corvin": ("Sir Corvin", "A knight with a dented shield and a strict sense of honour."),
+    "sable": ("Sable", "A thief who trusts nobody and jokes when she is nervous."),
+}
+PLACES = [  # (id, name, kind, parent)
+    (1, "Vell", "kingdom", None),
+    (2, "Harrowgate", "town", 1),
+    (3, "The Gilded Kettle", "inn", 2),
+    (4, "Old Market", "market", 2),
+    (5, "Thornwood", "forest", 1),
+    (6, "Ruined Watchtower", "ruin", 5),
+]
+CHATS = [
+    ("An evening at the Kettle", ["mira"], [3, 4]),
+    ("The road through Thornwood", ["corvin", "sable"], [5, 6]),
+    ("Debts and daggers", ["sable", "mira"], [4, 3]),
+]
+USER_LINES = [
+    "I push the door open and shake the rain from my cloak.",
+    "Have you heard anything about the missing caravan?",
+    "I set a few coins on the table. 'For your trouble.'",
+    "That was reckless. You could have been hurt.",
+    "I laugh despite myself. 'You never change.'",
+    "Tell me the truth this time.",
+    "I hand over the map we found in the tower.",
+    "'I'm not leaving without you,' I say quietly.",
+    "I keep my hand near my sword and say nothing.",
+    "Why didn't you tell me about the letter?",
+]
+BOT_LINES = {
+    "mira": [
+        "Mira slides a bowl of stew across the counter. 'You look half drowned, love.'",
+        "'Caravans go missing when someone gets paid to look away,' Mira murmurs.",
+        "She pockets the coins with a wink. 'Your tab thanks you.'",
+        "'Don't you dare bring trouble into my inn again,' she snaps.",
+    ],
+    "corvin": [
+        "Corvin raises his dented shield. 'Stay behind me, and keep to the path.'",
+        "'Honour is not a thing you spend when it suits you,' Corvin says stiffly.",
+        "He grins for the first time in days. 'Well fought, friend.'",
+        "Corvin turns away. 'I expected better of you.'",
+    ],
+    "sable": [
+        "Sable flips a stolen ring across her knuckles. 'Relax, I only took what was owed.'",
+        "'Trust is expensive,' Sable says. 'You've been paying, I'll give you that.'",
+        "She goes quiet, then bumps your shoulder. 'Thanks. For earlier.'",
+        "'You sold me out,' she hisses, already halfway out of the window.",
+    ],
+}
+MEMORIES = [
+    "{who} remembers that you paid what you owed.",
+    "{who} remembers the night at the watchtower.",
+    "{who} noticed you lied about the letter.",
+    "{who} keeps the map you handed over.",
+]
+
+
+class _Clock:
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.now = START
+
+    def tick(self, low: int = 5, high: int = 90) -> str:
+        self.now += timedelta(seconds=self.rng.randint(low, high))
+        return self.now.isoformat()
+
+
+def generate(conn: sqlite3.Connection, *, events: int = 400, seed: int = 7) -> int:
+    """Append a demo history of about ``events`` events to ``conn``; return the count."""
+    rng = random.Random(seed)
+    clock = _Clock(rng)
+    start_id = conn.execute("SELECT COALESCE(MAX(id), 0) FROM event_log").fetchone()[0]
+
+    def written() -> int:
+        return conn.execute("SELECT COALESCE(MAX(id), 0) FROM event_log").fetchone()[0] - start_id
+
+    append(conn, "you_set", {"name": "Wren", "persona": "A courier with too many secrets."},
+           ts=clock.tick())
+    for bot_id, (name, persona) in BOTS.items():
+        append(conn, "bot_created", {"bot_id": bot_id, "name": name, "persona": persona},
+               ts=clock.tick())
+    for cid, name, kind, parent in PLACES:
+        payload = {"container_id": cid, "name": name, "kind": kind}
+        if parent is not None:
+            payload["parent_id"] = parent
+        append(conn, "container_created", payload, ts=clock.tick())
+    chats = []
+    for title, bots, places in CHATS:
+        chat_id = next_chat_id(conn)
+        append(conn, "chat_created", {"title": title, "bot_ids": bots}, chat_id=chat_id,
+               ts=clock.tick())
+        append(conn, "scene_started", {"container_id": places[0], "title": f"{title}: opening"},
+               chat_id=chat_id, ts=clock.tick())
+        chats.append((chat_id, bots, places))
+    # Each pair drifts around a mood that changes now and then: affinity rises and falls.
+    mood = {bot: rng.uniform(-0.5, 1.0) for bot in BOTS}
+    hidden_done = failure_done = False
+    with progress_bar(total=events, desc="demo history") as bar:
+        while (n := written()) < events:
+            if bar is not None:
+                bar.update(n - bar.n)
+            chat_id, bots, places = rng.choice(chats)
+            user = append(conn, "user_turn", {"text": rng.choice(USER_LINES)}, chat_id=chat_id,
+                          ts=clock.tick())
+            bot = rng.choice(bots)
+            if rng.random() < 0.05:
+                mood[bot] = rng.uniform(-1.5, 1.5)
+            reply = append(conn, "assistant_turn", {"bot_id": bot, "text": rng.choice(BOT_LINES[bot])},
+                           chat_id=chat_id, ts=clock.tick(2, 20))
+            delta = round(mood[bot] + rng.gauss(0, 1.0), 2)
+            if not failure_done and n > events // 3:
+                append(conn, "classifier_failed",
+                       {"stage": "affinity", "error": "timeout after 30s waiting for the model"},
+                       chat_id=chat_id, cause_id=reply, ts=clock.tick(1, 2))
+                failure_done = True
+            else:
+                append(conn, "edge_update",
+                       {"src": bot, "dst": "you", "delta": delta, "reason": "reply tone"},
+                       chat_id=chat_id, cause_id=reply, ts=clock.tick(1, 2))
+                append(conn, "edge_update",
+                       {"src": "you", "dst": bot, "delta": round(delta * 0.6, 2),
+                        "reason": "user reaction"},
+                       chat_id=chat_id, cause_id=user, ts=clock.tick(1, 2))
+            roll = rng.random()
+            if roll < 0.08:
+                append(conn, "memory_added",
+                       {"owner": bot, "text": rng.choice(MEMORIES).format(who=BOTS[bot][0]),
+                        "salience": round(rng.uniform(0.2, 1.0), 2)},
+                       chat_id=chat_id, cause_id=reply, ts=clock.tick(1, 2))
+            elif roll < 0.14:
+                append(conn, "activity_logged",
+                       {"container_id": rng.choice(places), "entity": bot,
+                        "action": rng.choice(["pours a drink", "sharpens a blade", "counts coins",
+                                              "keeps watch"])},
+                       chat_id=chat_id, ts=clock.tick())
+            elif roll < 0.18:
+                append(conn, "scene_started",
+                       {"container_id": rng.choice(places), "title": "a change of scene"},
+                       chat_id=chat_id, ts=clock.tick(60, 600))
+            elif roll < 0.20:
+                append(conn, "scene_ended", {}, chat_id=chat_id, ts=clock.tick())
+            elif roll < 0.24:
+                regenerate_turn(conn, reply, rng.choice(BOT_LINES[bot]), ts=clock.tick(2, 10))
+            elif roll < 0.28:
+                edit_turn(conn, user, rng.choice(USER_LINES) + " (edited)", ts=clock.tick(2, 10))
+            elif not hidden_done and n > events // 2:
+                hide_turn(conn, user, ts=clock.tick(2, 10))
+                hidden_done = True
+        if bar is not None:
+            bar.update(bar.total - bar.n)
+    return written()
+
+
+def build_demo(
+    path: str | PathLike[str], *, events: int = 400, seed: int = 7, force: bool = False
+) -> Path:
+    """Create the demo history at ``path`` (refusing to overwrite unless ``force``)."""
+    path = Path(path)
+    if path.exists():
+        if not force:
+            raise FileExistsError(f"{path} exists; pass force=True (or --force) to replace it")
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    with open_db(path) as conn, atomic(conn):
+        generate(conn, events=events, seed=seed)
+    return path
+
+
+def dump_events(conn: sqlite3.Connection, path: str | PathLike[str]) -> Path:
+    """Write the log as JSON lines (one event per line), a reviewable form of a history."""
+    path = Path(path)
+    with path.open("w", encoding="utf-8") as fh:
+        for row in conn.execute(
+            "SELECT id, ts, chat_id, kind, payload, cause_id, hidden, superseded_by "
+            "FROM event_log ORDER BY id"
+        ):
+            keys = ("id", "ts", "chat_id", "kind", "payload", "cause_id", "hidden",
+                    "superseded_by")
+            rec = dict(zip(keys, row, strict=True))
+            rec["payload"] = json.loads(rec["payload"])
+            fh.write(json.dumps(rec, ensure_ascii=False, sort_keys=True) + "\n")
+    return path

@@ -1,0 +1,126 @@
+"""Every error rpkit raises, so callers can catch one base class or a precise one.
+
+Each message names the bad value and says what to do; the operation that raised
+left the database as it was.
+"""
+
+from __future__ import annotations
+
+
+class RpkitError(Exception):
+    """Base of every error rpkit raises."""
+
+
+# -- the store ---------------------------------------------------------------
+
+
+class StoreError(RpkitError):
+    """The file at the given path cannot be used as an rpkit history."""
+
+
+class NotADatabaseError(StoreError):
+    """The path is a directory, is missing its folder, or is not an SQLite file."""
+
+
+class ForeignDatabaseError(StoreError):
+    """An SQLite database written by another application."""
+
+
+class SchemaVersionError(StoreError):
+    """The history was written by a newer rpkit (or is otherwise incompatible)."""
+
+
+# -- events ------------------------------------------------------------------
+
+
+class EventError(RpkitError, ValueError):
+    """An event that cannot be appended."""
+
+
+class UnknownKindError(EventError):
+    """The kind is not in the catalogue and no extension registered it."""
+
+
+class PayloadError(EventError):
+    """A payload that does not match its kind; ``field`` names the culprit."""
+
+    def __init__(self, message: str, *, kind: str, field: str | None = None):
+        super().__init__(message)
+        self.kind = kind
+        self.field = field
+
+
+class UnknownReferenceError(EventError):
+    """An event that refers to a chat, bot, container or event that does not exist."""
+
+
+class TimestampError(EventError):
+    """A timestamp that is not ISO-8601 with a time zone."""
+
+
+# -- event ids and turns -----------------------------------------------------
+
+
+class EventIdError(RpkitError, ValueError):
+    """An event id that is not an int, is negative, or is past the newest event."""
+
+
+class TurnError(RpkitError, ValueError):
+    """An edit, regeneration, hide or rewind point that needs a live turn."""
+
+
+class NotATurnError(TurnError):
+    """The event exists but is not a turn (or not the right kind of turn)."""
+
+
+class AlreadyRetiredError(TurnError):
+    """The turn was already retired by a later edit, regeneration or hide."""
+
+
+# -- snapshots and rewinds ---------------------------------------------------
+
+
+class SnapshotError(RpkitError):
+    """A snapshot that cannot be written, read or restored."""
+
+
+class SnapshotDirError(SnapshotError):
+    """The snapshot folder cannot be created or written to."""
+
+
+class InvalidSnapshotError(SnapshotError):
+    """A file that is not a complete rpkit snapshot of a compatible schema."""
+
+
+class StalePreviewError(RpkitError):
+    """The history changed since the preview the rewind was confirmed against."""
+
+
+# -- importers ---------------------------------------------------------------
+
+
+class ImportFormatError(RpkitError, ValueError):
+    """An export that does not have the shape its importer expects."""
+
+
+__all__ = [
+    "AlreadyRetiredError",
+    "EventError",
+    "EventIdError",
+    "ForeignDatabaseError",
+    "ImportFormatError",
+    "InvalidSnapshotError",
+    "NotADatabaseError",
+    "NotATurnError",
+    "PayloadError",
+    "UnknownReferenceError",
+    "RpkitError",
+    "SchemaVersionError",
+    "SnapshotDirError",
+    "SnapshotError",
+    "StalePreviewError",
+    "StoreError",
+    "TimestampError",
+    "TurnError",
+    "UnknownKindError",
+]

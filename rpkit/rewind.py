@@ -1,0 +1,127 @@
+"""Rewind: cut the log back to an event, after showing exactly what goes.
+
+Fixes over the app rpkit grew out of: the preview also says which chats lose
+events and which retired events come back; the rewind un-retires events whose
+retiring edit it deletes (the seed left them retired, and with foreign keys on
+its DELETE failed); the snapshot is taken while the write lock is held, so it is
+exactly the state the rewind starts from; the projection is rolled back by the
+tail instead of replayed from the first event.
+"""
+
+from __future__ import annotations
+
+from os import PathLike
+from pathlib import Path
+import sqlite3
+from typing import Any
+
+from .catalogue import TURN_KINDS
+from .errors import NotATurnError, StalePreviewError
+from .events import check_event_id, get_event
+from .projection import reproject_from, rollback_point
+from .snapshot import snapshot_dir, take_snapshot
+from .store import atomic, head_id, open_db
+
+
+def compute_rewind_preview(conn: sqlite3.Connection, after_event_id: int) -> dict[str, Any]:
+    """What ``execute_rewind(after_event_id)`` would remove and bring back, as a dict.
+
+    Keys: ``after_event_id``, ``head_event_id``, ``total_events`` and ``by_kind``
+    (rows removed, retired ones included, as in the seed), ``hidden_events`` (how
+    many of those were already retired), ``by_chat`` (removed per chat id, None for
+    world-level events) and ``restored_events`` (retired events that become
+    visible again: id, kind, chat_id, superseded_by).
+    """
+    n = check_event_id(conn, after_event_id, what="after_event_id")
+    with atomic(conn, write=False):
+        by_kind = dict(
+            conn.execute(
+                "SELECT kind, COUNT(*) FROM event_log WHERE id > ? GROUP BY kind ORDER BY kind",
+                (n,),
+            )
+        )
+        by_chat = dict(
+            conn.execute(
+                "SELECT chat_id, COUNT(*) FROM event_log WHERE id > ? GROUP BY chat_id "
+                "ORDER BY chat_id",
+                (n,),
+            )
+        )
+        hidden = conn.execute(
+            "SELECT COUNT(*) FROM event_log WHERE id > ? AND hidden = 1", (n,)
+        ).fetchone()[0]
+        restored = [
+            {"id": i, "kind": k, "chat_id": c, "superseded_by": s}
+            for i, k, c, s in conn.execute(
+                "SELECT id, kind, chat_id, superseded_by FROM event_log "
+                "WHERE id <= ? AND superseded_by > ? ORDER BY id",
+                (n, n),
+            )
+        ]
+        head = head_id(conn)
+    return {
+        "after_event_id": n,
+        "head_event_id": head,
+        "total_events": sum(by_kind.values()),
+        "by_kind": by_kind,
+        "hidden_events": hidden,
+        "by_chat": by_chat,
+        "restored_events": restored,
+    }
+
+
+def execute_rewind(
+    *,
+    db_path: str | PathLike[str],
+    data_dir: str | PathLike[str],
+    after_event_id: int,
+    expected_preview: dict[str, Any] | None = None,
+) -> Path:
+    """Snapshot, then in one transaction cut the log after ``after_event_id``; return the snapshot.
+
+    Afterwards the log and every projected table equal ``state_at(after_event_id)``
+    as it was before. Pass the preview the user confirmed as ``expected_preview``
+    and the rewind refuses (StalePreviewError) if the history changed since.
+    """
+    snapshot_dir(data_dir)  # refuse an unusable folder before taking any lock
+    with open_db(db_path) as conn, atomic(conn):
+        n = check_event_id(conn, after_event_id, what="after_event_id")
+        if expected_preview is not None:
+            now = compute_rewind_preview(conn, n)
+            if now != expected_preview:
+                raise StalePreviewError(
+                    f"the history changed since the preview of a rewind to {n} "
+                    f"(it then had {expected_preview.get('head_event_id')} as newest event, now "
+                    f"{now['head_event_id']}); preview again and confirm the new counts"
+                )
+        snapshot = take_snapshot(conn, data_dir=data_dir, kind="rewind")
+        start = rollback_point(conn, n)
+        conn.execute(
+            "UPDATE event_log SET hidden = 0, superseded_by = NULL WHERE superseded_by > ?", (n,)
+        )
+        conn.execute("DELETE FROM event_log WHERE id > ?", (n,))
+        reproject_from(conn, start, n)
+    return snapshot
+
+
+def rewind_point(conn: sqlite3.Connection, turn_event_id: int) -> int:
+    """The ``after_event_id`` for "rewind to here" on a turn.
+
+    It keeps the turn and every event derived from it (its affinity updates,
+    memories, classifier results), which may come a few events later.
+    """
+    ev, _ = get_event(conn, turn_event_id)
+    if ev.kind not in TURN_KINDS:
+        raise NotATurnError(
+            f"event {turn_event_id} is of kind {ev.kind!r}; 'rewind to here' takes a user or "
+            "assistant turn (for any event id, pass it to execute_rewind directly)"
+        )
+    return conn.execute(
+        """
+        WITH RECURSIVE derived(id) AS (
+          SELECT ? UNION SELECT e.id FROM event_log e JOIN derived d ON e.cause_id = d.id
+        )
+        SELECT MAX(id) FROM derived
+        """,
+        (turn_event_id,),
+    ).fetchone()[0]
