@@ -103,11 +103,23 @@ class ImportFormatError(RpkitError, ValueError):
     """An export that does not have the shape its importer expects."""
 
 
+# -- frames, charts and panels -----------------------------------------------
+
+
+class FrameError(RpkitError, ValueError):
+    """A frame, chart or panel asked for something the history does not have.
+
+    An unknown chat or pair, an axis that does not exist, a timeline without the
+    columns a chart needs.
+    """
+
+
 __all__ = [
     "AlreadyRetiredError",
     "EventError",
     "EventIdError",
     "ForeignDatabaseError",
+    "FrameError",
     "ImportFormatError",
     "InvalidSnapshotError",
     "NotADatabaseError",
