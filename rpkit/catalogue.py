@@ -42,8 +42,13 @@ def _f(spec: str) -> tuple[Field, ...]:
     for item in spec.split():
         name, typ = item.split(":")
         required = not typ.endswith("?")
-        out.append(Field(name, {"str": str, "int": int, "num": float, "list": list}[typ.rstrip("?")],
-                         required))
+        out.append(
+            Field(
+                name,
+                {"str": str, "int": int, "num": float, "list": list}[typ.rstrip("?")],
+                required,
+            )
+        )
     return tuple(out)
 
 
@@ -93,9 +98,7 @@ def kind_spec(kind: object) -> Kind:
 def _matches(value: Any, typ: type) -> bool:
     if typ is float:
         return (
-            isinstance(value, int | float)
-            and not isinstance(value, bool)
-            and math.isfinite(value)
+            isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
         )
     if typ is int:
         return isinstance(value, int) and not isinstance(value, bool)

@@ -55,8 +55,12 @@ def main() -> None:
 @click.option("--events", default=400, show_default=True, help="Approximate number of events.")
 @click.option("--seed", default=7, show_default=True, help="Random seed (same seed, same log).")
 @click.option("--force", is_flag=True, help="Replace the file if it exists.")
-@click.option("--dump", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write the log as JSON lines to this file.")
+@click.option(
+    "--dump",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the log as JSON lines to this file.",
+)
 @_friendly
 def demo(db: Path, events: int, seed: int, force: bool, dump: Path | None) -> None:
     """Create a deterministic demo history in DB."""
@@ -97,8 +101,9 @@ def info(db: Path) -> None:
 @click.option("--all", "include_hidden", is_flag=True, help="Include retired events.")
 @click.option("--limit", default=50, show_default=True, help="Show the newest N (0: all).")
 @_friendly
-def events(db: Path, chat_id: int | None, kind: str | None, include_hidden: bool,
-           limit: int) -> None:
+def events(
+    db: Path, chat_id: int | None, kind: str | None, include_hidden: bool, limit: int
+) -> None:
     """List events, newest last."""
     where, args = ["1 = 1"], []
     if chat_id is not None:
@@ -161,8 +166,9 @@ def preview(db: Path, after_event_id: int | None, turn: int | None) -> None:
 @DATA_DIR
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @_friendly
-def rewind_cmd(db: Path, after_event_id: int | None, turn: int | None,
-               data_dir: Path | None, yes: bool) -> None:
+def rewind_cmd(
+    db: Path, after_event_id: int | None, turn: int | None, data_dir: Path | None, yes: bool
+) -> None:
     """Delete every event after AFTER_EVENT_ID (snapshotted first, undo with restore)."""
     with store.open_db(_existing(db)) as conn:
         target = _target(conn, after_event_id, turn)
@@ -170,8 +176,9 @@ def rewind_cmd(db: Path, after_event_id: int | None, turn: int | None,
     _echo_preview(seen)
     if not yes:
         click.confirm("Rewind?", abort=True)
-    snap = rewind.execute_rewind(db_path=db, data_dir=_data_dir(db, data_dir),
-                                 after_event_id=target, expected_preview=seen)
+    snap = rewind.execute_rewind(
+        db_path=db, data_dir=_data_dir(db, data_dir), after_event_id=target, expected_preview=seen
+    )
     click.echo(f"rewound; snapshot of the previous state: {snap}")
     click.echo(f"undo with: rpkit restore {db} {snap}")
 
@@ -189,8 +196,10 @@ def snapshots(db: Path | None, data_dir: Path | None) -> None:
         click.echo("no snapshots")
         return
     for row in frame.itertuples():
-        click.echo(f"{row.taken_at:%Y-%m-%d %H:%M:%S}  {row.kind:<12} events {row.events:>7}  "
-                   f"newest {row.max_event_id:>7}  {row.path}")
+        click.echo(
+            f"{row.taken_at:%Y-%m-%d %H:%M:%S}  {row.kind:<12} events {row.events:>7}  "
+            f"newest {row.max_event_id:>7}  {row.path}"
+        )
 
 
 @main.command()
@@ -203,8 +212,9 @@ def restore(db: Path, snapshot_path: Path, data_dir: Path | None, yes: bool) -> 
     """Replace DB's content with SNAPSHOT (the current state is snapshotted first)."""
     if not yes:
         click.confirm(f"Replace the content of {db} with {snapshot_path}?", abort=True)
-    before = snapshot.restore_snapshot(db_path=_existing(db), data_dir=_data_dir(db, data_dir),
-                                       snapshot=snapshot_path)
+    before = snapshot.restore_snapshot(
+        db_path=_existing(db), data_dir=_data_dir(db, data_dir), snapshot=snapshot_path
+    )
     click.echo(f"restored {snapshot_path}; the replaced state is in {before}")
 
 

@@ -100,11 +100,19 @@ def generate(conn: sqlite3.Connection, *, events: int = 400, seed: int = 7) -> i
     def written() -> int:
         return conn.execute("SELECT COALESCE(MAX(id), 0) FROM event_log").fetchone()[0] - start_id
 
-    append(conn, "you_set", {"name": "Wren", "persona": "A courier with too many secrets."},
-           ts=clock.tick())
+    append(
+        conn,
+        "you_set",
+        {"name": "Wren", "persona": "A courier with too many secrets."},
+        ts=clock.tick(),
+    )
     for bot_id, (name, persona) in BOTS.items():
-        append(conn, "bot_created", {"bot_id": bot_id, "name": name, "persona": persona},
-               ts=clock.tick())
+        append(
+            conn,
+            "bot_created",
+            {"bot_id": bot_id, "name": name, "persona": persona},
+            ts=clock.tick(),
+        )
     for cid, name, kind, parent in PLACES:
         payload = {"container_id": cid, "name": name, "kind": kind}
         if parent is not None:
@@ -113,10 +121,20 @@ def generate(conn: sqlite3.Connection, *, events: int = 400, seed: int = 7) -> i
     chats = []
     for title, bots, places in CHATS:
         chat_id = next_chat_id(conn)
-        append(conn, "chat_created", {"title": title, "bot_ids": bots}, chat_id=chat_id,
-               ts=clock.tick())
-        append(conn, "scene_started", {"container_id": places[0], "title": f"{title}: opening"},
-               chat_id=chat_id, ts=clock.tick())
+        append(
+            conn,
+            "chat_created",
+            {"title": title, "bot_ids": bots},
+            chat_id=chat_id,
+            ts=clock.tick(),
+        )
+        append(
+            conn,
+            "scene_started",
+            {"container_id": places[0], "title": f"{title}: opening"},
+            chat_id=chat_id,
+            ts=clock.tick(),
+        )
         chats.append((chat_id, bots, places))
     # Each pair drifts around a mood that changes now and then: affinity rises and falls.
     mood = {bot: rng.uniform(-0.5, 1.0) for bot in BOTS}
@@ -126,43 +144,92 @@ def generate(conn: sqlite3.Connection, *, events: int = 400, seed: int = 7) -> i
             if bar is not None:
                 bar.update(n - bar.n)
             chat_id, bots, places = rng.choice(chats)
-            user = append(conn, "user_turn", {"text": rng.choice(USER_LINES)}, chat_id=chat_id,
-                          ts=clock.tick())
+            user = append(
+                conn,
+                "user_turn",
+                {"text": rng.choice(USER_LINES)},
+                chat_id=chat_id,
+                ts=clock.tick(),
+            )
             bot = rng.choice(bots)
             if rng.random() < 0.05:
                 mood[bot] = rng.uniform(-1.5, 1.5)
-            reply = append(conn, "assistant_turn", {"bot_id": bot, "text": rng.choice(BOT_LINES[bot])},
-                           chat_id=chat_id, ts=clock.tick(2, 20))
+            reply = append(
+                conn,
+                "assistant_turn",
+                {"bot_id": bot, "text": rng.choice(BOT_LINES[bot])},
+                chat_id=chat_id,
+                ts=clock.tick(2, 20),
+            )
             delta = round(mood[bot] + rng.gauss(0, 1.0), 2)
             if not failure_done and n > events // 3:
-                append(conn, "classifier_failed",
-                       {"stage": "affinity", "error": "timeout after 30s waiting for the model"},
-                       chat_id=chat_id, cause_id=reply, ts=clock.tick(1, 2))
+                append(
+                    conn,
+                    "classifier_failed",
+                    {"stage": "affinity", "error": "timeout after 30s waiting for the model"},
+                    chat_id=chat_id,
+                    cause_id=reply,
+                    ts=clock.tick(1, 2),
+                )
                 failure_done = True
             else:
-                append(conn, "edge_update",
-                       {"src": bot, "dst": "you", "delta": delta, "reason": "reply tone"},
-                       chat_id=chat_id, cause_id=reply, ts=clock.tick(1, 2))
-                append(conn, "edge_update",
-                       {"src": "you", "dst": bot, "delta": round(delta * 0.6, 2),
-                        "reason": "user reaction"},
-                       chat_id=chat_id, cause_id=user, ts=clock.tick(1, 2))
+                append(
+                    conn,
+                    "edge_update",
+                    {"src": bot, "dst": "you", "delta": delta, "reason": "reply tone"},
+                    chat_id=chat_id,
+                    cause_id=reply,
+                    ts=clock.tick(1, 2),
+                )
+                append(
+                    conn,
+                    "edge_update",
+                    {
+                        "src": "you",
+                        "dst": bot,
+                        "delta": round(delta * 0.6, 2),
+                        "reason": "user reaction",
+                    },
+                    chat_id=chat_id,
+                    cause_id=user,
+                    ts=clock.tick(1, 2),
+                )
             roll = rng.random()
             if roll < 0.08:
-                append(conn, "memory_added",
-                       {"owner": bot, "text": rng.choice(MEMORIES).format(who=BOTS[bot][0]),
-                        "salience": round(rng.uniform(0.2, 1.0), 2)},
-                       chat_id=chat_id, cause_id=reply, ts=clock.tick(1, 2))
+                append(
+                    conn,
+                    "memory_added",
+                    {
+                        "owner": bot,
+                        "text": rng.choice(MEMORIES).format(who=BOTS[bot][0]),
+                        "salience": round(rng.uniform(0.2, 1.0), 2),
+                    },
+                    chat_id=chat_id,
+                    cause_id=reply,
+                    ts=clock.tick(1, 2),
+                )
             elif roll < 0.14:
-                append(conn, "activity_logged",
-                       {"container_id": rng.choice(places), "entity": bot,
-                        "action": rng.choice(["pours a drink", "sharpens a blade", "counts coins",
-                                              "keeps watch"])},
-                       chat_id=chat_id, ts=clock.tick())
+                append(
+                    conn,
+                    "activity_logged",
+                    {
+                        "container_id": rng.choice(places),
+                        "entity": bot,
+                        "action": rng.choice(
+                            ["pours a drink", "sharpens a blade", "counts coins", "keeps watch"]
+                        ),
+                    },
+                    chat_id=chat_id,
+                    ts=clock.tick(),
+                )
             elif roll < 0.18:
-                append(conn, "scene_started",
-                       {"container_id": rng.choice(places), "title": "a change of scene"},
-                       chat_id=chat_id, ts=clock.tick(60, 600))
+                append(
+                    conn,
+                    "scene_started",
+                    {"container_id": rng.choice(places), "title": "a change of scene"},
+                    chat_id=chat_id,
+                    ts=clock.tick(60, 600),
+                )
             elif roll < 0.20:
                 append(conn, "scene_ended", {}, chat_id=chat_id, ts=clock.tick())
             elif roll < 0.24:
@@ -200,8 +267,7 @@ def dump_events(conn: sqlite3.Connection, path: str | PathLike[str]) -> Path:
             "SELECT id, ts, chat_id, kind, payload, cause_id, hidden, superseded_by "
             "FROM event_log ORDER BY id"
         ):
-            keys = ("id", "ts", "chat_id", "kind", "payload", "cause_id", "hidden",
-                    "superseded_by")
+            keys = ("id", "ts", "chat_id", "kind", "payload", "cause_id", "hidden", "superseded_by")
             rec = dict(zip(keys, row, strict=True))
             rec["payload"] = json.loads(rec["payload"])
             fh.write(json.dumps(rec, ensure_ascii=False, sort_keys=True) + "\n")

@@ -20,7 +20,8 @@ def _revise(conn: sqlite3.Connection, event_id: int, text: str, how: str, ts: ob
     if not isinstance(text, str):
         raise PayloadError(
             f"the new text of turn {event_id} must be a string, not {type(text).__name__}",
-            kind=old.kind, field="text",
+            kind=old.kind,
+            field="text",
         )
     payload = {k: v for k, v in old.payload.items() if k not in _REVISION_KEYS}
     payload.update(text=text, revision=how, replaces=event_id)
@@ -50,6 +51,4 @@ def regenerate_turn(
 def hide_turn(conn: sqlite3.Connection, event_id: int, *, ts: object = None) -> int:
     """Retire a turn without a replacement; returns the ``turn_hidden`` event id."""
     old = live_turn(conn, event_id, "hide")
-    return append_replacing(
-        conn, "turn_hidden", {"target": event_id}, chat_id=old.chat_id, ts=ts
-    )
+    return append_replacing(conn, "turn_hidden", {"target": event_id}, chat_id=old.chat_id, ts=ts)

@@ -34,7 +34,9 @@ def check_event_id(conn: sqlite3.Connection, value: object, *, what: str = "even
         )
     head = head_id(conn)
     if value < 0:
-        raise EventIdError(f"{what} {value} is negative; event ids start at 1 (0 means 'before all')")
+        raise EventIdError(
+            f"{what} {value} is negative; event ids start at 1 (0 means 'before all')"
+        )
     if value > head:
         raise EventIdError(
             f"{what} {value} is past the newest event ({head}); pick an id from 0 to {head}"
@@ -80,41 +82,60 @@ def _require(found: object, message: str) -> None:
 
 
 def _check_references(
-    conn: sqlite3.Connection, sink: SqlSink, spec: Kind, payload: dict[str, Any],
-    chat_id: object, cause_id: object,
+    conn: sqlite3.Connection,
+    sink: SqlSink,
+    spec: Kind,
+    payload: dict[str, Any],
+    chat_id: object,
+    cause_id: object,
 ) -> None:
     kind = spec.name
     if chat_id is not None and (isinstance(chat_id, bool) or not isinstance(chat_id, int)):
-        raise PayloadError(f"chat_id must be an int or None, not {chat_id!r}", kind=kind,
-                           field="chat_id")
+        raise PayloadError(
+            f"chat_id must be an int or None, not {chat_id!r}", kind=kind, field="chat_id"
+        )
     if kind == "chat_created":
         if chat_id is None or chat_id < 1:
             raise PayloadError(
                 f"chat_created needs the new chat's id as chat_id= (got {chat_id!r}); "
-                "next_chat_id(conn) gives a free one", kind=kind, field="chat_id")
+                "next_chat_id(conn) gives a free one",
+                kind=kind,
+                field="chat_id",
+            )
         used = conn.execute("SELECT 1 FROM event_log WHERE chat_id = ? LIMIT 1", (chat_id,))
         if used.fetchone():
             raise PayloadError(
                 f"chat id {chat_id} is already used; next_chat_id(conn) gives a free one",
-                kind=kind, field="chat_id")
+                kind=kind,
+                field="chat_id",
+            )
         for bot in payload["bot_ids"]:
-            _require(isinstance(bot, str) and sink.get("bots", (bot,)),
-                     f"chat_created names bot {bot!r}, which does not exist; create it first "
-                     "with a bot_created event")
+            _require(
+                isinstance(bot, str) and sink.get("bots", (bot,)),
+                f"chat_created names bot {bot!r}, which does not exist; create it first "
+                "with a bot_created event",
+            )
     elif spec.chat == "required" and chat_id is None:
-        raise PayloadError(f"a {kind} event belongs to a chat: pass chat_id=", kind=kind,
-                           field="chat_id")
+        raise PayloadError(
+            f"a {kind} event belongs to a chat: pass chat_id=", kind=kind, field="chat_id"
+        )
     elif spec.chat == "never" and chat_id is not None:
-        raise PayloadError(f"a {kind} event is world-level: leave chat_id unset (got {chat_id})",
-                           kind=kind, field="chat_id")
+        raise PayloadError(
+            f"a {kind} event is world-level: leave chat_id unset (got {chat_id})",
+            kind=kind,
+            field="chat_id",
+        )
     elif chat_id is not None:
-        _require(sink.get("chats", (chat_id,)),
-                 f"chat {chat_id} does not exist; create it with a chat_created event first")
+        _require(
+            sink.get("chats", (chat_id,)),
+            f"chat {chat_id} does not exist; create it with a chat_created event first",
+        )
 
     if cause_id is not None:
         if isinstance(cause_id, bool) or not isinstance(cause_id, int):
-            raise PayloadError(f"cause_id must be an int event id, not {cause_id!r}", kind=kind,
-                               field="cause_id")
+            raise PayloadError(
+                f"cause_id must be an int event id, not {cause_id!r}", kind=kind, field="cause_id"
+            )
         row = conn.execute("SELECT superseded_by FROM event_log WHERE id = ?", (cause_id,))
         row = row.fetchone()
         _require(row, f"cause_id {cause_id} is not an event of this history")
@@ -126,36 +147,56 @@ def _check_references(
     p = payload
     if kind == "bot_created":
         if p["bot_id"] == "you" or sink.get("bots", (p["bot_id"],)):
-            raise PayloadError(f"bot id {p['bot_id']!r} is taken; choose another", kind=kind,
-                               field="bot_id")
+            raise PayloadError(
+                f"bot id {p['bot_id']!r} is taken; choose another", kind=kind, field="bot_id"
+            )
     elif kind == "assistant_turn":
-        _require(sink.get("bots", (p["bot_id"],)),
-                 f"assistant_turn names bot {p['bot_id']!r}, which does not exist")
+        _require(
+            sink.get("bots", (p["bot_id"],)),
+            f"assistant_turn names bot {p['bot_id']!r}, which does not exist",
+        )
     elif kind == "container_created":
         if sink.get("containers", (p["container_id"],)):
-            raise PayloadError(f"container id {p['container_id']} is taken; choose another",
-                               kind=kind, field="container_id")
+            raise PayloadError(
+                f"container id {p['container_id']} is taken; choose another",
+                kind=kind,
+                field="container_id",
+            )
         if p.get("parent_id") is not None:
-            _require(sink.get("containers", (p["parent_id"],)),
-                     f"parent container {p['parent_id']} does not exist; create it first")
+            _require(
+                sink.get("containers", (p["parent_id"],)),
+                f"parent container {p['parent_id']} does not exist; create it first",
+            )
     elif kind in {"scene_started", "activity_logged"}:
-        _require(sink.get("containers", (p["container_id"],)),
-                 f"container {p['container_id']} does not exist; create it with "
-                 "container_created first")
+        _require(
+            sink.get("containers", (p["container_id"],)),
+            f"container {p['container_id']} does not exist; create it with container_created first",
+        )
     elif kind == "edge_update":
         if p["src"] == p["dst"]:
-            raise PayloadError(f"edge_update from {p['src']!r} to itself; src and dst must differ",
-                               kind=kind, field="dst")
+            raise PayloadError(
+                f"edge_update from {p['src']!r} to itself; src and dst must differ",
+                kind=kind,
+                field="dst",
+            )
     elif kind == "turn_hidden":
         target = live_turn(conn, p["target"], "hide")
         if target.chat_id != chat_id:
             raise PayloadError(
                 f"turn {p['target']} belongs to chat {target.chat_id}, not {chat_id}",
-                kind=kind, field="target")
+                kind=kind,
+                field="target",
+            )
 
 
-def _insert(conn: sqlite3.Connection, kind: str, payload: dict, chat_id: int | None,
-            cause_id: int | None, ts: str) -> int:
+def _insert(
+    conn: sqlite3.Connection,
+    kind: str,
+    payload: dict,
+    chat_id: int | None,
+    cause_id: int | None,
+    ts: str,
+) -> int:
     cur = conn.execute(
         "INSERT INTO event_log(ts, chat_id, kind, payload, cause_id) VALUES (?, ?, ?, ?, ?)",
         (ts, chat_id, kind, json.dumps(payload, ensure_ascii=False), cause_id),

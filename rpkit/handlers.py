@@ -30,7 +30,12 @@ def _bot_created(sink: Sink, ev: Event) -> None:
     p = ev.payload
     sink.put(
         "bots",
-        {"id": p["bot_id"], "name": p["name"], "persona": p.get("persona"), "created_event_id": ev.id},
+        {
+            "id": p["bot_id"],
+            "name": p["name"],
+            "persona": p.get("persona"),
+            "created_event_id": ev.id,
+        },
     )
 
 
@@ -38,13 +43,22 @@ def _bot_created(sink: Sink, ev: Event) -> None:
 def _chat_created(sink: Sink, ev: Event) -> None:
     sink.put(
         "chats",
-        {"id": ev.chat_id, "title": ev.payload["title"], "created_event_id": ev.id,
-         "created_at": ev.ts},
+        {
+            "id": ev.chat_id,
+            "title": ev.payload["title"],
+            "created_event_id": ev.id,
+            "created_at": ev.ts,
+        },
     )
     sink.put(
         "chat_state",
-        {"chat_id": ev.chat_id, "turn_count": 0, "last_event_id": ev.id, "last_speaker": None,
-         "current_scene_id": None},
+        {
+            "chat_id": ev.chat_id,
+            "turn_count": 0,
+            "last_event_id": ev.id,
+            "last_speaker": None,
+            "current_scene_id": None,
+        },
     )
 
 
@@ -72,8 +86,13 @@ def _edge_update(sink: Sink, ev: Event) -> None:
     updates = (old["updates"] if old else 0) + 1
     sink.put(
         "edges",
-        {"src": p["src"], "dst": p["dst"], "affinity": float(affinity), "updates": updates,
-         "last_event_id": ev.id},
+        {
+            "src": p["src"],
+            "dst": p["dst"],
+            "affinity": float(affinity),
+            "updates": updates,
+            "last_event_id": ev.id,
+        },
     )
     touch_chat(sink, ev)
 
@@ -84,8 +103,13 @@ def _memory_added(sink: Sink, ev: Event) -> None:
     sal = p.get("salience")
     sink.put(
         "memories",
-        {"id": ev.id, "chat_id": ev.chat_id, "owner": p["owner"], "text": p["text"],
-         "salience": None if sal is None else float(sal)},
+        {
+            "id": ev.id,
+            "chat_id": ev.chat_id,
+            "owner": p["owner"],
+            "text": p["text"],
+            "salience": None if sal is None else float(sal),
+        },
     )
     touch_chat(sink, ev)
 
@@ -95,8 +119,12 @@ def _container_created(sink: Sink, ev: Event) -> None:
     p = ev.payload
     sink.put(
         "containers",
-        {"id": p["container_id"], "name": p["name"], "kind": p.get("kind"),
-         "parent_id": p.get("parent_id")},
+        {
+            "id": p["container_id"],
+            "name": p["name"],
+            "kind": p.get("kind"),
+            "parent_id": p.get("parent_id"),
+        },
     )
 
 
@@ -114,8 +142,14 @@ def _scene_started(sink: Sink, ev: Event) -> None:
     _close_open_scene(sink, ev)
     sink.put(
         "scenes",
-        {"id": ev.id, "chat_id": ev.chat_id, "container_id": ev.payload["container_id"],
-         "title": ev.payload.get("title"), "started_event_id": ev.id, "ended_event_id": None},
+        {
+            "id": ev.id,
+            "chat_id": ev.chat_id,
+            "container_id": ev.payload["container_id"],
+            "title": ev.payload.get("title"),
+            "started_event_id": ev.id,
+            "ended_event_id": None,
+        },
     )
     touch_chat(sink, ev, current_scene_id=ev.id)
 
@@ -131,8 +165,13 @@ def _activity_logged(sink: Sink, ev: Event) -> None:
     p = ev.payload
     sink.put(
         "activity",
-        {"id": ev.id, "chat_id": ev.chat_id, "container_id": p["container_id"],
-         "entity": p["entity"], "action": p["action"]},
+        {
+            "id": ev.id,
+            "chat_id": ev.chat_id,
+            "container_id": p["container_id"],
+            "entity": p["entity"],
+            "action": p["action"],
+        },
     )
     touch_chat(sink, ev)
 

@@ -10,9 +10,9 @@ tail instead of replayed from the first event.
 
 from __future__ import annotations
 
+import sqlite3
 from os import PathLike
 from pathlib import Path
-import sqlite3
 from typing import Any
 
 from .catalogue import TURN_KINDS

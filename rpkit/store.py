@@ -97,9 +97,11 @@ def _create_or_migrate(conn: sqlite3.Connection, version: int | None) -> None:
     from .projection import project  # the projection needs the store, not the reverse
 
     with atomic(conn):
-        current = conn.execute(
-            "SELECT value FROM rpkit_meta WHERE key='schema_version'"
-        ).fetchone() if version is not None else None
+        current = (
+            conn.execute("SELECT value FROM rpkit_meta WHERE key='schema_version'").fetchone()
+            if version is not None
+            else None
+        )
         if version is None:
             # Another process may have created it between our look and our lock.
             exists = conn.execute(

@@ -81,9 +81,7 @@ def _rows(name: str, frame: pd.DataFrame) -> dict[tuple, dict[str, Any]]:
     return out
 
 
-def diff_states(
-    before: dict[str, pd.DataFrame], after: dict[str, pd.DataFrame]
-) -> pd.DataFrame:
+def diff_states(before: dict[str, pd.DataFrame], after: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Rows added, removed and changed per table, in long form.
 
     Columns: ``table``, ``key`` (the row's primary key as a tuple), ``change``
