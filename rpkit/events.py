@@ -20,9 +20,9 @@ from .errors import (
     PayloadError,
     UnknownReferenceError,
 )
-from .projection import SqlSink, move_to
+from .projection import SqlSink, _loads, apply_event, move_to
 from .registry import Event
-from .store import atomic, get_meta, head_id
+from .store import atomic, get_meta, head_id, set_meta
 
 
 def check_event_id(conn: sqlite3.Connection, value: object, *, what: str = "event id") -> int:
@@ -192,14 +192,14 @@ def _check_references(
 def _insert(
     conn: sqlite3.Connection,
     kind: str,
-    payload: dict,
+    payload: str,
     chat_id: int | None,
     cause_id: int | None,
     ts: str,
 ) -> int:
     cur = conn.execute(
         "INSERT INTO event_log(ts, chat_id, kind, payload, cause_id) VALUES (?, ?, ?, ?, ?)",
-        (ts, chat_id, kind, json.dumps(payload, ensure_ascii=False), cause_id),
+        (ts, chat_id, kind, payload, cause_id),
     )
     return cur.lastrowid
 
@@ -240,12 +240,20 @@ def append_replacing(
     with atomic(conn):
         if get_meta(conn, "projected_at") != head_id(conn):
             move_to(conn, head_id(conn))  # another process appended without projecting
-        _check_references(conn, SqlSink(conn, record=False), spec, payload, chat_id, cause_id)
+        sink = SqlSink(conn)
+        _check_references(conn, sink, spec, payload, chat_id, cause_id)
         for old in replaces:
             live_turn(conn, old, "replace")
-        new_id = _insert(conn, kind, payload, chat_id, cause_id, stamp)
+        text = json.dumps(payload, ensure_ascii=False)
+        new_id = _insert(conn, kind, text, chat_id, cause_id, stamp)
         if kind == "turn_hidden":
             replaces.append(payload["target"])
+        if not replaces:
+            # A plain append changes nothing before it: fold just this event.
+            apply_event(sink, Event(new_id, stamp, chat_id, kind, _loads(text), cause_id))
+            sink.flush()
+            set_meta(conn, "projected_at", new_id)
+            return new_id
         for old in replaces:
             retire(conn, old, new_id)
         move_to(conn, new_id)
