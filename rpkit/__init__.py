@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ._progress import set_progress
 from .catalogue import KINDS, TURN_KINDS, register_kind
+from .classify import classify
 from .edits import edit_turn, hide_turn, regenerate_turn
 from .errors import *  # noqa: F403
 from .errors import __all__ as _error_names
@@ -28,6 +29,7 @@ __all__ = [
     "VerifyReport",
     "append",
     "catch_up",
+    "classify",
     "compute_rewind_preview",
     "current_state",
     "diff_states",

@@ -230,5 +230,45 @@ def verify_cmd(db: Path) -> None:
         raise SystemExit(1)
 
 
+# -- importing exports and deriving affinity (issue 4) ---------------------
+
+
+@main.group(name="import")
+def import_group() -> None:
+    """Import another app's chat export into DB (created if missing)."""
+
+
+def _import_command(fmt: str, what: str):
+    @import_group.command(name=fmt, help=f"Import {what} from PATH into DB.")
+    @click.argument("path", type=click.Path(path_type=Path))
+    @DB
+    @click.option("--skip-bad", is_flag=True,
+                  help="Skip malformed records (listed in the report) instead of refusing.")
+    @_friendly
+    def command(path: Path, db: Path, skip_bad: bool) -> None:
+        from .importers import import_file
+
+        click.echo(repr(import_file(db, fmt, path, skip_bad=skip_bad)))
+
+    return command
+
+
+_import_command("sillytavern", "a SillyTavern chat (.jsonl) or a folder of them")
+_import_command("chatgpt", "a ChatGPT conversations.json (or one conversation)")
+_import_command("sharegpt", "a ShareGPT dataset (.json or .jsonl)")
+
+
+@main.command(name="classify")
+@DB
+@click.option("--retry-failed", is_flag=True, help="Ask again about turns whose classifier failed.")
+@_friendly
+def classify_cmd(db: Path, retry_failed: bool) -> None:
+    """Derive affinity (VADER, offline) for every visible turn of DB that has none yet."""
+    from .classify import classify
+
+    with store.open_db(_existing(db)) as conn:
+        click.echo(repr(classify(conn, retry_failed=retry_failed)))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
