@@ -33,7 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks --events 100000 --events 1000000
 
 demo-data: $(STAMP)
-	$(BIN)/rpkit demo data/demo.db --force
+	$(BIN)/rpkit demo data/demo.db --force --dump data/demo-events.jsonl
 
 clean:
 	rm -rf $(VENV)

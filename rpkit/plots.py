@@ -1,0 +1,210 @@
+"""Charts of a history: affinity over time and the effect of a rewind.
+
+Every function follows matplotlib's convention: it draws on ``ax`` (a new figure
+when ``ax`` is None) and returns the Axes, so charts compose in subplots and
+tests can inspect the lines they drew.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+
+from .errors import FrameError
+from .frames import RewindDiff, _parse_pairs
+from .frames import affinity as affinity_frame
+
+X_AXES = {
+    "turn": ("turn", "turn (visible turns so far, all chats)"),
+    "event": ("event_id", "event id"),
+    "time": ("ts", "time (UTC)"),
+}
+MARK_STYLE = {"color": "0.35", "linestyle": "--", "linewidth": 1.0}
+
+
+def _new_axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt  # only when we make the figure ourselves
+
+    _, ax = plt.subplots(figsize=size, layout="constrained")
+    return ax
+
+
+def _pair_styles(labels: list[str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """One colour per pair of entities; the two directions differ by line style."""
+    palette = plt_colors()
+    colors, styles, seen = {}, {}, {}
+    for label in sorted(labels):
+        ends = frozenset(part.strip() for part in label.split("→"))
+        if ends not in seen:
+            seen[ends] = palette[len(seen) % len(palette)]
+            styles[label] = "-"
+        else:
+            styles[label] = (0, (5, 1.5, 1, 1.5))
+        colors[label] = seen[ends]
+    return colors, styles
+
+
+def plt_colors() -> list[str]:
+    """The colours of the current matplotlib style's cycle."""
+    import matplotlib as mpl
+
+    return mpl.rcParams["axes.prop_cycle"].by_key().get("color", ["C0", "C1", "C2", "C3"])
+
+
+def _x_values(column: pd.Series) -> np.ndarray:
+    if isinstance(column.dtype, pd.DatetimeTZDtype):
+        return column.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+    return column.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _mark_value(value: Any, x: str) -> Any:
+    if x == "time":
+        try:
+            stamp = pd.Timestamp(value)
+        except (TypeError, ValueError) as exc:
+            raise FrameError(
+                f"mark {value!r} is not a time; on x='time' marks are timestamps"
+            ) from exc
+        if stamp.tzinfo is not None:
+            stamp = stamp.tz_convert("UTC").tz_localize(None)
+        return stamp.to_datetime64()
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise FrameError(
+            f"mark {value!r} must be a number on x={x!r} (a {X_AXES[x][1]}); "
+            "for a rewind point use x='event'"
+        )
+    return float(value)
+
+
+def _marks(mark: Any, x: str) -> list[tuple[str, Any]]:
+    if mark is None:
+        return []
+    if isinstance(mark, Mapping):
+        items = list(mark.items())
+    elif isinstance(mark, list | tuple | set | np.ndarray | pd.Series | pd.Index):
+        items = [(f"{x} {v}", v) for v in mark]
+    else:
+        items = [(f"{x} {mark}", mark)]
+    return [(str(label), _mark_value(v, x)) for label, v in items]
+
+
+def affinity(
+    timeline: pd.DataFrame | sqlite3.Connection,
+    *,
+    ax: Axes | None = None,
+    x: str = "turn",
+    pairs: Any = None,
+    mark: Any = None,
+    title: str | None = "Affinity over time",
+) -> Axes:
+    """Draw each pair's running affinity as a step line; return the Axes.
+
+    ``timeline`` is ``rpkit.frames.affinity(conn)`` (or a connection, read for
+    you). ``x`` is ``"turn"`` (visible turns so far), ``"event"`` (event id) or
+    ``"time"``. ``pairs`` keeps some pairs (as in ``frames.affinity``). ``mark``
+    draws dashed vertical lines in the x axis' units: a value, a list, or a
+    ``{label: value}`` dict (e.g. ``{"rewind point": 283}`` with ``x="event"``).
+    """
+    if isinstance(timeline, sqlite3.Connection):
+        timeline = affinity_frame(timeline)
+    if x not in X_AXES:
+        raise FrameError(f"x={x!r} is not an axis; use one of {list(X_AXES)}")
+    column, xlabel = X_AXES[x]
+    missing = {column, "pair", "affinity"} - set(timeline.columns)
+    if missing:
+        raise FrameError(
+            f"the timeline has no column(s) {sorted(missing)}; pass rpkit.frames.affinity(conn)"
+        )
+    known = [str(p) for p in pd.unique(timeline["pair"].astype(object))]
+    if isinstance(timeline["pair"].dtype, pd.CategoricalDtype):
+        known = [str(p) for p in timeline["pair"].cat.categories if p in set(known)]
+    shown = known if pairs is None else _parse_pairs(pairs, known)
+    marks = _marks(mark, x)
+    ax = _new_axes(ax, (9, 4.5))
+    ax.axhline(0.0, color="0.8", linewidth=0.8, label="_zero")
+    colors, styles = _pair_styles(shown)
+    handles = []
+    for label in shown:
+        rows = timeline[timeline["pair"] == label]
+        (line,) = ax.step(
+            _x_values(rows[column]),
+            rows["affinity"].to_numpy(dtype=np.float64),
+            where="post",
+            label=label,
+            color=colors[label],
+            linestyle=styles[label],
+            linewidth=1.6,
+            gid="pair",
+        )
+        handles.append(line)
+    for label, value in marks:
+        ax.axvline(value, label=label, gid="mark", **MARK_STYLE)
+        ax.annotate(
+            f" {label}",
+            xy=(value, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(2, -2),
+            textcoords="offset points",
+            rotation=90,
+            ha="left",
+            va="top",
+            fontsize="small",
+            color=MARK_STYLE["color"],
+        )
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("affinity (running sum of deltas)")
+    if title:
+        ax.set_title(title)
+    if handles:
+        ax.legend(handles=handles, title="src → dst", fontsize="small", loc="best", frameon=False)
+    ax.grid(True, axis="y", alpha=0.3)
+    return ax
+
+
+def rewind_effect(
+    diff: RewindDiff | pd.DataFrame, *, ax: Axes | None = None, title: str | None = None
+) -> Axes:
+    """Horizontal bars per pair: affinity now and after the rewind; return the Axes.
+
+    ``diff`` is ``rpkit.frames.rewind_diff(conn, n)`` (or its ``.affinity``
+    frame). A pair the rewind removes shows no "after" bar.
+    """
+    frame = diff.affinity if isinstance(diff, RewindDiff) else diff
+    missing = {"pair", "now", "after"} - set(frame.columns)
+    if missing:
+        raise FrameError(
+            f"the frame has no column(s) {sorted(missing)}; pass rpkit.frames.rewind_diff(conn, n)"
+        )
+    ax = _new_axes(ax, (7, 0.5 + 0.6 * max(len(frame), 1)))
+    y = np.arange(len(frame))
+    height = 0.38
+    now = frame["now"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    after = frame["after"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    bars_now = ax.barh(y - height / 2, np.nan_to_num(now), height, label="now", color="0.6")
+    bars_after = ax.barh(
+        y + height / 2, np.nan_to_num(after), height, label="after rewind", color="tab:blue"
+    )
+    ax.bar_label(bars_now, labels=[_fmt(v) for v in now], padding=3, fontsize="small")
+    ax.bar_label(bars_after, labels=[_fmt(v) for v in after], padding=3, fontsize="small")
+    ax.axvline(0.0, color="0.3", linewidth=0.8, label="_zero")
+    ax.set_yticks(y, [str(p) for p in frame["pair"]])
+    ax.invert_yaxis()
+    ax.set_xlabel("affinity")
+    if title is None and isinstance(diff, RewindDiff):
+        title = f"Affinity now and after rewinding to event {diff.after_event_id}"
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize="small", frameon=False, loc="best")
+    ax.margins(x=0.15)
+    return ax
+
+
+def _fmt(value: float) -> str:
+    return "none" if np.isnan(value) else f"{value:+.2f}"
