@@ -131,7 +131,7 @@ def load_json(text: str, file: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        if exc.pos >= len(text.rstrip()):
+        if exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string"):
             raise ImportFormatError(
                 f"{file}: line {exc.lineno}: the JSON ends early ({exc.msg}); the file looks "
                 "truncated, export it again"
@@ -209,7 +209,7 @@ def parse_date(value: object, *, unit: str = "auto") -> datetime | None:
             int(h),
             int(mi),
             int(s),
-            int((ms or "0").ljust(3, "0")) * 1000,
+            int(ms or 0) * 1000,
             tzinfo=UTC,
         )
     if m := _MERIDIEM.match(text):

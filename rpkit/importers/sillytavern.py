@@ -84,7 +84,7 @@ def _lines(data: bytes, file: str, problems: Problems) -> list[tuple[int, dict[s
             last = i == len(raw_lines) - 1 and not data.endswith(b"\n")
             why = (
                 "the line is cut off (the file looks truncated)"
-                if last and exc.pos >= len(text.rstrip())
+                if last and (exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated"))
                 else f"not JSON ({exc.msg} at column {exc.colno})"
             )
             problems.bad(file, f"line {line}", why)
@@ -341,4 +341,6 @@ def read(path: Path, *, skip_bad: bool = False) -> Parsed:
             parsed.chats.append(chat)
         else:
             parsed.skip("file without messages")
+    # Oldest chat first, so that ids follow the order the chats were started.
+    parsed.chats.sort(key=lambda c: (c.created or datetime.max.replace(tzinfo=UTC), c.file))
     return parsed
