@@ -16,7 +16,9 @@ from rpkit.importers import import_chatgpt
 
 from .conftest import file_state
 
-SAMPLE = Path(__file__).resolve().parent.parent / "data" / "exports" / "chatgpt" / "conversations.json"
+SAMPLE = (
+    Path(__file__).resolve().parent.parent / "data" / "exports" / "chatgpt" / "conversations.json"
+)
 
 
 @pytest.fixture
@@ -74,14 +76,19 @@ def current_path_texts(conv: dict) -> list[str]:
 def test_sample_report(conn, sample):
     report = import_chatgpt(conn, sample)
     assert (report.chats, report.turns, report.retired, report.hidden, report.bots) == (
-        2, 12, 4, 1, 1,
+        2,
+        12,
+        4,
+        1,
+        1,
     )
     assert report.skipped == {"node without a message": 2, "empty system message": 1}
     assert report.warnings == [
         "image or file parts dropped (only text is imported) (conversations.json node u3)"
     ]
     assert conn.execute("SELECT id, title FROM chats ORDER BY id").fetchall() == [
-        (1, "Naming a fantasy tavern"), (2, "Betrayal scene"),
+        (1, "Naming a fantasy tavern"),
+        (2, "Betrayal scene"),
     ]
     assert rpkit.verify(conn).ok
 
@@ -112,8 +119,9 @@ def test_sibling_branches_are_retired_by_the_on_path_sibling(conn, sample):
     assert conn.execute("SELECT kind FROM event_log WHERE id = ?", (sup,)).fetchone() == (
         "turn_hidden",
     )
-    payload = json.loads(conn.execute("SELECT payload FROM event_log WHERE id = ?",
-                                      (sys_id,)).fetchone()[0])
+    payload = json.loads(
+        conn.execute("SELECT payload FROM event_log WHERE id = ?", (sys_id,)).fetchone()[0]
+    )
     assert payload["role"] == "system"
     assert payload["source"] == {"format": "chatgpt", "file": "conversations.json", "ref": "ctx"}
 
@@ -209,8 +217,9 @@ BAD = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD))
-def test_malformed_conversations_are_refused_and_nothing_is_written(db_path, sample, tmp_path,
-                                                                    case):
+def test_malformed_conversations_are_refused_and_nothing_is_written(
+    db_path, sample, tmp_path, case
+):
     change, message = BAD[case]
     with rpkit.open_db(db_path) as conn:
         import_chatgpt(conn, sample)
@@ -232,8 +241,10 @@ def test_malformed_conversations_are_refused_and_nothing_is_written(db_path, sam
         (b'["x"]', "this is not a ChatGPT export"),
         ('[{"title": "caf\u00e9", "mapping": {}}]'.encode("latin-1"), "not UTF-8"),
         (b'[{"id": "a", "conversations": []}]', "it looks like ShareGPT"),
-        (b'{"user_name": "U", "character_name": "B"}\n{"mes": "x", "is_user": true}\n',
-         "it looks like SillyTavern"),
+        (
+            b'{"user_name": "U", "character_name": "B"}\n{"mes": "x", "is_user": true}\n',
+            "it looks like SillyTavern",
+        ),
     ],
 )
 def test_malformed_files_are_refused(conn, tmp_path, data, message):

@@ -39,7 +39,11 @@ def test_sample(conn, sample):
     before = datetime.now(UTC)
     report = import_sharegpt(conn, sample)
     assert (report.chats, report.turns, report.retired, report.hidden, report.bots) == (
-        3, 12, 2, 2, 1,
+        3,
+        12,
+        2,
+        2,
+        1,
     )
     assert report.warnings == [
         "ShareGPT has no dates: every turn is stamped with the time of the import (roleplay.json)"
@@ -48,17 +52,23 @@ def test_sample(conn, sample):
     for chat_id, conv in enumerate(data, start=1):
         expected = [m["value"] for m in conv["conversations"] if m["from"] != "system"]
         assert transcript(conn, chat_id) == expected
-    kinds = [k for (k,) in conn.execute(
-        "SELECT kind FROM event_log WHERE chat_id = 1 AND superseded_by IS NULL "
-        "AND kind LIKE '%turn' ORDER BY id")]
+    kinds = [
+        k
+        for (k,) in conn.execute(
+            "SELECT kind FROM event_log WHERE chat_id = 1 AND superseded_by IS NULL "
+            "AND kind LIKE '%turn' ORDER BY id"
+        )
+    ]
     assert kinds == ["user_turn", "assistant_turn"] * 2
     assert conn.execute("SELECT title FROM chats ORDER BY id").fetchall() == [
         ("rp_0: Sable, I know you took the ring. Just give it back.",),
         ("rp_1: Corvin, you saved my life today. I am grateful.",),
         ("rp_2: Mira, the stew tonight is wonderful!",),
     ]
-    stamps = {datetime.fromisoformat(ts.replace("Z", "+00:00"))
-              for (ts,) in conn.execute("SELECT ts FROM event_log")}
+    stamps = {
+        datetime.fromisoformat(ts.replace("Z", "+00:00"))
+        for (ts,) in conn.execute("SELECT ts FROM event_log")
+    }
     assert len(stamps) == 1 and before <= stamps.pop() <= datetime.now(UTC)
     assert rpkit.verify(conn).ok
 
@@ -93,11 +103,22 @@ def test_jsonl_variant(conn, tmp_path):
 
 def test_other_role_names(conn, tmp_path):
     path = tmp_path / "d.json"
-    path.write_text(json.dumps([{"conversations": [
-        {"from": "user", "value": "hi"}, {"from": "assistant", "value": "hello"},
-        {"from": "function_call", "value": "{}"}, {"from": "observation", "value": "42"},
-        {"from": "gpt", "value": ""}, {"from": "human", "value": "thanks"},
-    ]}]))
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "conversations": [
+                        {"from": "user", "value": "hi"},
+                        {"from": "assistant", "value": "hello"},
+                        {"from": "function_call", "value": "{}"},
+                        {"from": "observation", "value": "42"},
+                        {"from": "gpt", "value": ""},
+                        {"from": "human", "value": "thanks"},
+                    ]
+                }
+            ]
+        )
+    )
     report = import_sharegpt(conn, path)
     assert transcript(conn, 1) == ["hi", "hello", "thanks"]
     assert (report.turns, report.hidden, report.skipped) == (5, 2, {"empty message": 1})
@@ -105,14 +126,22 @@ def test_other_role_names(conn, tmp_path):
 
 
 BAD = {
-    "unknown from": ([{"id": "a", "conversations": [{"from": "narrator", "value": "x"}]}],
-                     "conversation 0 (id 'a'), message 0: unknown 'from' 'narrator'"),
-    "value not text": ([{"id": "a", "conversations": [{"from": "human", "value": 3}]}],
-                       "conversation 0 (id 'a'), message 0: 'value' must be a string"),
-    "message not an object": ([{"conversations": ["hi"]}],
-                              "conversation 0, message 0: a message must be an object"),
-    "no conversations": ([{"conversations": []}, {"id": "b"}],
-                         "conversation 1: not a ShareGPT conversation (no 'conversations' list)"),
+    "unknown from": (
+        [{"id": "a", "conversations": [{"from": "narrator", "value": "x"}]}],
+        "conversation 0 (id 'a'), message 0: unknown 'from' 'narrator'",
+    ),
+    "value not text": (
+        [{"id": "a", "conversations": [{"from": "human", "value": 3}]}],
+        "conversation 0 (id 'a'), message 0: 'value' must be a string",
+    ),
+    "message not an object": (
+        [{"conversations": ["hi"]}],
+        "conversation 0, message 0: a message must be an object",
+    ),
+    "no conversations": (
+        [{"conversations": []}, {"id": "b"}],
+        "conversation 1: not a ShareGPT conversation (no 'conversations' list)",
+    ),
     "not a list": ({"data": []}, "expected a list of conversations, got a dict"),
     "chatgpt file": ([{"mapping": {}}], "it looks like ChatGPT"),
 }
@@ -142,12 +171,21 @@ def test_truncated_file(conn, tmp_path):
 
 def test_skip_bad(conn, tmp_path):
     path = tmp_path / "d.json"
-    path.write_text(json.dumps([
-        {"id": "ok", "conversations": [{"from": "human", "value": "hi"},
-                                       {"from": "robot", "value": "beep"},
-                                       {"from": "gpt", "value": "hello"}]},
-        "not a conversation",
-    ]))
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "id": "ok",
+                    "conversations": [
+                        {"from": "human", "value": "hi"},
+                        {"from": "robot", "value": "beep"},
+                        {"from": "gpt", "value": "hello"},
+                    ],
+                },
+                "not a conversation",
+            ]
+        )
+    )
     report = import_sharegpt(conn, path, skip_bad=True)
     assert report.bad_records == [
         "d.json: conversation 0 (id 'ok'), message 1: unknown 'from' 'robot'; expected "

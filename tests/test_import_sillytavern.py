@@ -76,7 +76,11 @@ def shown_lines(path: Path) -> list[str]:
 def test_sample_folder_report(conn, samples):
     report = import_sillytavern(conn, samples)
     assert (report.chats, report.turns, report.retired, report.hidden, report.bots) == (
-        3, 28, 10, 2, 4,
+        3,
+        28,
+        10,
+        2,
+        4,
     )
     assert report.visible == 18 and report.events == 38
     assert (report.first_event_id, report.last_event_id) == (1, 38)
@@ -87,7 +91,9 @@ def test_sample_folder_report(conn, samples):
     assert "unknown message keys kept out of the import: mood" in text
     assert "1 message(s) without a date took the date of the message before them" in text
     assert rpkit.verify(conn).ok
-    assert "ImportReport" in repr(report) and "10 retired (8 alternatives, 2 hidden)" in repr(report)
+    assert "ImportReport" in repr(report) and "10 retired (8 alternatives, 2 hidden)" in repr(
+        report
+    )
     assert "<table>" in report._repr_html_() and "mood" in report._repr_html_()
 
 
@@ -128,7 +134,8 @@ def test_system_messages_become_hidden_turns(conn, samples):
     turn_id, kind, text, _, sup = by_ref(conn, MAIN)["7"]
     assert text.startswith("[Author's note") and kind == "assistant_turn"
     assert conn.execute("SELECT kind, payload FROM event_log WHERE id = ?", (sup,)).fetchone() == (
-        "turn_hidden", json.dumps({"target": turn_id}),
+        "turn_hidden",
+        json.dumps({"target": turn_id}),
     )
     assert text not in transcript(conn, chat_of(conn, MAIN))
 
@@ -167,10 +174,13 @@ def test_dates_in_the_log(conn, samples):
 
 
 def test_unknown_date_form_is_tolerated_and_reported(conn, tmp_path):
-    path = write_jsonl(tmp_path / "c.jsonl", [
-        {"user_name": "U", "character_name": "Bo", "create_date": 1700000000000},
-        {"name": "U", "is_user": True, "mes": "hi", "send_date": "yesterday-ish"},
-    ])
+    path = write_jsonl(
+        tmp_path / "c.jsonl",
+        [
+            {"user_name": "U", "character_name": "Bo", "create_date": 1700000000000},
+            {"name": "U", "is_user": True, "mes": "hi", "send_date": "yesterday-ish"},
+        ],
+    )
     report = import_sillytavern(conn, path)
     assert report.turns == 1
     assert any("unrecognised date" in w and "yesterday-ish" in w for w in report.warnings)
@@ -193,8 +203,17 @@ def test_a_grown_chat_adds_only_its_new_messages(conn, samples):
     import_sillytavern(conn, path)
     chat = chat_of(conn, MAIN)
     with path.open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps({"name": "Wren", "is_user": True, "mes": "See you soon.",
-                             "send_date": "2024-6-5 @15h 10m 00s 0ms"}) + "\n")
+        fh.write(
+            json.dumps(
+                {
+                    "name": "Wren",
+                    "is_user": True,
+                    "mes": "See you soon.",
+                    "send_date": "2024-6-5 @15h 10m 00s 0ms",
+                }
+            )
+            + "\n"
+        )
     report = import_sillytavern(conn, path)
     assert (report.chats, report.chats_extended, report.turns) == (0, 1, 1)
     assert transcript(conn, chat)[-1] == "See you soon."
@@ -209,7 +228,8 @@ def test_group_chat_cast_and_user(conn, samples):
     assert payload["bot_ids"] == ["sir-corvin", "sable"] and payload["group"] is True
     assert conn.execute("SELECT name FROM you_entity").fetchone() == ("Wren",)
     assert conn.execute("SELECT id, name FROM bots ORDER BY id").fetchall() == [
-        ("sable", "Sable"), ("sir-corvin", "Sir Corvin"),
+        ("sable", "Sable"),
+        ("sir-corvin", "Sir Corvin"),
     ]
 
 
@@ -234,19 +254,30 @@ def _bad_cases():
         "bad json line": (rows(GOOD_HEADER, GOOD, b"{not json"), "line 3: not JSON"),
         "truncated": (rows(GOOD_HEADER, GOOD)[:-8], "line 2: the line is cut off"),
         "not utf-8": (rows(GOOD_HEADER, GOOD) + b'{"mes": "caf\xe9"}\n', "line 3: not UTF-8"),
-        "utf-16": ("\n".join(json.dumps(x) for x in (GOOD_HEADER, GOOD)).encode("utf-16"),
-                   "UTF-16"),
+        "utf-16": (
+            "\n".join(json.dumps(x) for x in (GOOD_HEADER, GOOD)).encode("utf-16"),
+            "UTF-16",
+        ),
         "line is a list": (rows(GOOD_HEADER, GOOD, [1, 2]), "line 3: a line must be a JSON object"),
-        "no mes": (rows(GOOD_HEADER, {"name": "Bo", "is_user": False}), "line 2: the message has no 'mes'"),
+        "no mes": (
+            rows(GOOD_HEADER, {"name": "Bo", "is_user": False}),
+            "line 2: the message has no 'mes'",
+        ),
         "mes not text": (rows(GOOD_HEADER, {**GOOD, "mes": 5}), "line 2: 'mes' must be a string"),
-        "no is_user": (rows(GOOD_HEADER, {"name": "Bo", "mes": "x"}), "line 2: the message has no 'is_user'"),
+        "no is_user": (
+            rows(GOOD_HEADER, {"name": "Bo", "mes": "x"}),
+            "line 2: the message has no 'is_user'",
+        ),
         "is_user not bool": (rows(GOOD_HEADER, {**GOOD, "is_user": 3}), "line 2: is_user must be"),
         "swipes not text": (rows(GOOD_HEADER, {**GOOD, "swipes": ["a", 1]}), "line 2: 'swipes'"),
         "second header": (rows(GOOD_HEADER, GOOD, GOOD_HEADER), "line 3: a second chat header"),
         "empty": (b"", "the file is empty"),
         "neither": (rows({"foo": 1}), "neither a chat header"),
         "json document": (json.dumps([GOOD], indent=1).encode(), "one JSON document"),
-        "chatgpt file": (json.dumps([{"mapping": {}, "title": "x"}]).encode(), "looks like ChatGPT"),
+        "chatgpt file": (
+            json.dumps([{"mapping": {}, "title": "x"}]).encode(),
+            "looks like ChatGPT",
+        ),
     }
 
 
@@ -278,27 +309,50 @@ def test_a_bad_file_in_a_folder_refuses_the_whole_folder(conn, samples):
 def test_skip_bad_lists_the_bad_records(conn, tmp_path):
     path = tmp_path / "c.jsonl"
     path.write_bytes(
-        json.dumps(GOOD_HEADER).encode() + b"\n" + json.dumps(GOOD).encode() + b"\n{oops\n"
-        + json.dumps({"name": "U", "is_user": True, "mes": "bye"}).encode() + b"\n"
+        json.dumps(GOOD_HEADER).encode()
+        + b"\n"
+        + json.dumps(GOOD).encode()
+        + b"\n{oops\n"
+        + json.dumps({"name": "U", "is_user": True, "mes": "bye"}).encode()
+        + b"\n"
     )
     report = import_sillytavern(conn, path, skip_bad=True)
     assert report.turns == 2
-    assert report.bad_records == ["c.jsonl: line 3: not JSON (Expecting property name enclosed "
-                                  "in double quotes at column 2)"]
+    assert report.bad_records == [
+        "c.jsonl: line 3: not JSON (Expecting property name enclosed in double quotes at column 2)"
+    ]
     assert report.skipped == {"bad record (skip_bad=True)": 1}
     assert transcript(conn, 1) == ["hello", "bye"]
 
 
 def test_real_shaped_legacy_file(conn, tmp_path):
     """The shape of 2023 files: is_name, no is_system, no swipes, an empty extra."""
-    path = write_jsonl(tmp_path / "1673323621108.jsonl", [
-        {"user_name": "You", "character_name": "Aqua", "create_date": 1674559900991,
-         "chat_metadata": {"note_prompt": "", "note_interval": 1}},
-        {"name": "Aqua", "is_user": False, "is_name": True,
-         "send_date": "2023-4-21 @20h 02m 47s 124ms", "mes": "I'm a goddess!"},
-        {"name": "You", "is_user": True, "is_name": True,
-         "send_date": "2023-4-21 @20h 03m 06s 446ms", "mes": "Sure you are.", "extra": {}},
-    ])
+    path = write_jsonl(
+        tmp_path / "1673323621108.jsonl",
+        [
+            {
+                "user_name": "You",
+                "character_name": "Aqua",
+                "create_date": 1674559900991,
+                "chat_metadata": {"note_prompt": "", "note_interval": 1},
+            },
+            {
+                "name": "Aqua",
+                "is_user": False,
+                "is_name": True,
+                "send_date": "2023-4-21 @20h 02m 47s 124ms",
+                "mes": "I'm a goddess!",
+            },
+            {
+                "name": "You",
+                "is_user": True,
+                "is_name": True,
+                "send_date": "2023-4-21 @20h 03m 06s 446ms",
+                "mes": "Sure you are.",
+                "extra": {},
+            },
+        ],
+    )
     report = import_sillytavern(conn, path)
     assert (report.chats, report.turns, report.retired, report.warnings) == (1, 2, 0, [])
     assert conn.execute("SELECT title FROM chats").fetchone() == ("Aqua - 1673323621108",)
@@ -330,9 +384,13 @@ def test_import_file_refuses_an_unknown_format(tmp_path):
 
 
 def test_import_time_fallback_for_a_chat_without_any_date(conn, tmp_path):
-    path = write_jsonl(tmp_path / "undated.jsonl", [
-        {"name": "U", "is_user": True, "mes": "a"}, {"name": "Bo", "is_user": False, "mes": "b"},
-    ])
+    path = write_jsonl(
+        tmp_path / "undated.jsonl",
+        [
+            {"name": "U", "is_user": True, "mes": "a"},
+            {"name": "Bo", "is_user": False, "mes": "b"},
+        ],
+    )
     before = datetime.now(UTC)
     report = import_sillytavern(conn, path)
     stamps = {r[0] for r in conn.execute("SELECT ts FROM event_log WHERE kind LIKE '%turn'")}
