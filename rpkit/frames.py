@@ -455,7 +455,7 @@ def affinity(conn: sqlite3.Connection, *, pairs: object = None) -> pd.DataFrame:
     codes, uniques = pd.factorize(labels)
     order = sorted(range(len(uniques)), key=lambda i: uniques[i])
     categories = [uniques[i] for i in order]
-    running = pd.Series(delta).groupby(codes).cumsum().to_numpy() if rows else delta
+    running = _running_sums(delta, codes)
     counts = pd.Series(codes).groupby(codes).cumcount().to_numpy() + 1 if rows else event_ids
     cause = _ids(causes)
     frame = pd.DataFrame(
@@ -483,6 +483,22 @@ def affinity(conn: sqlite3.Connection, *, pairs: object = None) -> pd.DataFrame:
         frame = frame[frame["pair"].isin(keep)].reset_index(drop=True)
         frame["pair"] = frame["pair"].cat.set_categories([c for c in categories if c in keep])
     return frame
+
+
+def _running_sums(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Per-group running sums, added one by one in order, exactly as the projection adds.
+
+    (pandas' groupby cumsum compensates rounding, so its last value can differ from
+    ``edges.affinity`` in the last bit.)
+    """
+    out = np.empty_like(values)
+    if len(values) == 0:
+        return out
+    order = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    for part in np.split(order, bounds):
+        out[part] = np.cumsum(values[part])
+    return out
 
 
 def final_affinity(timeline: pd.DataFrame) -> pd.DataFrame:
