@@ -55,6 +55,27 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+_PARTIAL = re.compile(r"^\..+\.(\d+)\.partial(-journal|-wal|-shm)?$")
+
+
+def _remove_dead_partials(folder: Path) -> None:
+    """Delete temporary files left by snapshot writers that were killed mid-write.
+
+    A ``.partial`` name carries its writer's pid; files of a live process (this one
+    included) are left alone. They are never listed or restorable either way.
+    """
+    for path in folder.glob(".*.partial*"):
+        match = _PARTIAL.match(path.name)
+        if not match or int(match.group(1)) == os.getpid():
+            continue
+        try:
+            os.kill(int(match.group(1)), 0)
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+        except OSError:  # alive, owned by someone else
+            continue
+
+
 def take_snapshot(
     conn: sqlite3.Connection, *, data_dir: str | PathLike[str], kind: str
 ) -> Path:
@@ -67,6 +88,7 @@ def take_snapshot(
             f"snapshot kind {kind!r} must be 1-40 letters, digits, '-' or '_' (e.g. 'manual')"
         )
     folder = snapshot_dir(data_dir)
+    _remove_dead_partials(folder)
     source = db_path_of(conn)
     now = datetime.now(UTC)
     stem = f"{kind}-{now.strftime('%Y%m%dT%H%M%S%fZ')}"
@@ -201,8 +223,19 @@ def restore_snapshot(
                     conn.execute(f"DELETE FROM main.{name}")
                 for name in _CONTENT_TABLES:
                     conn.execute(f"INSERT INTO main.{name} SELECT * FROM snap.{name}")
+                # Event ids are never reused: a restore keeps the highest id handed out.
+                used = conn.execute(
+                    "SELECT COALESCE(MAX(seq), 0) FROM main.sqlite_sequence WHERE name = 'event_log'"
+                ).fetchone()[0]
                 conn.execute("DELETE FROM main.sqlite_sequence")
                 conn.execute("INSERT INTO main.sqlite_sequence SELECT * FROM snap.sqlite_sequence")
+                if not conn.execute(
+                    "UPDATE main.sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'event_log'",
+                    (used,),
+                ).rowcount:
+                    conn.execute(
+                        "INSERT INTO main.sqlite_sequence(name, seq) VALUES ('event_log', ?)", (used,)
+                    )
                 conn.execute("DELETE FROM main.rpkit_meta")
                 conn.execute(
                     "INSERT INTO main.rpkit_meta SELECT * FROM snap.rpkit_meta "
