@@ -9,7 +9,6 @@ SillyTavern chat you kept talking in) adds only its new messages.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from typing import Any
 
@@ -19,6 +18,8 @@ from ..events import append, append_replacing, next_chat_id
 from ..store import atomic, head_id
 from ._common import Chat, Parsed, Turn, slug
 from .report import ImportReport
+
+REVISIONS = {"sillytavern": "swipe", "chatgpt": "branch"}
 
 
 def _existing(conn: sqlite3.Connection, fmt: str, files: list[str]):
@@ -102,6 +103,8 @@ class _Writer:
             kind = "assistant_turn"
             payload = {"bot_id": self.bot_id(t.speaker or "Assistant", chat, t.ts), **payload}
         payload.update(t.extra)
+        if replaces:  # how this turn replaced its alternatives, as edits record it
+            payload["revision"] = REVISIONS.get(self.fmt, "alternative")
         payload["source"] = self.source(chat.file, t.ref)
         new = append_replacing(
             self.conn, kind, payload, replaces=replaces, chat_id=chat_id, ts=t.ts
@@ -170,8 +173,3 @@ def write(conn: sqlite3.Connection, parsed: Parsed) -> ImportReport:
     report.bad_records = list(parsed.bad_records)
     report.warnings = parsed.notes.lines()
     return report
-
-
-def source_of(payload: str) -> dict[str, Any] | None:
-    """The ``source`` of a stored payload, if it has one."""
-    return json.loads(payload).get("source")
