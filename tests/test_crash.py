@@ -215,7 +215,7 @@ def run_trials(
     tally = Tally(op)
     rng = random.Random(f"{op}-timing")
     plans = [{"kill_at": k} for k in kill_points(first["points"], COUNTED_TRIALS)]
-    plans += [{"kill_delay": rng.uniform(0, first["elapsed"] * 1.2)} for _ in range(TIMED_TRIALS)]
+    plans += [{"kill_delay": rng.uniform(0, first["elapsed"] * 1.5)} for _ in range(TIMED_TRIALS)]
     for i, how in enumerate(plans):
         case = copy_case(base, tmp_path / f"trial-{i}")
         result = child.run(op, make_args(case), **how)
@@ -335,7 +335,7 @@ def test_crash_during_rebuild(child, tmp_path, project_base):
         assert rpkit.verify(conn).ok
     plans = [{"kill_at": k} for k in kill_points(first["points"], COUNTED_TRIALS)]
     rng = random.Random("project-timing")
-    plans += [{"kill_delay": rng.uniform(0, first["elapsed"] * 1.2)} for _ in range(TIMED_TRIALS)]
+    plans += [{"kill_delay": rng.uniform(0, first["elapsed"] * 1.5)} for _ in range(TIMED_TRIALS)]
     for i, how in enumerate(plans):
         case = copy_case(project_base, tmp_path / f"trial-{i}")
         result = child.run("project", {"db_path": str(case / "history.db")}, **how)
@@ -358,15 +358,58 @@ def test_crash_during_rebuild(child, tmp_path, project_base):
     print(f"\n[crash] {tally.report()}, {dict(tables)} over {first['points']} points")
 
 
-def test_crash_during_import(child, tmp_path):
-    """An import is one transaction: killed, the new history is empty or complete."""
-    empty = tmp_path / "empty"
-    empty.mkdir()
+def sillytavern_export(path: Path, messages: int) -> Path:
+    """A SillyTavern chat file with ``messages`` messages; every bot reply has two swipes."""
+    rows = [{"user_name": "Wren", "character_name": "Mira", "create_date": "2024-6-5 @14h 56m 50s"}]
+    for i in range(messages):
+        when = f"2024-6-5 @{15 + i // 60}h {i % 60:02d}m 00s"
+        if i % 2:
+            text = f"reply {i}"
+            rows.append(
+                {
+                    "name": "Mira",
+                    "is_user": False,
+                    "is_system": False,
+                    "send_date": when,
+                    "mes": text,
+                    "swipes": [f"draft {i}", text],
+                    "swipe_id": 1,
+                    "extra": {},
+                }
+            )
+        else:
+            rows.append(
+                {
+                    "name": "Wren",
+                    "is_user": True,
+                    "is_system": i % 50 == 48,
+                    "send_date": when,
+                    "mes": f"line {i}",
+                    "extra": {},
+                }
+            )
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_crash_during_import(child, tmp_path, base):
+    """An import is one transaction: killed, the history has all of it or none of it."""
+    folder = tmp_path / "import-base"
+    shutil.copytree(base, folder)
+    sillytavern_export(folder / "Mira - 2024-6-5@14h56m50s.jsonl", 120)
     run_trials(
         child,
         tmp_path,
-        empty,
-        "demo",
-        lambda case: {"db_path": str(case / "history.db"), "events": EVENTS, "seed": 3},
+        folder,
+        "import",
+        lambda case: {
+            "module": "rpkit.importers",
+            "function": "import_file",
+            "args": [
+                str(case / "history.db"),
+                "sillytavern",
+                str(case / "Mira - 2024-6-5@14h56m50s.jsonl"),
+            ],
+        },
         db_name="history.db",
     )
