@@ -44,7 +44,11 @@ def _turn_label(row: Any) -> str:
     text = " ".join(str(row.text).split())
     if len(text) > 80:
         text = text[:77] + "..."
-    return f"{int(row.position):>3}. {row.speaker}: {text}"
+    place = "  -" if pd.isna(row.position) else f"{int(row.position):>3}"
+    label = f"{place}. {row.speaker}: {text}"
+    if row.retired:
+        label += f"  [retired: {row.replaced_how} by event {int(row.replaced_by)}]"
+    return label
 
 
 class _StatusMixin:
@@ -83,7 +87,9 @@ def _guarded(action: str) -> Callable:
 class RewindPanel(_StatusMixin, widgets.VBox):
     """Pick a chat and a turn, preview "rewind to here", confirm, rewind, undo.
 
-    The **Rewind** button stays disabled until a preview of the selected turn is
+    The turn list shows the live transcript; with **show retired turns** it also
+    lists the turns that edits, regenerations and hides replaced, so a rewind can
+    bring an original back. The **Rewind** button stays disabled until a preview of the selected turn is
     shown and the confirmation box is ticked; **Undo last rewind** restores the
     snapshot the rewind took. After a click, ``last_preview`` (the
     ``compute_rewind_preview`` dict that was shown), ``last_preview_frames``,
@@ -112,6 +118,12 @@ class RewindPanel(_StatusMixin, widgets.VBox):
         self.turn = widgets.Select(
             description="Rewind to", rows=12, layout=widgets.Layout(width="95%")
         )
+        self.show_retired = widgets.Checkbox(
+            value=False,
+            description="show retired turns (rewind to before an edit)",
+            indent=False,
+            layout=widgets.Layout(width="auto"),
+        )
         self.preview_button = widgets.Button(description="Preview", icon="search")
         self.confirm = widgets.Checkbox(
             value=False,
@@ -130,7 +142,7 @@ class RewindPanel(_StatusMixin, widgets.VBox):
         self.chart = widgets.Image(format="png", layout=widgets.Layout(width="95%"))
         super().__init__(
             children=[
-                self.chat,
+                widgets.HBox([self.chat, self.show_retired]),
                 self.turn,
                 widgets.HBox([self.preview_button, self.confirm]),
                 widgets.HBox([self.rewind_button, self.undo_button]),
@@ -144,6 +156,7 @@ class RewindPanel(_StatusMixin, widgets.VBox):
         self.undo_button.on_click(self._on_undo)
         self.chat.observe(self._on_chat, names="value")
         self.turn.observe(self._on_turn, names="value")
+        self.show_retired.observe(self._on_chat, names="value")
         self.confirm.observe(lambda _change: self._update_buttons(), names="value")
         self._load()
 
@@ -176,8 +189,11 @@ class RewindPanel(_StatusMixin, widgets.VBox):
             return
         with open_db(self.db_path) as conn:
             self.transcript = frames.turns(conn, self.chat.value)
-        live = self.transcript[~self.transcript["retired"]]
-        self.turn.options = [(_turn_label(r), int(r.event_id)) for r in live.itertuples()]
+        shown = self.transcript
+        if not self.show_retired.value:
+            shown = shown[~shown["retired"]]
+        self.turn.options = [(_turn_label(r), int(r.event_id)) for r in shown.itertuples()]
+        live = shown[~shown["retired"]]
         if len(live):
             self.turn.value = int(live["event_id"].iloc[-1])
         self._reset_preview()
