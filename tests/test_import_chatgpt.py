@@ -109,6 +109,8 @@ def test_sibling_branches_are_retired_by_the_on_path_sibling(conn, sample):
     # An edited question: u2a and the answer below it are retired by u2b.
     assert n["u2a"][3] == n["u2b"][0] and n["a2a"][3] == n["u2b"][0]
     assert n["u2a"][0] < n["a2a"][0] < n["u2b"][0]
+    revision = "SELECT json_extract(payload, '$.revision') FROM event_log WHERE id = ?"
+    assert conn.execute(revision, (n["u2b"][0],)).fetchone() == ("branch",)
     # A regenerated answer: a2b1 is retired by a2b2.
     assert n["a2b1"][3] == n["a2b2"][0] > n["a2b1"][0]
     for ref in ("u1", "a1", "u2b", "a2b2", "u3", "a3"):

@@ -202,3 +202,13 @@ def test_cli(tmp_path, sample):
     assert "chats             3 new" in result.output
     classified = CliRunner().invoke(main, ["classify", str(db)])
     assert classified.exit_code == 0 and "edge updates            10" in classified.output
+
+
+def test_progress_bar_when_asked(conn, sample, capsys):
+    rpkit.set_progress(True)
+    try:
+        import_sharegpt(conn, sample)
+    finally:
+        rpkit.set_progress(False)
+    err = capsys.readouterr().err
+    assert "import sharegpt:" in err and "/12 " in err

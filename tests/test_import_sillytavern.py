@@ -120,6 +120,11 @@ def test_swipes_are_retired_by_the_selected_one(conn, samples):
         assert kind == "assistant_turn" and sup == selected[0] and alt_id < sup
         assert alt_ts == ts  # each swipe keeps its own date from swipe_info
     assert selected[3] == "2024-06-05T14:58:40.003000Z" and selected[4] is None
+    payload = json.loads(
+        conn.execute("SELECT payload FROM event_log WHERE id = ?", (selected[0],)).fetchone()[0]
+    )
+    assert payload["revision"] == "swipe" and payload["swipe"] == 2
+    assert payload["source"] == {"format": "sillytavern", "file": MAIN, "ref": "4"}
     # The greeting's alternate greeting, and a swipe whose mes was edited afterwards.
     assert refs["2/1"][4] == refs["2"][0]
     assert refs["6"][2].endswith("Be careful.") and refs["6/1"][4] == refs["6"][0]
