@@ -276,3 +276,12 @@ def test_cli(tmp_path, sample):
     result = CliRunner().invoke(main, ["import", "chatgpt", str(sample), str(tmp_path / "h.db")])
     assert result.exit_code == 0, result.output
     assert "12 new: 8 visible, 4 retired (3 alternatives, 1 hidden)" in result.output
+
+
+def test_the_unpacked_export_folder(conn, sample, tmp_path):
+    report = import_chatgpt(conn, sample.parent)
+    assert (report.files, report.chats) == (["conversations.json"], 2)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(rpkit.ImportFormatError, match="empty: the folder has no conversations"):
+        import_chatgpt(conn, empty)

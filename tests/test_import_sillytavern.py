@@ -403,3 +403,30 @@ def test_import_time_fallback_for_a_chat_without_any_date(conn, tmp_path):
     stamp = datetime.fromisoformat(stamps.pop().replace("Z", "+00:00"))
     assert before <= stamp <= datetime.now(UTC)
     assert any("stamped with the time of the import" in w for w in report.warnings)
+
+
+def test_newer_header_with_unused_names(conn, tmp_path):
+    """Newer SillyTavern writes user_name/character_name "unused" and no create_date."""
+    path = write_jsonl(
+        tmp_path / "Aqua - 2025-01-02@10h00m00s.jsonl",
+        [
+            {
+                "chat_metadata": {"integrity": "x"},
+                "user_name": "unused",
+                "character_name": "unused",
+            },
+            {"name": "Aqua", "is_user": False, "mes": "Hi!", "send_date": "2025-01-02T10:00:00Z"},
+            {"name": "Kazuma", "is_user": True, "mes": "Hey.", "send_date": "2025-01-02T10:01:00Z"},
+        ],
+    )
+    report = import_sillytavern(conn, path)
+    assert (report.chats, report.turns, report.warnings) == (1, 2, [])
+    payload = json.loads(
+        conn.execute("SELECT payload FROM event_log WHERE kind = 'chat_created'").fetchone()[0]
+    )
+    assert payload["bot_ids"] == ["aqua"] and "group" not in payload
+    assert payload["title"] == "Aqua - 2025-01-02@10h00m00s"
+    assert conn.execute("SELECT name FROM you_entity").fetchone() == ("Kazuma",)
+    assert conn.execute("SELECT created_at FROM chats").fetchone() == (
+        "2025-01-02T10:00:00.000000Z",
+    )

@@ -262,6 +262,10 @@ def _conversation(i: int, conv: Any, file: str, parsed: Parsed, problems: Proble
 
 def read(path: Path, *, skip_bad: bool = False) -> Parsed:
     """Read a ChatGPT ``conversations.json`` or a single conversation into a plan."""
+    if path.is_dir():  # the unpacked export: its conversations.json is what we read
+        if not (path / "conversations.json").is_file():
+            raise refuse(path.name, "the folder has no conversations.json; pass that file")
+        path = path / "conversations.json"
     if not path.is_file():
         raise refuse(str(path), "no such file (pass the conversations.json of the export)")
     file = path.name

@@ -119,6 +119,8 @@ class _Quiet:
 
 def read(path: Path, *, skip_bad: bool = False) -> Parsed:
     """Read a ShareGPT ``.json`` (a list of conversations) or ``.jsonl`` into a plan."""
+    if path.is_dir():
+        raise refuse(path.name, "is a folder; pass the ShareGPT .json or .jsonl file in it")
     if not path.is_file():
         raise refuse(str(path), "no such file")
     file = path.name

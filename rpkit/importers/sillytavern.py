@@ -255,7 +255,10 @@ def read_file(path: Path, file: str, parsed: Parsed, problems: Problems) -> Chat
         header = first
         lines = lines[1:]
         for key in ("user_name", "character_name"):
-            if key in header and not isinstance(header[key], str):
+            if header.get(key) in ("unused", ""):
+                # Newer SillyTavern writes "unused" and names speakers on their messages.
+                header.pop(key)
+            elif key in header and not isinstance(header[key], str):
                 problems.bad(
                     file,
                     f"line {first_line}",
@@ -278,28 +281,28 @@ def read_file(path: Path, file: str, parsed: Parsed, problems: Problems) -> Chat
     character = header.get("character_name")
     if character:
         bots = [character]
-        user_name = header.get("user_name")
-    else:  # a group chat: the cast is whoever speaks
-        speakers = Counter()
+    else:  # a group chat, or a newer file: the cast is whoever speaks
+        speakers: Counter[str] = Counter()
         for t in turns:
-            if t.role == "bot" and not t.hidden:
+            if t.role == "bot" and not t.hidden and t.speaker:
                 speakers[t.speaker] += 1
         bots = list(speakers)
-        # Group chats name the user only on its messages.
-        user_name = next(
-            (
-                m["name"]
-                for _, m in lines
-                if m.get("is_user") is True and isinstance(m.get("name"), str) and m["name"]
-            ),
-            None,
-        )
+        if len(bots) == 1:
+            character = bots[0]
+    user_name = header.get("user_name") or next(
+        (
+            m["name"]
+            for _, m in lines
+            if m.get("is_user") is True and isinstance(m.get("name"), str) and m["name"]
+        ),
+        None,
+    )
     metadata = header.get("chat_metadata") or {}
     branch_of = metadata.get("main_chat") if isinstance(metadata.get("main_chat"), str) else None
     extra: dict[str, Any] = {}
     if branch_of:
         extra["branch_of"] = branch_of
-    if not header:
+    if len(bots) > 1 or not header:
         extra["group"] = True
     created = _date(header.get("create_date"), notes, f"{file} header") if header else None
     chat = Chat(
