@@ -430,3 +430,14 @@ def test_newer_header_with_unused_names(conn, tmp_path):
     assert conn.execute("SELECT created_at FROM chats").fetchone() == (
         "2025-01-02T10:00:00.000000Z",
     )
+
+
+def test_skip_bad_skips_an_empty_file_in_a_folder(conn, samples):
+    (samples / "empty.jsonl").write_bytes(b"")
+    with pytest.raises(rpkit.ImportFormatError, match="empty.jsonl: line 1: the file is empty"):
+        import_sillytavern(conn, samples)
+    report = import_sillytavern(conn, samples, skip_bad=True)
+    assert report.chats == 3 and report.skipped == {"bad record (skip_bad=True)": 1}
+    assert report.bad_records == [
+        "empty.jsonl: line 1: the file is empty; is it a SillyTavern chat?"
+    ]

@@ -241,17 +241,19 @@ def read_file(path: Path, file: str, parsed: Parsed, problems: Problems) -> Chat
     lines = _lines(data, file, problems)
     if not lines:
         if not data.strip():
-            raise refuse(file, "the file is empty; is it a SillyTavern chat?")
+            problems.bad(file, "line 1", "the file is empty; is it a SillyTavern chat?")
         return None
     header: dict[str, Any] = {}
     first_line, first = lines[0]
     if "mes" not in first:
         if not HEADER_KEYS & set(first):
-            raise refuse(
+            problems.bad(
                 file,
-                f"line {first_line} is neither a chat header (user_name, character_name, ...) nor "
-                "a message (mes, is_user, ...); is this a SillyTavern chat file?",
+                f"line {first_line}",
+                "neither a chat header (user_name, character_name, ...) nor a message "
+                "(mes, is_user, ...); is this a SillyTavern chat file?",
             )
+            return None
         header = first
         lines = lines[1:]
         for key in ("user_name", "character_name"):
@@ -278,7 +280,7 @@ def read_file(path: Path, file: str, parsed: Parsed, problems: Problems) -> Chat
             turns.append(turn)
     if not turns and not header:
         return None
-    character = header.get("character_name")
+    character = named = header.get("character_name")
     if character:
         bots = [character]
     else:  # a group chat, or a newer file: the cast is whoever speaks
@@ -307,7 +309,7 @@ def read_file(path: Path, file: str, parsed: Parsed, problems: Problems) -> Chat
     created = _date(header.get("create_date"), notes, f"{file} header") if header else None
     chat = Chat(
         file=file,
-        ref=f"chat:{character}" if character else "chat:group",
+        ref=f"chat:{named}" if named else "chat",  # stable while the file grows
         title=_title(Path(file).stem, character, branch_of),
         bots=bots,
         user_name=user_name,
@@ -339,10 +341,11 @@ def read(path: Path, *, skip_bad: bool = False) -> Parsed:
     parsed = Parsed(format=FORMAT, files=[name for _, name in files])
     problems = Problems(parsed, skip_bad)
     for p, name in files:
+        bad_before = len(parsed.bad_records)
         chat = read_file(p, name, parsed, problems)
         if chat is not None:
             parsed.chats.append(chat)
-        else:
+        elif len(parsed.bad_records) == bad_before:
             parsed.skip("file without messages")
     # Oldest chat first, so that ids follow the order the chats were started.
     parsed.chats.sort(key=lambda c: (c.created or datetime.max.replace(tzinfo=UTC), c.file))
