@@ -194,8 +194,8 @@ def classify(
     name = str(getattr(clf, "name", type(clf).__name__))
     report = ClassifyReport(classifier=name)
     names = dict(conn.execute("SELECT id, name FROM bots"))
-    names[YOU] = conn.execute("SELECT name FROM you_entity WHERE id = 1").fetchone()
-    names[YOU] = names[YOU][0] if names[YOU] else "You"
+    you = conn.execute("SELECT name FROM you_entity WHERE id = 1").fetchone()
+    names[YOU] = you[0] if you else "You"
     cast = {
         chat_id: json.loads(payload).get("bot_ids", [])
         for chat_id, payload in conn.execute(

@@ -242,8 +242,11 @@ def _import_command(fmt: str, what: str):
     @import_group.command(name=fmt, help=f"Import {what} from PATH into DB.")
     @click.argument("path", type=click.Path(path_type=Path))
     @DB
-    @click.option("--skip-bad", is_flag=True,
-                  help="Skip malformed records (listed in the report) instead of refusing.")
+    @click.option(
+        "--skip-bad",
+        is_flag=True,
+        help="Skip malformed records (listed in the report) instead of refusing.",
+    )
     @_friendly
     def command(path: Path, db: Path, skip_bad: bool) -> None:
         from .importers import import_file
