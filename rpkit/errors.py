@@ -114,6 +114,9 @@ class FrameError(RpkitError, ValueError):
     """
 
 
+class ReadOnlyDatabaseError(StoreError):
+    """The history (or the folder SQLite keeps its -wal and -shm files in) cannot be written."""
+
 __all__ = [
     "AlreadyRetiredError",
     "EventError",
@@ -125,6 +128,7 @@ __all__ = [
     "NotADatabaseError",
     "NotATurnError",
     "PayloadError",
+    "ReadOnlyDatabaseError",
     "UnknownReferenceError",
     "RpkitError",
     "SchemaVersionError",

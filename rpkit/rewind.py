@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .catalogue import TURN_KINDS
-from .errors import NotATurnError, StalePreviewError
+from .errors import EventIdError, NotADatabaseError, NotATurnError, StalePreviewError
 from .events import check_event_id, get_event
 from .projection import reproject_from, rollback_point
 from .snapshot import snapshot_dir, take_snapshot
@@ -84,8 +84,21 @@ def execute_rewind(
     and the rewind refuses (StalePreviewError) if the history changed since.
     """
     snapshot_dir(data_dir)  # refuse an unusable folder before taking any lock
+    if not Path(db_path).exists():  # open_db would create an empty history there
+        raise NotADatabaseError(
+            f"{db_path} does not exist (moved or deleted since the preview?); nothing was "
+            "rewound: pass the path of the history"
+        )
     with open_db(db_path) as conn, atomic(conn):
-        n = check_event_id(conn, after_event_id, what="after_event_id")
+        try:
+            n = check_event_id(conn, after_event_id, what="after_event_id")
+        except EventIdError as exc:
+            if expected_preview is None:
+                raise
+            raise StalePreviewError(
+                f"the history changed since the preview: {exc}; preview again and confirm "
+                "the new counts"
+            ) from exc
         if expected_preview is not None:
             now = compute_rewind_preview(conn, n)
             if now != expected_preview:

@@ -135,7 +135,8 @@ def take_snapshot(
     except sqlite3.Error as exc:
         tmp.unlink(missing_ok=True)
         raise SnapshotError(
-            f"could not write a snapshot into {folder} ({exc}); nothing was changed"
+            f"could not write a snapshot into {folder} ({exc}); nothing was changed; "
+            "free some space or pass another data_dir"
         ) from exc
     return final
 

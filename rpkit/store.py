@@ -10,6 +10,7 @@ open.
 from __future__ import annotations
 
 import itertools
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,10 +18,30 @@ from os import PathLike
 from pathlib import Path
 
 from . import schema
-from .errors import ForeignDatabaseError, NotADatabaseError, SchemaVersionError
+from .errors import (
+    ForeignDatabaseError,
+    NotADatabaseError,
+    ReadOnlyDatabaseError,
+    SchemaVersionError,
+)
 
 BUSY_TIMEOUT_S = 30.0
 _savepoints = itertools.count()
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse a history rpkit could read but not write (opening it writes: WAL, projection)."""
+    if not os.access(path, os.W_OK):
+        raise ReadOnlyDatabaseError(
+            f"{path} is read-only (no write permission, or a read-only file system); rpkit "
+            "writes to a history it opens: copy it to a writable folder or fix its permissions"
+        )
+    if not os.access(path.parent, os.W_OK | os.X_OK) and not Path(f"{path}-wal").exists():
+        raise ReadOnlyDatabaseError(
+            f"the folder {path.parent} of {path} is not writable, and SQLite keeps "
+            f"{path.name}-wal and {path.name}-shm beside the history; copy it to a writable "
+            "folder or fix the folder's permissions"
+        )
 
 
 def _inspect(path: Path) -> int | None:
@@ -37,16 +58,23 @@ def _inspect(path: Path) -> int | None:
             raise NotADatabaseError(
                 f"cannot create {path}: folder {path.parent} does not exist; create it first"
             )
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            raise ReadOnlyDatabaseError(
+                f"cannot create {path}: folder {path.parent} is not writable; "
+                "choose a folder you can write to"
+            )
         return None
+    if path.stat().st_size:
+        with path.open("rb") as fh:
+            header = fh.read(16)
+        if header != b"SQLite format 3\x00":
+            raise NotADatabaseError(
+                f"{path} is not an SQLite database (its first bytes are {header[:15]!r}); "
+                "pass the path of an rpkit history, or a new path to create one"
+            )
+    _check_writable(path)
     if path.stat().st_size == 0:
         return None
-    with path.open("rb") as fh:
-        header = fh.read(16)
-    if header != b"SQLite format 3\x00":
-        raise NotADatabaseError(
-            f"{path} is not an SQLite database (its first bytes are {header[:15]!r}); "
-            "pass the path of an rpkit history, or a new path to create one"
-        )
     ro = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
     try:
         names = {r[0] for r in ro.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -60,6 +88,8 @@ def _inspect(path: Path) -> int | None:
             )
         row = ro.execute("SELECT value FROM rpkit_meta WHERE key = 'schema_version'").fetchone()
     except sqlite3.DatabaseError as exc:
+        if "readonly" in str(exc):
+            raise ReadOnlyDatabaseError(f"{path} cannot be opened for writing ({exc})") from exc
         raise NotADatabaseError(f"{path} cannot be read as SQLite ({exc}); is it damaged?") from exc
     finally:
         ro.close()
