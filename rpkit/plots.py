@@ -129,7 +129,7 @@ def affinity(
     marks = _marks(mark, x)
     ax = _new_axes(ax, (9, 4.5))
     ax.axhline(0.0, color="0.8", linewidth=0.8, label="_zero")
-    colors, styles = _pair_styles(shown)
+    colors, styles = _pair_styles(known)  # the same colours whichever pairs are shown
     handles = []
     for label in shown:
         rows = timeline[timeline["pair"] == label]

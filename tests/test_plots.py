@@ -155,3 +155,13 @@ def test_rewind_effect_shows_a_pair_the_rewind_removes(demo):
     assert "none" in [t.get_text() for t in ax.texts]
     with pytest.raises(rpkit.FrameError, match="rewind_diff"):
         plots.rewind_effect(pd.DataFrame({"pair": []}))
+
+
+def test_a_pair_keeps_its_colour_whichever_pairs_are_shown(demo):
+    timeline, _, _ = demo
+    everything = pair_lines(plots.affinity(timeline))
+    some = pair_lines(plots.affinity(timeline, pairs=["you → mira", "sable → you"]))
+    assert list(some) == ["you → mira", "sable → you"]  # in the order asked for
+    for label, line in some.items():
+        assert line.get_color() == everything[label].get_color()
+        assert line.get_linestyle() == everything[label].get_linestyle()
