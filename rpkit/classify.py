@@ -42,6 +42,7 @@ from .events import append
 from .store import atomic
 
 YOU = "you"
+BATCH = 200
 
 
 @dataclass(frozen=True)
@@ -246,10 +247,14 @@ def classify(
             )
             todo.append((turn, ts))
     with progress_bar(len(todo), f"classify ({name})", unit="turn") as bar:
-        for turn, ts in todo:
-            _one(conn, clf, name, turn, ts, report)
-            if bar is not None:
-                bar.update(1)
+        # Commit every BATCH turns: an interrupted run keeps what it derived (a re-run
+        # goes on from there) without paying for a commit per turn.
+        for start in range(0, len(todo), BATCH):
+            with atomic(conn):
+                for turn, ts in todo[start : start + BATCH]:
+                    _one(conn, clf, name, turn, ts, report)
+                    if bar is not None:
+                        bar.update(1)
     return report
 
 
