@@ -33,7 +33,6 @@ EVENT_COLUMNS = ["id", "ts", "chat_id", "kind", "cause_id", "hidden", "supersede
 RENAMED = {"kind": "container_kind", "id": "payload_id", "ts": "payload_ts"}
 # Fields that edits and regenerations add to a turn's payload (rpkit.edits).
 REVISION_FIELDS = {"revision": str, "replaces": int}
-_DTYPES = {str: "string", int: "Int64", float: "float64", list: "object"}
 _TURNS = tuple(sorted(TURN_KINDS))
 ARROW = " → "
 
@@ -157,7 +156,11 @@ def _event_frame(rows: list[tuple]) -> pd.DataFrame:
             column = np.full(n, None, dtype=object)
             for kind in uniques:
                 if name in fields[kind] or name in keys_of[kind]:
-                    column[members[kind]] = [d.get(name) for d in payloads_of[kind]]
+                    values = payloads_of[kind]
+                    # fromiter keeps list values (bot_ids) as single cells
+                    column[members[kind]] = np.fromiter(
+                        (d.get(name) for d in values), dtype=object, count=len(values)
+                    )
             payload_cols[RENAMED.get(name, name)] = _typed(column, typ)
     frame = pd.DataFrame(
         {

@@ -404,3 +404,16 @@ def test_frames_read_a_connection_inside_a_transaction(committed_demo):
         c.rollback()
     finally:
         c.close()
+
+
+def test_list_payload_fields_stay_one_list_per_cell(conn):
+    for bot in ("a", "b"):
+        rpkit.append(conn, "bot_created", {"bot_id": bot, "name": bot.upper()})
+    for bots in (["a", "b"], ["b", "a"]):  # equal lengths: no 2-d array sneaks in
+        rpkit.append(
+            conn, "chat_created", {"title": "t", "bot_ids": bots}, chat_id=rpkit.next_chat_id(conn)
+        )
+    ev = frames.events(conn)
+    chats = ev[ev["kind"] == "chat_created"]
+    assert list(chats["bot_ids"]) == [["a", "b"], ["b", "a"]]
+    assert ev["bot_ids"].isna().tolist() == [True, True, False, False]
