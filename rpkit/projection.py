@@ -12,14 +12,25 @@ paths reach it and are held equal by the tests:
   (what each projection write replaced), then folds forward from there.
 
 ``rpkit_meta`` records ``projected_at`` (the log position the tables show) and
-``undo_floor`` (rolling back to an event id above it is possible).
+``undo_floor`` (rolling back to an event id above it is possible). Undo
+entries are kept for the newest ``max(UNDO_TAIL, UNDO_TAIL_FRACTION)`` events;
+older ones are pruned as the log grows, so the undo log (and every snapshot)
+stays proportional to the recent past. A rewind deeper than that rebuilds.
+
+Speed (issue 5, see ``benchmarks/``): undo entries and rows are encoded with
+orjson, keys and rows are read with precomputed getters, and the fold is one
+tight loop; the cost of a rewind is the tail it undoes.
 """
 
 from __future__ import annotations
 
+import gc
 import json
+import math
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from operator import itemgetter
 from typing import Any
 
 from . import handlers as _builtin_handlers  # noqa: F401  (registers the built-in kinds)
@@ -32,6 +43,8 @@ from .store import atomic, get_meta, head_id, set_meta
 # rewind of the recent past right after a rebuild or an import is cheap.
 UNDO_TAIL = 100_000
 UNDO_TAIL_FRACTION = 0.25
+# Appends prune the undo log once the floor can move up by this many events.
+UNDO_PRUNE_STEP = 4096
 
 _SELECT_EVENTS = (
     "SELECT id, ts, chat_id, kind, payload, cause_id FROM event_log "
@@ -39,13 +52,87 @@ _SELECT_EVENTS = (
 )
 
 try:  # orjson decodes payloads several times faster; the stdlib is the fallback
-    from orjson import loads as _loads
+    import orjson
+
+    _loads = orjson.loads
+    _orjson_dumps = orjson.dumps
 except ImportError:  # pragma: no cover
+    orjson = None  # type: ignore[assignment]
     _loads = json.loads
+    _orjson_dumps = None
+
+
+def _make_key_getter(cols: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple]:
+    if len(cols) == 1:
+        (c,) = cols
+        return lambda row: (row[c],)
+    get = itemgetter(*cols)
+    return lambda row: get(row)
+
+
+def _make_row_getter(cols: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple]:
+    if len(cols) == 1:
+        (c,) = cols
+        return lambda row: (row[c],)
+    return itemgetter(*cols)
+
+
+_COLS: dict[str, tuple[str, ...]] = {n: tuple(t.column_names) for n, t in PROJECTED.items()}
+_KEY_OF: dict[str, Callable[[dict[str, Any]], tuple]] = {
+    n: _make_key_getter(tuple(t.key)) for n, t in PROJECTED.items()
+}
+_VALUES_OF: dict[str, Callable[[dict[str, Any]], tuple]] = {
+    n: _make_row_getter(_COLS[n]) for n in PROJECTED
+}
+# Positions of REAL columns: orjson would write a non-finite float as null.
+_FLOAT_AT: dict[str, tuple[int, ...]] = {
+    n: tuple(i for i, (_c, sqltype, _d) in enumerate(t.columns) if sqltype == "REAL")
+    for n, t in PROJECTED.items()
+}
+_INSERT: dict[str, str] = {
+    n: f"INSERT INTO {n} ({', '.join(c)}) VALUES ({', '.join('?' * len(c))})"
+    for n, c in _COLS.items()
+}
+_SELECT_ONE: dict[str, str] = {
+    n: f"SELECT {', '.join(_COLS[n])} FROM {n} WHERE " + " AND ".join(f"{c} = ?" for c in t.key)
+    for n, t in PROJECTED.items()
+}
+_DELETE_ONE: dict[str, str] = {
+    n: f"DELETE FROM {n} WHERE " + " AND ".join(f"{c} = ?" for c in t.key)
+    for n, t in PROJECTED.items()
+}
+
+
+def _upsert_sql(name: str) -> str:
+    t = PROJECTED[name]
+    cols = _COLS[name]
+    updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in t.key)
+    conflict = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+    return f"{_INSERT[name]} ON CONFLICT ({', '.join(t.key)}) {conflict}"
+
+
+_UPSERT: dict[str, str] = {n: _upsert_sql(n) for n in PROJECTED}
+
+
+def _dumps(values: tuple | list) -> str:
+    """JSON text of a row or key, exact for every value SQLite can hold."""
+    if _orjson_dumps is not None:
+        try:
+            return _orjson_dumps(values).decode()
+        except TypeError:  # an int beyond 64 bits
+            pass
+    return json.dumps(list(values))
+
+
+def _decode(text: str) -> Any:
+    try:
+        return _loads(text)
+    except ValueError:  # NaN or Infinity, written by json.dumps
+        return json.loads(text)
 
 
 def _key(table: str, row: dict[str, Any]) -> tuple:
-    return tuple(row[c] for c in PROJECTED[table].key)
+    return _KEY_OF[table](row)
 
 
 class MemorySink:
@@ -62,22 +149,24 @@ class MemorySink:
         return self.tables[table].get(key)
 
     def put(self, table: str, row: dict[str, Any]) -> None:
-        key = _key(table, row)
+        key = _KEY_OF[table](row)
+        rows = self.tables[table]
         if self.record_from is not None and self.event_id > self.record_from:
-            self.undo.append((self.event_id, table, key, self.get(table, key)))
-        self.tables[table][key] = row
+            self.undo.append((self.event_id, table, key, rows.get(key)))
+        rows[key] = row
         self.touched = True
 
     @classmethod
     def load(cls, conn: sqlite3.Connection) -> MemorySink:
         """A copy of the live projected tables."""
         sink = cls()
-        for name, table in PROJECTED.items():
-            cols = table.column_names
-            rows = sink.tables[name]
-            for values in conn.execute(f"SELECT {', '.join(cols)} FROM {name}"):
-                row = dict(zip(cols, values, strict=True))
-                rows[_key(name, row)] = row
+        for name, cols in _COLS.items():
+            key_of = _KEY_OF[name]
+            rows = [
+                dict(zip(cols, values, strict=True))
+                for values in conn.execute(f"SELECT {', '.join(cols)} FROM {name}").fetchall()
+            ]
+            sink.tables[name] = {key_of(row): row for row in rows}
         return sink
 
     def roll_back(self, entries: Iterable[tuple[str, tuple, dict[str, Any] | None]]) -> None:
@@ -101,30 +190,27 @@ class SqlSink(MemorySink):
         cache = self.tables[table]
         if key in cache:
             return cache[key]
-        t = PROJECTED[table]
-        cols = t.column_names
-        where = " AND ".join(f"{c} = ?" for c in t.key)
-        values = self.conn.execute(
-            f"SELECT {', '.join(cols)} FROM {table} WHERE {where}", key
-        ).fetchone()
-        row = None if values is None else dict(zip(cols, values, strict=True))
+        values = self.conn.execute(_SELECT_ONE[table], key).fetchone()
+        row = None if values is None else dict(zip(_COLS[table], values, strict=True))
         cache[key] = row
         return row
 
     def put(self, table: str, row: dict[str, Any]) -> None:
-        key = _key(table, row)
+        key = _KEY_OF[table](row)
         self.get(table, key)  # load the old row so the undo entry is right
         super().put(table, row)
         self.dirty[table][key] = None
 
     def flush(self) -> None:
         for name, keys in self.dirty.items():
-            rows = [self.tables[name][k] for k in keys]
-            if rows:
-                _upsert(self.conn, name, rows)
-            keys.clear()
+            if keys:
+                rows = self.tables[name]
+                _upsert(self.conn, name, [rows[k] for k in keys])
+                keys.clear()
         _write_undo(self.conn, self.undo)
         self.undo.clear()
+        if self.event_id and self.event_id % UNDO_PRUNE_STEP == 0:
+            _prune_undo(self.conn, self.event_id)
 
 
 def _earliest(entries: Iterable[tuple[str, tuple, Any]]) -> Iterator[tuple[str, tuple, Any]]:
@@ -136,54 +222,86 @@ def _earliest(entries: Iterable[tuple[str, tuple, Any]]) -> Iterator[tuple[str, 
 
 
 def _upsert(conn: sqlite3.Connection, name: str, rows: list[dict[str, Any]]) -> None:
-    t = PROJECTED[name]
-    cols = t.column_names
-    updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in t.key) or "NOTHING"
-    conflict = f"DO UPDATE SET {updates}" if updates != "NOTHING" else "DO NOTHING"
-    conn.executemany(
-        f"INSERT INTO {name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
-        f"ON CONFLICT ({', '.join(t.key)}) {conflict}",
-        [tuple(r[c] for c in cols) for r in rows],
-    )
+    conn.executemany(_UPSERT[name], map(_VALUES_OF[name], rows))
 
 
 def _row_json(table: str, row: dict[str, Any] | None) -> str | None:
-    return None if row is None else json.dumps([row[c] for c in PROJECTED[table].column_names])
+    if row is None:
+        return None
+    values = _VALUES_OF[table](row)
+    for i in _FLOAT_AT[table]:
+        v = values[i]
+        if isinstance(v, float) and not math.isfinite(v):
+            return json.dumps(list(values))
+    return _dumps(values)
 
 
 def _row_from_json(table: str, text: str | None) -> dict[str, Any] | None:
     if text is None:
         return None
-    return dict(zip(PROJECTED[table].column_names, json.loads(text), strict=True))
+    return dict(zip(_COLS[table], _decode(text), strict=True))
 
 
 def _write_undo(conn: sqlite3.Connection, undo: list) -> None:
     if undo:
+        with _no_gc():
+            _insert_undo(conn, undo)
+
+
+def _insert_undo(conn: sqlite3.Connection, undo: list) -> None:
+    if undo:
         conn.executemany(
             "INSERT INTO projection_undo(event_id, tbl, key, old) VALUES (?, ?, ?, ?)",
-            [(e, t, json.dumps(list(k)), _row_json(t, old)) for e, t, k, old in undo],
+            [(e, t, _dumps(k), _row_json(t, old)) for e, t, k, old in undo],
         )
 
 
 def undo_entries(conn: sqlite3.Connection, since: int) -> Iterator[tuple[str, tuple, Any]]:
-    """Undo entries of events ``>= since`` in the order they were written."""
+    """The earliest undo entry of each row written by events ``>= since``, in log order.
+
+    Rolling back to just before ``since`` needs, per row, only what the first
+    write at or after ``since`` replaced; later entries are skipped before they
+    are decoded, so a rewind reads the tail it undoes, not every write in it.
+    """
+    first: dict[tuple[str, str], str | None] = {}
     for table, key, old in conn.execute(
-        "SELECT tbl, key, old FROM projection_undo WHERE event_id >= ? ORDER BY seq", (since,)
+        # (event_id, seq) is the order the entries were written in, and the index's
+        # order: ORDER BY seq alone made SQLite scan the whole table.
+        "SELECT tbl, key, old FROM projection_undo WHERE event_id >= ? ORDER BY event_id, seq",
+        (since,),
     ):
-        yield table, tuple(json.loads(key)), _row_from_json(table, old)
+        if (table, key) not in first:
+            first[(table, key)] = old
+    seen: set[tuple[str, tuple]] = set()
+    for (table, key), old in first.items():
+        decoded = (table, tuple(_decode(key)))
+        if decoded not in seen:  # the same key written as different JSON text
+            seen.add(decoded)
+            yield table, decoded[1], _row_from_json(table, old)
+
+
+def undo_floor_for(head: int) -> int:
+    """The undo floor that keeps the newest ``max(UNDO_TAIL, UNDO_TAIL_FRACTION)`` events."""
+    return max(0, min(head - UNDO_TAIL, int(head * (1 - UNDO_TAIL_FRACTION))))
+
+
+def _prune_undo(conn: sqlite3.Connection, head: int) -> None:
+    """Drop undo entries older than the kept tail once the floor can move a step."""
+    floor = undo_floor_for(head)
+    if floor - get_meta(conn, "undo_floor") >= UNDO_PRUNE_STEP:
+        conn.execute("DELETE FROM projection_undo WHERE event_id <= ?", (floor,))
+        set_meta(conn, "undo_floor", floor)
 
 
 def apply_event(sink: MemorySink, ev: Event) -> None:
     """Fold one event into ``sink`` through its registered handler."""
-    from .handlers import touch_chat
-
     sink.event_id = ev.id
     sink.touched = False
     fn = HANDLERS.get(ev.kind)
     if fn is not None:
         fn(sink, ev)
     elif ev.chat_id is not None:  # an extension kind without a handler
-        touch_chat(sink, ev)
+        _touch_chat(sink, ev)
 
 
 def visible_events(
@@ -195,20 +313,278 @@ def visible_events(
         yield Event(id_, ts, chat_id, kind, _loads(payload), cause_id)
 
 
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a fold makes millions of small objects.
+
+    None of them form cycles; with the collector on, its repeated passes over the
+    growing tables and undo list cost more than the fold itself.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def fold(
     conn: sqlite3.Connection, sink: MemorySink, lo: int, hi: int, *, desc: str = "projecting"
 ) -> int:
     """Fold the events of ``[lo, hi]`` visible at ``hi`` into ``sink``; return their count."""
     n = 0
-    with progress_bar(total=max(0, hi - lo + 1), desc=desc) as bar:
-        for ev in visible_events(conn, lo, hi):
-            apply_event(sink, ev)
-            n += 1
-            if bar is not None and n % 4096 == 0:
-                bar.update(ev.id - lo + 1 - bar.n)
+    fast = _fast_kinds() if type(sink) is MemorySink else {}
+    cursor = conn.execute(_SELECT_EVENTS, (lo, hi, hi))
+    with _no_gc(), progress_bar(total=max(0, hi - lo + 1), desc=desc) as bar:
+        while batch := cursor.fetchmany(4096):
+            _fold_batch(sink, batch, fast)
+            n += len(batch)
+            if bar is not None:
+                bar.update(batch[-1][0] - lo + 1 - bar.n)
         if bar is not None:
             bar.update(bar.total - bar.n)
     return n
+
+
+# The built-in handlers, inlined for in-memory folds (full rebuilds, state_at,
+# verify), where calling them through get/put is most of the cost. A kind whose
+# registered handler is not the built-in one goes through its handler. The
+# inlined code must do exactly what ``rpkit.handlers`` does, write for write;
+# the property tests hold the two paths equal.
+_YOU, _BOT, _CHAT, _USER, _BOTTURN, _EDGE, _MEMORY = range(7)
+_CONTAINER, _SCENE_START, _SCENE_END, _ACTIVITY, _FAILED, _HIDDEN = range(7, 13)
+
+
+def _fast_kinds() -> dict[str, int]:
+    from . import handlers as h
+
+    builtin = {
+        "you_set": (h._you_set, _YOU),
+        "bot_created": (h._bot_created, _BOT),
+        "chat_created": (h._chat_created, _CHAT),
+        "user_turn": (h._user_turn, _USER),
+        "assistant_turn": (h._assistant_turn, _BOTTURN),
+        "edge_update": (h._edge_update, _EDGE),
+        "memory_added": (h._memory_added, _MEMORY),
+        "container_created": (h._container_created, _CONTAINER),
+        "scene_started": (h._scene_started, _SCENE_START),
+        "scene_ended": (h._scene_ended, _SCENE_END),
+        "activity_logged": (h._activity_logged, _ACTIVITY),
+        "classifier_failed": (h._classifier_failed, _FAILED),
+        "turn_hidden": (h._turn_hidden, _HIDDEN),
+    }
+    return {k: code for k, (fn, code) in builtin.items() if HANDLERS.get(k) is fn}
+
+
+def _fold_batch(sink: MemorySink, batch: list[tuple], fast: dict[str, int]) -> None:
+    """Fold raw event rows into ``sink``: inlined built-in handlers, or the registered ones."""
+    t = sink.tables
+    chat_state, edges, scenes = t["chat_state"], t["edges"], t["scenes"]
+    undo = sink.undo
+    record_from = sink.record_from
+    recording = record_from is not None
+    handlers = HANDLERS
+    loads = _loads
+    for id_, ts, chat_id, kind, payload, cause_id in batch:
+        code = fast.get(kind)
+        if code is None:
+            sink.event_id = id_
+            sink.touched = False
+            fn = handlers.get(kind)
+            ev = Event(id_, ts, chat_id, kind, loads(payload), cause_id)
+            if fn is not None:
+                fn(sink, ev)
+            elif chat_id is not None:  # an extension kind without a handler
+                _touch_chat(sink, ev)
+            continue
+        rec = recording and id_ > record_from
+        p = loads(payload)
+        touch = True  # handlers end with touch_chat(sink, ev, **changes)
+        changes: dict[str, Any] | None = None
+        if code == _EDGE:
+            key = (p["src"], p["dst"])
+            old = edges.get(key)
+            affinity = (old["affinity"] if old else 0.0) + p["delta"]
+            updates = (old["updates"] if old else 0) + 1
+            if rec:
+                undo.append((id_, "edges", key, old))
+            edges[key] = {
+                "src": p["src"],
+                "dst": p["dst"],
+                "affinity": float(affinity),
+                "updates": updates,
+                "last_event_id": id_,
+            }
+        elif code in (_USER, _BOTTURN):
+            row = chat_state.get((chat_id,))
+            count = row["turn_count"] if row is not None else 0
+            speaker = "you" if code == _USER else p["bot_id"]
+            changes = {"turn_count": count + 1, "last_speaker": speaker}
+        elif code in (_MEMORY, _ACTIVITY, _FAILED):
+            if code == _MEMORY:
+                name = "memories"
+                sal = p.get("salience")
+                row = {
+                    "id": id_,
+                    "chat_id": chat_id,
+                    "owner": p["owner"],
+                    "text": p["text"],
+                    "salience": None if sal is None else float(sal),
+                }
+            elif code == _ACTIVITY:
+                name = "activity"
+                row = {
+                    "id": id_,
+                    "chat_id": chat_id,
+                    "container_id": p["container_id"],
+                    "entity": p["entity"],
+                    "action": p["action"],
+                }
+            else:
+                name = "classifier_failures"
+                row = {
+                    "id": id_,
+                    "turn_event_id": cause_id,
+                    "stage": p["stage"],
+                    "error": p["error"],
+                }
+            rows = t[name]
+            key = (id_,)
+            if rec:
+                undo.append((id_, name, key, rows.get(key)))
+            rows[key] = row
+        elif code in (_SCENE_START, _SCENE_END):
+            state = chat_state.get((chat_id,))
+            if state is not None and state["current_scene_id"] is not None:
+                skey = (state["current_scene_id"],)
+                scene = scenes.get(skey)
+                if scene is not None:
+                    if rec:
+                        undo.append((id_, "scenes", skey, scene))
+                    scenes[skey] = {**scene, "ended_event_id": id_}
+            if code == _SCENE_START:
+                key = (id_,)
+                if rec:
+                    undo.append((id_, "scenes", key, scenes.get(key)))
+                scenes[key] = {
+                    "id": id_,
+                    "chat_id": chat_id,
+                    "container_id": p["container_id"],
+                    "title": p.get("title"),
+                    "started_event_id": id_,
+                    "ended_event_id": None,
+                }
+                changes = {"current_scene_id": id_}
+            else:
+                changes = {"current_scene_id": None}
+        elif code == _HIDDEN:
+            pass
+        else:  # the kinds that do not touch their chat
+            touch = False
+            if code == _CHAT:
+                _put(
+                    t,
+                    undo,
+                    rec,
+                    id_,
+                    "chats",
+                    {
+                        "id": chat_id,
+                        "title": p["title"],
+                        "created_event_id": id_,
+                        "created_at": ts,
+                    },
+                )
+                _put(
+                    t,
+                    undo,
+                    rec,
+                    id_,
+                    "chat_state",
+                    {
+                        "chat_id": chat_id,
+                        "turn_count": 0,
+                        "last_event_id": id_,
+                        "last_speaker": None,
+                        "current_scene_id": None,
+                    },
+                )
+            elif code == _YOU:
+                old = t["you_entity"].get((1,))
+                persona = p.get("persona")
+                if persona is None and old is not None:
+                    persona = old["persona"]
+                _put(
+                    t,
+                    undo,
+                    rec,
+                    id_,
+                    "you_entity",
+                    {"id": 1, "name": p["name"], "persona": persona},
+                )
+            elif code == _BOT:
+                _put(
+                    t,
+                    undo,
+                    rec,
+                    id_,
+                    "bots",
+                    {
+                        "id": p["bot_id"],
+                        "name": p["name"],
+                        "persona": p.get("persona"),
+                        "created_event_id": id_,
+                    },
+                )
+            else:  # _CONTAINER
+                _put(
+                    t,
+                    undo,
+                    rec,
+                    id_,
+                    "containers",
+                    {
+                        "id": p["container_id"],
+                        "name": p["name"],
+                        "kind": p.get("kind"),
+                        "parent_id": p.get("parent_id"),
+                    },
+                )
+        if touch and chat_id is not None:
+            key = (chat_id,)
+            row = chat_state.get(key)
+            if row is not None:
+                if rec:
+                    undo.append((id_, "chat_state", key, row))
+                if changes is None:
+                    chat_state[key] = {**row, "last_event_id": id_}
+                else:
+                    chat_state[key] = {**row, "last_event_id": id_, **changes}
+    if batch:
+        sink.event_id = batch[-1][0]
+        sink.touched = True
+
+
+def _put(
+    tables: dict[str, dict[tuple, dict[str, Any]]],
+    undo: list,
+    rec: bool,
+    event_id: int,
+    name: str,
+    row: dict[str, Any],
+) -> None:
+    key = _KEY_OF[name](row)
+    rows = tables[name]
+    if rec:
+        undo.append((event_id, name, key, rows.get(key)))
+    rows[key] = row
+
+
+def _touch_chat(sink: MemorySink, ev: Event) -> None:
+    from .handlers import touch_chat
+
+    touch_chat(sink, ev)
 
 
 def rollback_point(conn: sqlite3.Connection, target: int) -> int:
@@ -232,16 +608,12 @@ def _write_all(conn: sqlite3.Connection, sink: MemorySink) -> None:
         conn.execute(f"DELETE FROM {name}")
     for name, rows in sink.tables.items():
         if rows:
-            cols = PROJECTED[name].column_names
-            conn.executemany(
-                f"INSERT INTO {name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                [tuple(r[c] for c in cols) for r in rows.values()],
-            )
+            conn.executemany(_INSERT[name], map(_VALUES_OF[name], rows.values()))
 
 
 def rebuild(conn: sqlite3.Connection, target: int) -> int:
     """Fold the whole log visible at ``target`` in memory and write it; return the count."""
-    floor = max(0, min(target - UNDO_TAIL, int(target * (1 - UNDO_TAIL_FRACTION))))
+    floor = undo_floor_for(target)
     sink = MemorySink(record_from=floor)
     n = fold(conn, sink, 1, target, desc="rebuilding projection")
     _write_all(conn, sink)
@@ -260,23 +632,23 @@ def reproject_from(conn: sqlite3.Connection, start: int, target: int) -> int:
     """
     if start <= get_meta(conn, "undo_floor"):
         return rebuild(conn, target)
-    conn.execute("PRAGMA defer_foreign_keys = ON")
-    restored = list(_earliest(undo_entries(conn, start)))
-    for name in reversed(PROJECTED):
-        t = PROJECTED[name]
-        where = " AND ".join(f"{c} = ?" for c in t.key)
-        gone = [key for table, key, old in restored if table == name and old is None]
-        if gone:
-            conn.executemany(f"DELETE FROM {name} WHERE {where}", gone)
-    for name in PROJECTED:
-        back = [old for table, _key, old in restored if table == name and old is not None]
-        if back:
-            _upsert(conn, name, back)
-    conn.execute("DELETE FROM projection_undo WHERE event_id >= ?", (start,))
+    if start <= get_meta(conn, "projected_at"):  # else there is nothing to roll back
+        conn.execute("PRAGMA defer_foreign_keys = ON")
+        restored = list(_earliest(undo_entries(conn, start)))
+        for name in reversed(PROJECTED):
+            gone = [key for table, key, old in restored if table == name and old is None]
+            if gone:
+                conn.executemany(_DELETE_ONE[name], gone)
+        for name in PROJECTED:
+            back = [old for table, _key, old in restored if table == name and old is not None]
+            if back:
+                _upsert(conn, name, back)
+        conn.execute("DELETE FROM projection_undo WHERE event_id >= ?", (start,))
     sink = SqlSink(conn)
     n = fold(conn, sink, start, target, desc="projecting")
     sink.flush()
     set_meta(conn, "projected_at", target)
+    _prune_undo(conn, target)
     return n
 
 

@@ -1,0 +1,61 @@
+"""Demo histories of a given size, built once through the public API and cached."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+import rpkit
+from rpkit.demo import build_demo
+from rpkit.schema import SCHEMA_VERSION
+
+CACHE_DIR = Path(__file__).resolve().parent / ".cache"
+
+
+def cache_path(events: int, seed: int, cache_dir: Path = CACHE_DIR) -> Path:
+    """Where the history of ``events`` events and ``seed`` is kept between runs."""
+    return cache_dir / f"demo-e{events}-s{seed}-schema{SCHEMA_VERSION}-rpkit{rpkit.__version__}.db"
+
+
+def settle(path: Path) -> None:
+    """Fold the WAL into the main file, so that one file is the whole history.
+
+    The file stays in WAL mode, as rpkit leaves it, so that opening a copy does
+    not pay for switching modes.
+    """
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+
+
+def cached_history(
+    events: int, seed: int, cache_dir: Path = CACHE_DIR, *, rebuild: bool = False
+) -> tuple[Path, float | None]:
+    """The cached demo history (built if missing) and the build time if built now.
+
+    The build goes through ``rpkit.demo.build_demo`` (public ``append``,
+    ``edit_turn``... in one transaction), so its rate is the bulk import rate of
+    a realistic mix of events.
+    """
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    path = cache_path(events, seed, cache_dir)
+    info = path.with_suffix(".json")
+    if path.exists() and not rebuild:
+        took = json.loads(info.read_text())["build_seconds"] if info.exists() else None
+        return path, took
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.building")
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+    start = time.perf_counter()
+    build_demo(tmp, events=events, seed=seed)
+    took = time.perf_counter() - start
+    settle(tmp)
+    os.replace(tmp, path)
+    info.write_text(json.dumps({"events": events, "seed": seed, "build_seconds": took}))
+    return path, took
