@@ -144,6 +144,8 @@ def _check_tree(mapping: dict) -> dict[str, list[str]]:
             if parent != node_id:
                 raise _BadTree(f"node {kid} is a child of {node_id} but names {parent!r} as parent")
         parent = node.get("parent")
+        if parent is not None and not isinstance(parent, str):
+            raise _BadTree(f"node {node_id}: parent must be a node id, not {parent!r}")
         if parent is not None and parent not in mapping:
             raise _BadTree(f"node {node_id} names parent {parent}, which is not in the mapping")
         children[node_id] = list(kids)
