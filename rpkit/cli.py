@@ -125,6 +125,7 @@ def events(
     for id_, ts, chat, k, payload, sup in reversed(rows):
         p = json.loads(payload)
         summary = p.get("text") or ", ".join(f"{a}={b}" for a, b in p.items())
+        summary = " ".join(str(summary).split())  # one line per event
         mark = f" [retired by {sup}]" if sup else ""
         chat_s = "-" if chat is None else str(chat)
         click.echo(f"{id_:>7}  {ts[:19]}  {chat_s:>4}  {k:<17} {summary[:70]}{mark}")
