@@ -9,6 +9,7 @@ reads the files and no separate index can drift.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sqlite3
@@ -159,6 +160,8 @@ def read_snapshot_meta(path: str | PathLike[str], *, check: bool = False) -> dic
             if result != "ok":
                 raise InvalidSnapshotError(f"{path} is damaged (integrity_check: {result})")
         meta = dict(ro.execute("SELECT key, value FROM rpkit_meta"))
+        if check and "snapshot_kind" in meta:
+            _check_tables(ro, path)
     except sqlite3.Error as exc:
         raise InvalidSnapshotError(f"{path} is not an rpkit snapshot ({exc})") from exc
     finally:
@@ -167,17 +170,54 @@ def read_snapshot_meta(path: str | PathLike[str], *, check: bool = False) -> dic
         raise InvalidSnapshotError(
             f"{path} is an rpkit history but not a snapshot; snapshots are made by take_snapshot"
         )
-    version = int(meta.get("schema_version", -1))
+    version_text = str(meta.get("schema_version", ""))
+    version = int(version_text) if version_text.isdigit() else -1
     if check and version != schema.SCHEMA_VERSION:
         raise InvalidSnapshotError(
             f"{path} has schema version {version}; this rpkit restores version "
             f"{schema.SCHEMA_VERSION} snapshots only"
         )
     out = {k: meta.get(f"snapshot_{k}") for k in _META_KEYS}
-    out["max_event_id"] = int(out["max_event_id"])
-    out["events"] = int(out["events"])
+    try:
+        out["max_event_id"] = int(out["max_event_id"])
+        out["events"] = int(out["events"])
+    except (TypeError, ValueError) as exc:
+        raise InvalidSnapshotError(
+            f"{path} does not describe itself as an rpkit snapshot does ({exc})"
+        ) from exc
     out["schema_version"] = version
     return out
+
+
+@functools.cache
+def _expected_tables() -> dict[str, list[str]]:
+    """Table name -> column names of the current schema (built once, in memory)."""
+    scratch = sqlite3.connect(":memory:")
+    try:
+        schema.create(scratch)
+        names = [r[0] for r in scratch.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {
+            n: [c[0] for c in scratch.execute("SELECT name FROM pragma_table_info(?)", (n,))]
+            for n in names
+        }
+    finally:
+        scratch.close()
+
+
+def _check_tables(ro: sqlite3.Connection, path: Path) -> None:
+    """Refuse a snapshot whose tables are not exactly those a restore copies."""
+    for name, columns in _expected_tables().items():
+        found = [c[0] for c in ro.execute("SELECT name FROM pragma_table_info(?)", (name,))]
+        if not found and name != "sqlite_sequence":
+            raise InvalidSnapshotError(
+                f"{path} lacks the table {name}, so it is not a complete rpkit snapshot; "
+                "restore a file made by take_snapshot"
+            )
+        if found and found != columns:
+            raise InvalidSnapshotError(
+                f"{path}: table {name} has columns {found}, an rpkit snapshot has {columns}; "
+                "restore a file made by take_snapshot"
+            )
 
 
 def list_snapshots(data_dir: str | PathLike[str]) -> pd.DataFrame:
@@ -217,31 +257,43 @@ def restore_snapshot(
     with open_db(db_path) as conn:
         conn.execute("ATTACH DATABASE ? AS snap", (str(path),))
         try:
-            with atomic(conn):
-                before = take_snapshot(conn, data_dir=data_dir, kind="pre-restore")
-                conn.execute("PRAGMA defer_foreign_keys = ON")
-                for name in reversed(_CONTENT_TABLES):
-                    conn.execute(f"DELETE FROM main.{name}")
-                for name in _CONTENT_TABLES:
-                    conn.execute(f"INSERT INTO main.{name} SELECT * FROM snap.{name}")
-                # Event ids are never reused: a restore keeps the highest id handed out.
-                used = conn.execute(
-                    "SELECT COALESCE(MAX(seq), 0) FROM main.sqlite_sequence WHERE name = 'event_log'"
-                ).fetchone()[0]
-                conn.execute("DELETE FROM main.sqlite_sequence")
-                conn.execute("INSERT INTO main.sqlite_sequence SELECT * FROM snap.sqlite_sequence")
-                if not conn.execute(
-                    "UPDATE main.sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'event_log'",
-                    (used,),
-                ).rowcount:
-                    conn.execute(
-                        "INSERT INTO main.sqlite_sequence(name, seq) VALUES ('event_log', ?)", (used,)
-                    )
-                conn.execute("DELETE FROM main.rpkit_meta")
-                conn.execute(
-                    "INSERT INTO main.rpkit_meta SELECT * FROM snap.rpkit_meta "
-                    "WHERE key NOT LIKE 'snapshot\\_%' ESCAPE '\\'"
-                )
+            before = _copy_in(conn, path, data_dir)
+        except sqlite3.IntegrityError as exc:
+            conn.rollback()
+            raise InvalidSnapshotError(
+                f"the content of {path} does not fit the rules of an rpkit history ({exc}); "
+                "nothing was changed: restore another snapshot"
+            ) from exc
         finally:
             conn.execute("DETACH DATABASE snap")
+    return before
+
+
+def _copy_in(conn: sqlite3.Connection, path: Path, data_dir: str | PathLike[str]) -> Path:
+    """Snapshot the current state, then replace every table's content with ``snap``'s."""
+    with atomic(conn):
+        before = take_snapshot(conn, data_dir=data_dir, kind="pre-restore")
+        conn.execute("PRAGMA defer_foreign_keys = ON")
+        for name in reversed(_CONTENT_TABLES):
+            conn.execute(f"DELETE FROM main.{name}")
+        for name in _CONTENT_TABLES:
+            conn.execute(f"INSERT INTO main.{name} SELECT * FROM snap.{name}")
+        # Event ids are never reused: a restore keeps the highest id handed out.
+        used = conn.execute(
+            "SELECT COALESCE(MAX(seq), 0) FROM main.sqlite_sequence WHERE name = 'event_log'"
+        ).fetchone()[0]
+        conn.execute("DELETE FROM main.sqlite_sequence")
+        conn.execute("INSERT INTO main.sqlite_sequence SELECT * FROM snap.sqlite_sequence")
+        if not conn.execute(
+            "UPDATE main.sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'event_log'",
+            (used,),
+        ).rowcount:
+            conn.execute(
+                "INSERT INTO main.sqlite_sequence(name, seq) VALUES ('event_log', ?)", (used,)
+            )
+        conn.execute("DELETE FROM main.rpkit_meta")
+        conn.execute(
+            "INSERT INTO main.rpkit_meta SELECT * FROM snap.rpkit_meta "
+            "WHERE key NOT LIKE 'snapshot\\_%' ESCAPE '\\'"
+        )
     return before

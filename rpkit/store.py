@@ -182,8 +182,11 @@ def atomic(conn: sqlite3.Connection, *, write: bool = True) -> Iterator[sqlite3.
         except BaseException:
             conn.rollback()
             raise
-        else:
+        try:
             conn.commit()
+        except BaseException:  # e.g. a deferred foreign key: the transaction is still open
+            conn.rollback()
+            raise
         return
     name = f"rpkit_{next(_savepoints)}"
     conn.execute(f"SAVEPOINT {name}")
