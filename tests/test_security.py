@@ -449,3 +449,22 @@ def test_restore_refuses_what_is_not_an_rpkit_snapshot(tmp_path):
     for bad in (foreign, cut, plain):
         shutil.copyfile(bad, tmp_path / "snapshots" / f"planted-{bad.name}")
     assert rpkit.list_snapshots(tmp_path).empty
+
+
+@pytest.mark.xfail(strict=True, reason="plots pass history text to mathtext (reported)")
+def test_history_text_is_drawn_literally_in_charts(tmp_path):
+    """A bot id with ``$...$`` is a name, not a formula: the chart draws it as written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from rpkit import plots
+
+    names = ["$x^$", r"$\frac{1}$", "a$b"]
+    with rpkit.open_db(tmp_path / "h.db") as conn:
+        for name in names:
+            rpkit.append(conn, "bot_created", {"bot_id": name, "name": name})
+            rpkit.append(conn, "edge_update", {"src": name, "dst": "you", "delta": 1.0})
+        ax = plots.affinity(frames.affinity(conn))
+    ax.figure.savefig(tmp_path / "chart.png")
+    shown = {t.get_text() for t in ax.get_legend().get_texts()}
+    assert all(any(name in s for s in shown) for name in names)
