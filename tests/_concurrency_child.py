@@ -1,7 +1,8 @@
 """One role of the concurrency test, run as its own process with ``sys.executable``.
 
 ``python _concurrency_child.py ROLE CONFIG OUT``: ROLE is ``appender``, ``rewinder``,
-``restorer``, ``catcher`` or ``reader``; CONFIG is a JSON file written by the test;
+``restorer``, ``catcher`` or ``reader`` (a trailing number runs a second copy);
+CONFIG is a JSON file written by the test;
 OUT receives a JSON report. Every ``sqlite3.OperationalError`` (e.g. "database is
 locked") is caught and reported, never retried; any other unexpected exception
 ends the process with a traceback and a non-zero status.
@@ -201,7 +202,7 @@ def main() -> None:
     if role != "appender":
         _wait_for_go(cfg)
     try:
-        globals()[role](cfg, report)
+        globals()[role.rstrip("0123456789")](cfg, report)
     finally:
         Path(out).write_text(json.dumps(report))
 

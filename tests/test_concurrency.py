@@ -1,6 +1,6 @@
 """Concurrency: one process appends while others rewind, restore, catch up and read.
 
-Five real processes (``tests/_concurrency_child.py``) share one history file.
+Six real processes (``tests/_concurrency_child.py``) share one history file.
 Bounded by counts (appends, rewinds, restores; the others stop when the appender
 is done). Afterwards:
 
@@ -28,7 +28,7 @@ import pytest
 import rpkit
 
 CHILD = Path(__file__).with_name("_concurrency_child.py")
-ROLES = ["appender", "rewinder", "restorer", "catcher", "reader"]
+ROLES = ["appender", "rewinder", "restorer", "catcher", "reader1", "reader2"]
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +44,8 @@ def log_texts(path: Path) -> dict[int, str | None]:
         con.close()
 
 
-def test_appender_rewinders_restorers_catch_up_and_readers(tmp_path):
+@pytest.mark.parametrize("seed", [4, 5])
+def test_appender_rewinders_restorers_catch_up_and_readers(tmp_path, seed):
     db = tmp_path / "history.db"
     rpkit.demo.build_demo(db, events=200, seed=9)
     with rpkit.open_db(db) as conn:
@@ -60,9 +61,9 @@ def test_appender_rewinders_restorers_catch_up_and_readers(tmp_path):
         "setup_head": setup_head,
         "done_flag": str(tmp_path / "appender.done"),
         "appends": 300,
-        "rewinds": 6,
-        "restores": 2,
-        "seed": 4,
+        "rewinds": 8,
+        "restores": 3,
+        "seed": seed,
         "pause": 0.01,
         "roles": ROLES,
     }
@@ -127,14 +128,14 @@ def test_appender_rewinders_restorers_catch_up_and_readers(tmp_path):
     assert strangers == {}
     assert {i: t for i, t in final.items() if i <= setup_head}.items() <= setup_log.items()
 
-    read = reports["reader"]
-    assert read["inconsistent"] == []
-    assert read["reads"] > 0
+    reads = [reports[r] for r in ("reader1", "reader2")]
+    assert [r["inconsistent"] for r in reads] == [[], []]
+    assert all(r["reads"] > 0 for r in reads)
     print(
         f"\n[concurrency] {len(written)} events written ({removed_by_design} removed by "
         f"{len(rewinds)} rewinds and {len(restores)} restores, {len(written) - removed_by_design} "
         f"in the final log), {reports['rewinder']['stale']} stale previews refused, "
-        f"{read['reads']} consistent reads, {reports['catcher']['runs']} catch-ups folding "
+        f"{sum(r['reads'] for r in reads)} consistent reads, {reports['catcher']['runs']} catch-ups folding "
         f"{reports['catcher']['folded']} events, "
         f"{reports['appender'].get('edits_raced', 0)} edits raced with a rewind, 0 lock errors"
     )

@@ -33,9 +33,9 @@ import rpkit
 from rpkit.snapshot import read_snapshot_meta
 
 CHILD = Path(__file__).with_name("_crash_child.py")
-COUNTED_TRIALS = 60  # kill points spread over the run, per operation
+COUNTED_TRIALS = 100  # kill points spread over the run, per operation
 TAIL_POINTS = 10  # and each of the last points (commit, checkpoint, close)
-TIMED_TRIALS = 15  # kills after a random delay, per operation
+TIMED_TRIALS = 20  # kills after a random delay, per operation
 EVENTS = 300
 
 pytestmark = pytest.mark.slow
