@@ -90,16 +90,17 @@ def rewinder(cfg: dict, report: dict) -> None:
     rng = random.Random(cfg["seed"])
     done = report["rewinds"] = []
     report["stale"] = 0
-    attempts = 0
+    attempts, retry = 0, False
     while len(done) < cfg["rewinds"] and attempts < cfg["rewinds"] * 40:
         attempts += 1
-        time.sleep(
-            rng.uniform(0.0, 0.05) if done and attempts > len(done) else rng.uniform(0.1, 0.6)
-        )
+        time.sleep(rng.uniform(0.0, 0.05) if retry else rng.uniform(0.1, 0.5))
+        retry = False
+        if _done(cfg):
+            break
         try:
             with rpkit.open_db(cfg["db"]) as conn:
                 head = head_id(conn)
-                target = rng.randint(cfg["setup_head"], head)
+                target = rng.randint(max(cfg["setup_head"], head - 40), head)
                 preview = rpkit.compute_rewind_preview(conn, target)
             try:
                 snap = rpkit.execute_rewind(
@@ -110,6 +111,7 @@ def rewinder(cfg: dict, report: dict) -> None:
                 )
             except rpkit.StalePreviewError:
                 report["stale"] += 1
+                retry = True
                 continue
             done.append({"target": target, "snapshot": str(snap)})
         except sqlite3.OperationalError as exc:
@@ -119,16 +121,22 @@ def rewinder(cfg: dict, report: dict) -> None:
 
 
 def restorer(cfg: dict, report: dict) -> None:
-    """Restore the setup snapshot a few times while the others work."""
+    """Snapshot, let the others work a while, then restore ("undo" the recent past)."""
     rng = random.Random(cfg["seed"])
     done = report["restores"] = []
+    first = True
     while len(done) < cfg["restores"] and not _done(cfg):
-        time.sleep(rng.uniform(0.5, 1.5))
         try:
-            pre = rpkit.restore_snapshot(
-                db_path=cfg["db"], data_dir=cfg["data_dir"], snapshot=cfg["snapshot"]
-            )
-            done.append({"pre": str(pre)})
+            if first:  # once, the snapshot taken before the appender started
+                snap, first = Path(cfg["snapshot"]), False
+            else:
+                with rpkit.open_db(cfg["db"]) as conn:
+                    snap = rpkit.take_snapshot(conn, data_dir=cfg["data_dir"], kind="manual")
+            time.sleep(rng.uniform(0.3, 1.0))
+            if _done(cfg):
+                break
+            pre = rpkit.restore_snapshot(db_path=cfg["db"], data_dir=cfg["data_dir"], snapshot=snap)
+            done.append({"pre": str(pre), "snapshot": str(snap)})
         except sqlite3.OperationalError as exc:
             report["errors"].append(f"restore: {exc}")
 

@@ -106,7 +106,7 @@ def test_appender_rewinders_restorers_catch_up_and_readers(tmp_path, seed):
         before = log_texts(Path(r["snapshot"]))
         cuts.append((before, {i for i in before if i <= r["target"]}))
     for r in restores:
-        cuts.append((log_texts(Path(r["pre"])), set(setup_log)))
+        cuts.append((log_texts(Path(r["pre"])), set(log_texts(Path(r["snapshot"])))))
 
     with rpkit.open_db(db) as conn:
         rpkit.catch_up(conn)
