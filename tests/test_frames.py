@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import rpkit
 from rpkit import frames
@@ -417,3 +421,74 @@ def test_list_payload_fields_stay_one_list_per_cell(conn):
     chats = ev[ev["kind"] == "chat_created"]
     assert list(chats["bot_ids"]) == [["a", "b"], ["b", "a"]]
     assert ev["bot_ids"].isna().tolist() == [True, True, False, False]
+
+
+# -- the transcript against a simulation (hypothesis) ---------------------------------
+
+OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["say", "reply", "edit", "regenerate", "hide"]),
+        st.integers(min_value=0, max_value=50),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=OPS)
+def test_the_transcript_is_a_list_edited_in_place(ops):
+    """Live turns in reading order equal a list where an edit replaces in place."""
+    with tempfile.TemporaryDirectory() as tmp:
+        with rpkit.open_db(Path(tmp) / "h.db") as conn:
+            rpkit.append(conn, "bot_created", {"bot_id": "m", "name": "M"})
+            chat = rpkit.next_chat_id(conn)
+            rpkit.append(conn, "chat_created", {"title": "t", "bot_ids": ["m"]}, chat_id=chat)
+            expected: list[int] = []
+            for op, pick in ops:
+                if op == "say":
+                    expected.append(rpkit.append(conn, "user_turn", {"text": "u"}, chat_id=chat))
+                elif op == "reply":
+                    reply = rpkit.append(
+                        conn, "assistant_turn", {"bot_id": "m", "text": "a"}, chat_id=chat
+                    )
+                    rpkit.append(
+                        conn,
+                        "edge_update",
+                        {"src": "m", "dst": "you", "delta": 0.5},
+                        chat_id=chat,
+                        cause_id=reply,
+                    )
+                    expected.append(reply)
+                elif expected:
+                    i = pick % len(expected)
+                    old = expected[i]
+                    kind = conn.execute(
+                        "SELECT kind FROM event_log WHERE id = ?", (old,)
+                    ).fetchone()[0]
+                    if op == "hide":
+                        rpkit.hide_turn(conn, old)
+                        del expected[i]
+                    elif op == "regenerate" and kind == "assistant_turn":
+                        expected[i] = rpkit.regenerate_turn(conn, old, "again")
+                    elif op == "edit":
+                        expected[i] = rpkit.edit_turn(conn, old, "changed")
+            t = frames.turns(conn, chat)
+            count = conn.execute(
+                "SELECT turn_count FROM chat_state WHERE chat_id = ?", (chat,)
+            ).fetchone()[0]
+            live = t[~t["retired"]]
+            assert list(live["event_id"]) == expected
+            assert list(live["position"]) == list(range(1, count + 1))
+            assert count == len(expected)
+            for row in t[t["retired"]].itertuples():
+                assert row.replaced_how in {"edit", "regenerate", "hide"}
+                if row.replaced_how != "hide":
+                    new = t.loc[t["event_id"] == row.replaced_by, "position"]
+                    assert (
+                        pd.isna(row.position) and new.isna().all() or (row.position == new.iloc[0])
+                    )
+            timeline = frames.affinity(conn)
+            assert list(timeline["position"]) == [
+                int(live.loc[live["event_id"] == c, "position"].iloc[0])
+                for c in timeline["cause_id"]
+            ]
