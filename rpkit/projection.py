@@ -41,8 +41,8 @@ from .store import atomic, get_meta, head_id, set_meta
 
 # A full rebuild keeps undo entries for this many newest events (at least), so a
 # rewind of the recent past right after a rebuild or an import is cheap.
-UNDO_TAIL = 100_000
-UNDO_TAIL_FRACTION = 0.25
+UNDO_TAIL = 50_000
+UNDO_TAIL_FRACTION = 0.10
 # Appends prune the undo log once the floor can move up by this many events.
 UNDO_PRUNE_STEP = 4096
 
@@ -407,15 +407,20 @@ def _fold_batch(sink: MemorySink, batch: list[tuple], fast: dict[str, int]) -> N
             old = edges.get(key)
             affinity = (old["affinity"] if old else 0.0) + p["delta"]
             updates = (old["updates"] if old else 0) + 1
-            if rec:
-                undo.append((id_, "edges", key, old))
-            edges[key] = {
-                "src": p["src"],
-                "dst": p["dst"],
-                "affinity": float(affinity),
-                "updates": updates,
-                "last_event_id": id_,
-            }
+            if old and not rec:  # no undo entry refers to the old row: update it in place
+                old["affinity"] = float(affinity)
+                old["updates"] = updates
+                old["last_event_id"] = id_
+            else:
+                if rec:
+                    undo.append((id_, "edges", key, old))
+                edges[key] = {
+                    "src": p["src"],
+                    "dst": p["dst"],
+                    "affinity": float(affinity),
+                    "updates": updates,
+                    "last_event_id": id_,
+                }
         elif code in (_USER, _BOTTURN):
             row = chat_state.get((chat_id,))
             count = row["turn_count"] if row is not None else 0
@@ -555,12 +560,16 @@ def _fold_batch(sink: MemorySink, batch: list[tuple], fast: dict[str, int]) -> N
             key = (chat_id,)
             row = chat_state.get(key)
             if row is not None:
-                if rec:
-                    undo.append((id_, "chat_state", key, row))
-                if changes is None:
-                    chat_state[key] = {**row, "last_event_id": id_}
+                if not rec:  # no undo entry refers to the old row: update it in place
+                    row["last_event_id"] = id_
+                    if changes is not None:
+                        row.update(changes)
                 else:
-                    chat_state[key] = {**row, "last_event_id": id_, **changes}
+                    undo.append((id_, "chat_state", key, row))
+                    if changes is None:
+                        chat_state[key] = {**row, "last_event_id": id_}
+                    else:
+                        chat_state[key] = {**row, "last_event_id": id_, **changes}
     if batch:
         sink.event_id = batch[-1][0]
         sink.touched = True
