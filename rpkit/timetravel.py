@@ -105,6 +105,8 @@ def diff_states(before: dict[str, pd.DataFrame], after: dict[str, pd.DataFrame])
     frame = pd.DataFrame.from_records(records, columns=DIFF_COLUMNS)
     for col in ("table", "change", "column"):
         frame[col] = frame[col].astype("string")
+    for i, col in ((4, "old"), (5, "new")):  # values as they are: 40 stays 40, not 40.0
+        frame[col] = pd.Series([r[i] for r in records], index=frame.index, dtype=object)
     return frame
 
 
