@@ -131,6 +131,22 @@ def _decode(text: str) -> Any:
         return json.loads(text)
 
 
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a fold makes millions of small objects.
+
+    None of them form cycles; with the collector on, its repeated passes over the
+    growing tables and undo list cost more than the fold itself.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def _key(table: str, row: dict[str, Any]) -> tuple:
     return _KEY_OF[table](row)
 
@@ -160,13 +176,12 @@ class MemorySink:
     def load(cls, conn: sqlite3.Connection) -> MemorySink:
         """A copy of the live projected tables."""
         sink = cls()
-        for name, cols in _COLS.items():
-            key_of = _KEY_OF[name]
-            rows = [
-                dict(zip(cols, values, strict=True))
-                for values in conn.execute(f"SELECT {', '.join(cols)} FROM {name}").fetchall()
-            ]
-            sink.tables[name] = {key_of(row): row for row in rows}
+        with _no_gc():
+            for name, cols in _COLS.items():
+                key_of = _KEY_OF[name]
+                rows = conn.execute(f"SELECT {', '.join(cols)} FROM {name}").fetchall()
+                dicts = [dict(zip(cols, values, strict=False)) for values in rows]
+                sink.tables[name] = {key_of(row): row for row in dicts}
         return sink
 
     def roll_back(self, entries: Iterable[tuple[str, tuple, dict[str, Any] | None]]) -> None:
@@ -311,22 +326,6 @@ def visible_events(
     at = hi if at is None else at
     for id_, ts, chat_id, kind, payload, cause_id in conn.execute(_SELECT_EVENTS, (lo, hi, at)):
         yield Event(id_, ts, chat_id, kind, _loads(payload), cause_id)
-
-
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a fold makes millions of small objects.
-
-    None of them form cycles; with the collector on, its repeated passes over the
-    growing tables and undo list cost more than the fold itself.
-    """
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def fold(
