@@ -157,6 +157,7 @@ def affinity(
             va="top",
             fontsize="small",
             color=MARK_STYLE["color"],
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
         )
     ax.set_xlabel(xlabel)
     ax.set_ylabel("affinity (running sum of deltas)")
