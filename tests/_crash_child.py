@@ -9,7 +9,8 @@ the run passed.
 
 A point is any of: the start of an SQLite statement (``set_trace_callback``),
 every ``PROGRESS_STEP`` virtual-machine instructions inside a statement
-(``set_progress_handler``), and just before and just after each ``os.fsync`` and
+(``set_progress_handler``), just before and just after each ``commit()``, just
+before each ``close()``, and just before and just after each ``os.fsync`` and
 ``os.replace`` (the snapshot's fsync-then-rename). The hooks are installed only in
 the worker and only by this script: rpkit itself carries no test code. The
 connections stay real ones; the hook only counts and, at the chosen point, kills.
@@ -42,10 +43,25 @@ def _point() -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+class _Hooked(sqlite3.Connection):
+    """A real connection with points around commit and close (after a commit the
+    state is "after"; the close checkpoints the WAL into the file)."""
+
+    def commit(self) -> None:
+        _point()
+        super().commit()
+        _point()
+
+    def close(self) -> None:
+        _point()
+        super().close()
+
+
 def _install_hooks() -> None:
     real_connect = sqlite3.connect
 
     def connect(*args, **kwargs):
+        kwargs.setdefault("factory", _Hooked)
         conn = real_connect(*args, **kwargs)
         conn.set_trace_callback(lambda _sql: _point())
 
