@@ -95,6 +95,9 @@ def _run(op: str, args: dict) -> None:
     elif op == "project":
         with rpkit.open_db(args["db_path"]) as conn:
             rpkit.project(conn)
+    elif op == "open":  # migrates an older schema and projects it
+        with rpkit.open_db(args["db_path"]):
+            pass
     elif op == "snapshot":
         with rpkit.open_db(args["db_path"]) as conn:
             rpkit.take_snapshot(conn, data_dir=args["data_dir"], kind="manual")
