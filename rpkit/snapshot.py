@@ -67,10 +67,11 @@ def _remove_dead_partials(folder: Path) -> None:
     """
     for path in folder.glob(".*.partial*"):
         match = _PARTIAL.match(path.name)
-        if not match or int(match.group(1)) == os.getpid():
+        pid = int(match.group(1)) if match else 0
+        if not 1 < pid < 2**22 or pid == os.getpid():  # not a name take_snapshot writes
             continue
         try:
-            os.kill(int(match.group(1)), 0)
+            os.kill(pid, 0)
         except ProcessLookupError:
             path.unlink(missing_ok=True)
         except OSError:  # alive, owned by someone else

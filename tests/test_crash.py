@@ -1,4 +1,4 @@
-"""Crash safety: SIGKILL a rewind, a restore, a rebuild and an import at many points.
+"""Crash safety: SIGKILL a rewind, a restore, a rebuild, an import and a migration at many points.
 
 Each operation runs in a child process (``tests/_crash_child.py``, started with
 ``sys.executable``) on a fresh copy of a small history. A first run to the end

@@ -379,11 +379,13 @@ def test_dead_partial_snapshots_are_removed_by_the_next_snapshot(tmp_path):
     pid = int(dead.stdout)
     left = [folder / f".rewind-20260101T000000000000Z.{pid}.partial{s}" for s in ("", "-journal")]
     mine = folder / f".manual-20260101T000000000000Z.{os.getpid()}.partial"
-    for path in [*left, mine]:
+    odd = [folder / f".x.{n}.partial" for n in ("0", "1", "9" * 30)]  # not pids we wrote
+    for path in [*left, mine, *odd]:
         path.write_bytes(b"SQLite format 3\x00half")
     assert rpkit.list_snapshots(tmp_path).empty
     with rpkit.open_db(db) as conn:
         rpkit.take_snapshot(conn, data_dir=tmp_path, kind="manual")
     assert not any(p.exists() for p in left)
     assert mine.exists()  # a live writer's (here: our own) temporary file is left alone
+    assert all(p.exists() for p in odd)
     assert len(rpkit.list_snapshots(tmp_path)) == 1
