@@ -1032,3 +1032,12 @@ def test_importers_on_damaged_samples(env, fmt, cut, how):
     else:
         data = b"\xef\xbb\xbf" + data
     _attempt(env, fmt, env.file(sample(fmt).name, data))
+
+
+@pytest.mark.xfail(strict=True, reason="check_event_id refuses numpy ints from frames (reported)")
+def test_ids_taken_from_frames_are_accepted(env):
+    """Not bad input: an id read from a frame is a numpy integer, and must work."""
+    with rpkit.open_db(env.db) as conn:
+        turn = frames.turns(conn, 1)["event_id"].iloc[3]
+        point = rpkit.rewind_point(conn, turn)
+        assert rpkit.compute_rewind_preview(conn, point)["after_event_id"] == point
