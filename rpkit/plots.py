@@ -58,6 +58,12 @@ def plt_colors() -> list[str]:
     return mpl.rcParams["axes.prop_cycle"].by_key().get("color", ["C0", "C1", "C2", "C3"])
 
 
+def _literal(texts: Any) -> None:
+    """Draw history text as written: a bot called ``$x$`` is a name, not a formula."""
+    for text in texts:
+        text.set_parse_math(False)
+
+
 def _x_values(column: pd.Series) -> np.ndarray:
     if isinstance(column.dtype, pd.DatetimeTZDtype):
         return column.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
@@ -158,13 +164,17 @@ def affinity(
             fontsize="small",
             color=MARK_STYLE["color"],
             bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
+            parse_math=False,
         )
     ax.set_xlabel(xlabel)
     ax.set_ylabel("affinity (running sum of deltas)")
     if title:
         ax.set_title(title)
     if handles:
-        ax.legend(handles=handles, title="src → dst", fontsize="small", loc="best", frameon=False)
+        legend = ax.legend(
+            handles=handles, title="src → dst", fontsize="small", loc="best", frameon=False
+        )
+        _literal(legend.get_texts())
     ax.grid(True, axis="y", alpha=0.3)
     return ax
 
@@ -195,7 +205,7 @@ def rewind_effect(
     ax.bar_label(bars_now, labels=[_fmt(v) for v in now], padding=3, fontsize="small")
     ax.bar_label(bars_after, labels=[_fmt(v) for v in after], padding=3, fontsize="small")
     ax.axvline(0.0, color="0.3", linewidth=0.8, label="_zero")
-    ax.set_yticks(y, [str(p) for p in frame["pair"]])
+    ax.set_yticks(y, [str(p) for p in frame["pair"]], parse_math=False)
     ax.invert_yaxis()
     ax.set_xlabel("affinity")
     if title is None and isinstance(diff, RewindDiff):

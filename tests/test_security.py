@@ -451,7 +451,6 @@ def test_restore_refuses_what_is_not_an_rpkit_snapshot(tmp_path):
     assert rpkit.list_snapshots(tmp_path).empty
 
 
-@pytest.mark.xfail(strict=True, reason="plots pass history text to mathtext (reported)")
 def test_history_text_is_drawn_literally_in_charts(tmp_path):
     """A bot id with ``$...$`` is a name, not a formula: the chart draws it as written."""
     import matplotlib

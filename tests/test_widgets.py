@@ -207,13 +207,19 @@ def test_a_history_changed_after_the_preview_is_not_rewound(panel, history):
     assert dump(db) == before
 
 
-def test_a_missing_history_is_reported_in_the_status(tmp_path):
-    p = RewindPanel(tmp_path / "nowhere" / "x.db", tmp_path)
+@pytest.mark.parametrize("where", ["typo.db", "nowhere/x.db"])
+def test_a_missing_history_is_reported_and_not_created(tmp_path, where):
+    p = RewindPanel(tmp_path / where, tmp_path)
     assert isinstance(p.last_error, rpkit.NotADatabaseError)
-    assert p.status.startswith("Loading the history failed: cannot create")
+    assert p.status.startswith("Loading the history failed: ")
+    assert "is not an existing history file" in p.status
+    assert not (tmp_path / where).exists()
     assert p.chat.options == () and p.turn.options == ()
     p.preview_button.click()
     assert p.status.startswith("Preview failed: no turn is selected")
+    with pytest.raises(rpkit.NotADatabaseError, match="not an existing history file"):
+        AffinityExplorer(tmp_path / where)
+    assert not (tmp_path / where).exists()
 
 
 def test_affinity_explorer_from_a_path_and_a_connection(history):
