@@ -334,16 +334,102 @@ def fold(
     """Fold the events of ``[lo, hi]`` visible at ``hi`` into ``sink``; return their count."""
     n = 0
     fast = _fast_kinds() if type(sink) is MemorySink else {}
-    cursor = conn.execute(_SELECT_EVENTS, (lo, hi, hi))
     with _no_gc(), progress_bar(total=max(0, hi - lo + 1), desc=desc) as bar:
+        if lo == 1 and fast and not sink.undo and not any(sink.tables.values()):
+            # From scratch in memory: the part that records no undo entries can
+            # leave the turns to SQL (see _fold_prefix).
+            prefix = hi if sink.record_from is None else min(hi, sink.record_from)
+            done = _fold_prefix(conn, sink, prefix, hi, fast, bar) if prefix > 0 else None
+            if done is not None:
+                n, lo = done, prefix + 1
+        cursor = conn.execute(_SELECT_EVENTS, (lo, hi, hi))
         while batch := cursor.fetchmany(4096):
             _fold_batch(sink, batch, fast)
             n += len(batch)
             if bar is not None:
-                bar.update(batch[-1][0] - lo + 1 - bar.n)
+                bar.update(batch[-1][0] - 1 - bar.n)
         if bar is not None:
             bar.update(bar.total - bar.n)
     return n
+
+
+_TURN_AND_HIDE = ("user_turn", "assistant_turn", "turn_hidden")
+_SELECT_NOT_TURNS = (
+    "SELECT id, ts, chat_id, kind, payload, cause_id FROM event_log "
+    "WHERE id >= 1 AND id <= ? AND kind NOT IN ('user_turn', 'assistant_turn', 'turn_hidden') "
+    "AND (superseded_by IS NULL OR superseded_by > ?) ORDER BY id"
+)
+_CHAT_TURNS = (
+    "SELECT SUM(kind != 'turn_hidden'), MAX(id) FROM event_log "
+    "WHERE chat_id = ? AND id > ? AND id <= ? "
+    "AND kind IN ('user_turn', 'assistant_turn', 'turn_hidden') "
+    "AND (superseded_by IS NULL OR superseded_by > ?)"
+)
+_LAST_TURN = (
+    "SELECT kind, payload FROM event_log WHERE chat_id = ? AND id > ? AND id <= ? "
+    "AND kind IN ('user_turn', 'assistant_turn') "
+    "AND (superseded_by IS NULL OR superseded_by > ?) ORDER BY id DESC LIMIT 1"
+)
+
+
+def _fold_prefix(
+    conn: sqlite3.Connection,
+    sink: MemorySink,
+    prefix: int,
+    at: int,
+    fast: dict[str, int],
+    bar: Any,
+) -> int | None:
+    """Fold events ``1..prefix`` visible at ``at`` into an empty ``sink``, turns in SQL.
+
+    Turns and hides only touch their chat's ``chat_state`` (count, speaker,
+    newest event), and no built-in handler of another kind reads what they
+    change, so they commute with everything but ``chat_created`` (which resets
+    the row): each chat's row gets, in one indexed query, the turns after its
+    ``chat_created``. Everything else is folded as usual. Returns the number of
+    visible events in ``1..prefix``, or None (sink left empty) when a kind in the
+    log has a handler of its own, which might read ``chat_state``.
+    """
+    if not all(k in fast for k in _TURN_AND_HIDE):
+        return None
+
+    def give_up() -> None:
+        for rows in sink.tables.values():
+            rows.clear()
+        sink.undo.clear()
+
+    cursor = conn.execute(_SELECT_NOT_TURNS, (prefix, at))
+    while batch := cursor.fetchmany(4096):
+        if any(k not in fast and k in HANDLERS for k in {r[3] for r in batch}):
+            give_up()
+            return None
+        _fold_batch(sink, batch, fast)
+        if bar is not None:
+            bar.update(batch[-1][0] - 1 - bar.n)
+    chats = sink.tables["chats"]
+    for (chat,), row in sink.tables["chat_state"].items():
+        created = chats.get((chat,))
+        if created is None:  # not from chat_created: leave it to the plain fold
+            give_up()
+            return None
+        since = created["created_event_id"]
+        turns, newest = conn.execute(_CHAT_TURNS, (chat, since, prefix, at)).fetchone()
+        if newest is None:
+            continue
+        row["last_event_id"] = max(row["last_event_id"], newest)
+        if turns:
+            row["turn_count"] += turns
+            kind, payload = conn.execute(_LAST_TURN, (chat, since, prefix, at)).fetchone()
+            row["last_speaker"] = "you" if kind == "user_turn" else _loads(payload)["bot_id"]
+    sink.event_id = prefix
+    # Counting the rows past the prefix is the shorter walk when the prefix is long.
+    rows = conn.execute("SELECT COUNT(*) FROM event_log").fetchone()[0]
+    rows -= conn.execute("SELECT COUNT(*) FROM event_log WHERE id > ?", (prefix,)).fetchone()[0]
+    retired = conn.execute(
+        "SELECT COUNT(*) FROM event_log WHERE superseded_by > 0 AND superseded_by <= ? AND id <= ?",
+        (at, prefix),
+    ).fetchone()[0]
+    return rows - retired
 
 
 # The built-in handlers, inlined for in-memory folds (full rebuilds, state_at,
