@@ -883,7 +883,6 @@ def test_register_kind_with_a_bad_chat_rule(env):
         rpkit.register_kind("mood_set", "mood:str", chat="sometimes")
 
 
-@pytest.mark.xfail(strict=True, reason="RewindPanel creates a history at a missing path (reported)")
 def test_rewind_panel_on_a_missing_path(env):
     panel = RewindPanel(env.dir / "typo.db", env.dir)
     assert isinstance(panel.last_error, rpkit.NotADatabaseError)
