@@ -1,7 +1,8 @@
 """One role of the concurrency test, run as its own process with ``sys.executable``.
 
 ``python _concurrency_child.py ROLE CONFIG OUT``: ROLE is ``appender``, ``rewinder``,
-``restorer``, ``catcher`` or ``reader`` (a trailing number runs a second copy);
+``restorer``, ``importer``, ``catcher`` or ``reader`` (a trailing number runs a second
+copy);
 CONFIG is a JSON file written by the test;
 OUT receives a JSON report. Every ``sqlite3.OperationalError`` (e.g. "database is
 locked") is caught and reported, never retried; any other unexpected exception
@@ -139,6 +140,19 @@ def restorer(cfg: dict, report: dict) -> None:
             done.append({"pre": str(pre), "snapshot": str(snap)})
         except sqlite3.OperationalError as exc:
             report["errors"].append(f"restore: {exc}")
+
+
+def importer(cfg: dict, report: dict) -> None:
+    """Import an export in the middle of it all (one transaction, like any writer)."""
+    from rpkit.importers import import_file
+
+    report["imports"] = []
+    time.sleep(random.Random(cfg["seed"]).uniform(0.3, 1.5))
+    try:
+        done = import_file(cfg["db"], "sillytavern", cfg["export"])
+        report["imports"].append(done.turns + done.chats + done.bots)
+    except sqlite3.OperationalError as exc:
+        report["errors"].append(f"import: {exc}")
 
 
 def catcher(cfg: dict, report: dict) -> None:

@@ -1,6 +1,6 @@
 """Concurrency: one process appends while others rewind, restore, catch up and read.
 
-Six real processes (``tests/_concurrency_child.py``) share one history file.
+Seven real processes (``tests/_concurrency_child.py``) share one history file.
 Bounded by counts (appends, rewinds, restores; the others stop when the appender
 is done). Afterwards:
 
@@ -28,7 +28,14 @@ import pytest
 import rpkit
 
 CHILD = Path(__file__).with_name("_concurrency_child.py")
-ROLES = ["appender", "rewinder", "restorer", "catcher", "reader1", "reader2"]
+ROLES = ["appender", "rewinder", "restorer", "importer", "catcher", "reader1", "reader2"]
+EXPORT = (
+    Path(__file__).resolve().parent.parent
+    / "data"
+    / "exports"
+    / "sillytavern"
+    / "Mira - 2024-6-5@14h56m50s.jsonl"
+)
 
 pytestmark = pytest.mark.slow
 
@@ -39,6 +46,21 @@ def log_texts(path: Path) -> dict[int, str | None]:
         return {
             i: json.loads(p).get("text")
             for i, p in con.execute("SELECT id, payload FROM event_log ORDER BY id")
+        }
+    finally:
+        con.close()
+
+
+def imported_ids(path: Path, file: str) -> set[int]:
+    """Ids of the events an import of ``file`` wrote (each records its source)."""
+    con = sqlite3.connect(path)
+    try:
+        return {
+            i
+            for (i,) in con.execute(
+                "SELECT id FROM event_log WHERE json_extract(payload, '$.source.file') = ?",
+                (file,),
+            )
         }
     finally:
         con.close()
@@ -66,6 +88,7 @@ def test_appender_rewinders_restorers_catch_up_and_readers(tmp_path, seed):
         "seed": seed,
         "pause": 0.01,
         "roles": ROLES,
+        "export": str(EXPORT),
     }
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     procs = {
@@ -124,7 +147,12 @@ def test_appender_rewinders_restorers_catch_up_and_readers(tmp_path, seed):
             lost.append(w)
     assert lost == [], f"{len(lost)} appended events vanished: {lost[:5]}"
     ours = {w["id"]: w["text"] for w in written}
-    strangers = {i: t for i, t in final.items() if i > setup_head and ours.get(i) != t}
+    [import_count] = reports["importer"]["imports"]
+    imported = imported_ids(db, EXPORT.name)
+    assert not imported & set(ours), "the import and the appender were given the same id"
+    strangers = {
+        i: t for i, t in final.items() if i > setup_head and ours.get(i) != t and i not in imported
+    }
     assert strangers == {}
     assert {i: t for i, t in final.items() if i <= setup_head}.items() <= setup_log.items()
 
@@ -137,5 +165,6 @@ def test_appender_rewinders_restorers_catch_up_and_readers(tmp_path, seed):
         f"in the final log), {reports['rewinder']['stale']} stale previews refused, "
         f"{sum(r['reads'] for r in reads)} consistent reads, {reports['catcher']['runs']} catch-ups folding "
         f"{reports['catcher']['folded']} events, "
-        f"{reports['appender'].get('edits_raced', 0)} edits raced with a rewind, 0 lock errors"
+        f"{reports['appender'].get('edits_raced', 0)} edits raced with a rewind, an import of "
+        f"{import_count} events ({len(imported)} left), 0 lock errors"
     )

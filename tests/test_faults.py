@@ -389,3 +389,22 @@ def test_dead_partial_snapshots_are_removed_by_the_next_snapshot(tmp_path):
     assert mine.exists()  # a live writer's (here: our own) temporary file is left alone
     assert all(p.exists() for p in odd)
     assert len(rpkit.list_snapshots(tmp_path)) == 1
+
+
+@pytest.mark.xfail(strict=True, reason="ImportReport counts ids from the head, not the sequence")
+def test_import_report_after_a_rewind_counts_what_it_wrote(tmp_path):
+    """After a rewind the next ids skip the cut ones; the report must count events, not ids."""
+    from rpkit.importers import import_file
+
+    export = (
+        Path(__file__).resolve().parent.parent
+        / "data/exports/sillytavern/Mira - 2024-6-5@14h56m50s.jsonl"
+    )
+    db = history(tmp_path, events=150)
+    rpkit.execute_rewind(db_path=db, data_dir=tmp_path, after_event_id=50)
+    report = import_file(db, "sillytavern", export)
+    with rpkit.open_db(db) as conn:
+        count, first, last = conn.execute(
+            "SELECT COUNT(*), MIN(id), MAX(id) FROM event_log WHERE id > 50"
+        ).fetchone()
+    assert (report.events, report.first_event_id, report.last_event_id) == (count, first, last)
