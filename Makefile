@@ -35,5 +35,8 @@ bench: $(STAMP)
 demo-data: $(STAMP)
 	$(BIN)/rpkit demo data/demo.db --force --dump data/demo-events.jsonl
 
+readme-chart: $(STAMP)
+	$(BIN)/python scripts/readme_chart.py
+
 clean:
 	rm -rf $(VENV)

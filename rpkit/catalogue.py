@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .errors import PayloadError, TimestampError, UnknownKindError
+from .errors import EventError, PayloadError, TimestampError, UnknownKindError
 
 TURN_KINDS = frozenset({"user_turn", "assistant_turn"})
 
@@ -37,18 +37,22 @@ class Kind:
     extension: bool = field(default=False, compare=False)
 
 
+_FIELD_TYPES = {"str": str, "int": int, "num": float, "list": list}
+
+
 def _f(spec: str) -> tuple[Field, ...]:
+    """Parse ``"name:str other:int?"`` (``?`` marks an optional field)."""
     out = []
     for item in spec.split():
-        name, typ = item.split(":")
-        required = not typ.endswith("?")
-        out.append(
-            Field(
-                name,
-                {"str": str, "int": int, "num": float, "list": list}[typ.rstrip("?")],
-                required,
+        name, _, typ = item.partition(":")
+        if not name.isidentifier():
+            raise EventError(f"field spec {item!r} must start with a field name, e.g. 'mood:str'")
+        if typ.rstrip("?") not in _FIELD_TYPES:
+            raise EventError(
+                f"field {name!r} has unknown type {typ!r}; use one of "
+                f"{', '.join(_FIELD_TYPES)} (add ? for optional), e.g. '{name}:str'"
             )
-        )
+        out.append(Field(name, _FIELD_TYPES[typ.rstrip("?")], not typ.endswith("?")))
     return tuple(out)
 
 
@@ -77,10 +81,12 @@ def register_kind(name: str, fields: str = "", *, chat: str = "optional") -> Kin
 
     Pair it with a projection handler (``rpkit.projection.handler``) if it changes state.
     """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise EventError(f"kind name {name!r} must be an identifier such as 'mood_set'")
     if name in KINDS and not KINDS[name].extension:
-        raise UnknownKindError(f"{name!r} is a built-in kind and cannot be redefined")
+        raise EventError(f"{name!r} is a built-in kind and cannot be redefined")
     if chat not in {"never", "optional", "required"}:
-        raise ValueError(f"chat must be 'never', 'optional' or 'required', not {chat!r}")
+        raise EventError(f"chat must be 'never', 'optional' or 'required', not {chat!r}")
     kind = Kind(name, _f(fields), chat=chat, extension=True)
     KINDS[name] = kind
     return kind

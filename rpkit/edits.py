@@ -24,10 +24,8 @@ def _revise(conn: sqlite3.Connection, event_id: int, text: str, how: str, ts: ob
             field="text",
         )
     payload = {k: v for k, v in old.payload.items() if k not in _REVISION_KEYS}
-    payload.update(text=text, revision=how, replaces=event_id)
-    return append_replacing(
-        conn, old.kind, payload, replaces=[event_id], chat_id=old.chat_id, ts=ts
-    )
+    payload.update(text=text, revision=how, replaces=old.id)
+    return append_replacing(conn, old.kind, payload, replaces=[old.id], chat_id=old.chat_id, ts=ts)
 
 
 def edit_turn(conn: sqlite3.Connection, event_id: int, text: str, *, ts: object = None) -> int:
@@ -51,4 +49,4 @@ def regenerate_turn(
 def hide_turn(conn: sqlite3.Connection, event_id: int, *, ts: object = None) -> int:
     """Retire a turn without a replacement; returns the ``turn_hidden`` event id."""
     old = live_turn(conn, event_id, "hide")
-    return append_replacing(conn, "turn_hidden", {"target": event_id}, chat_id=old.chat_id, ts=ts)
+    return append_replacing(conn, "turn_hidden", {"target": old.id}, chat_id=old.chat_id, ts=ts)

@@ -8,6 +8,7 @@ transaction as the log.
 from __future__ import annotations
 
 import json
+import numbers
 import sqlite3
 from collections.abc import Iterable
 from typing import Any
@@ -27,11 +28,13 @@ from .store import atomic, get_meta, head_id, set_meta
 
 def check_event_id(conn: sqlite3.Connection, value: object, *, what: str = "event id") -> int:
     """Return ``value`` if it is an int between 0 and the newest event id, else raise."""
-    if isinstance(value, bool) or not isinstance(value, int):
+    # numpy integers (ids read from a frame) are ints too; bools and floats are not.
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise EventIdError(
             f"{what} must be an int, not {type(value).__name__} {value!r}; "
             "pass an event id such as those in events(conn)['id']"
         )
+    value = int(value)
     head = head_id(conn)
     if value < 0:
         raise EventIdError(
@@ -46,7 +49,7 @@ def check_event_id(conn: sqlite3.Connection, value: object, *, what: str = "even
 
 def get_event(conn: sqlite3.Connection, event_id: object) -> tuple[Event, int | None]:
     """The event with ``event_id`` and its ``superseded_by``; raise if there is none."""
-    check_event_id(conn, event_id)
+    event_id = check_event_id(conn, event_id)
     row = conn.execute(
         "SELECT id, ts, chat_id, kind, payload, cause_id, superseded_by FROM event_log WHERE id = ?",
         (event_id,),
@@ -242,8 +245,7 @@ def append_replacing(
             move_to(conn, head_id(conn))  # another process appended without projecting
         sink = SqlSink(conn)
         _check_references(conn, sink, spec, payload, chat_id, cause_id)
-        for old in replaces:
-            live_turn(conn, old, "replace")
+        replaces = [live_turn(conn, old, "replace").id for old in replaces]
         text = json.dumps(payload, ensure_ascii=False)
         new_id = _insert(conn, kind, text, chat_id, cause_id, stamp)
         if kind == "turn_hidden":

@@ -138,5 +138,5 @@ def rewind_point(conn: sqlite3.Connection, turn_event_id: int) -> int:
         )
         SELECT MAX(id) FROM derived
         """,
-        (turn_event_id,),
+        (ev.id,),
     ).fetchone()[0]
