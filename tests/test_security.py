@@ -467,3 +467,25 @@ def test_history_text_is_drawn_literally_in_charts(tmp_path):
     ax.figure.savefig(tmp_path / "chart.png")
     shown = {t.get_text() for t in ax.get_legend().get_texts()}
     assert all(any(name in s for s in shown) for name in names)
+
+
+def test_the_tutorials_never_evaluate_data_or_ship_scripts():
+    """The notebooks' code evaluates no data; their stored outputs carry no script."""
+    notebooks = sorted((PACKAGE.parent / "notebooks").glob("*.ipynb"))
+    assert notebooks
+    found = []
+    for nb in notebooks:
+        for cell in json.loads(nb.read_text(encoding="utf-8"))["cells"]:
+            source = "".join(cell["source"])
+            if cell["cell_type"] == "code":
+                for word in ("eval(", "exec(", "pickle", "__import__", "marshal"):
+                    if word in source:
+                        found.append(f"{nb.name}: {word}")
+            for out in cell.get("outputs", []):
+                data = out.get("data", {})
+                if any("javascript" in mime for mime in data):
+                    found.append(f"{nb.name}: a javascript output")
+                html = "".join(data.get("text/html", []))
+                if "<script" in html.lower():
+                    found.append(f"{nb.name}: a <script> in an HTML output")
+    assert found == []
