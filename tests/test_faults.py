@@ -391,7 +391,6 @@ def test_dead_partial_snapshots_are_removed_by_the_next_snapshot(tmp_path):
     assert len(rpkit.list_snapshots(tmp_path)) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="ImportReport counts ids from the head, not the sequence")
 def test_import_report_after_a_rewind_counts_what_it_wrote(tmp_path):
     """After a rewind the next ids skip the cut ones; the report must count events, not ids."""
     from rpkit.importers import import_file

@@ -165,10 +165,12 @@ def write(conn: sqlite3.Connection, parsed: Parsed) -> ImportReport:
             for chat in parsed.chats:
                 chat_id = chats.get((chat.file, chat.ref))
                 writer.chat(chat, chat_id, refs.get(chat_id, set()) if chat_id else set(), bar)
-        after = head_id(conn)
-    report.events = after - before
+        # Count rows, not ids: after a rewind the next ids skip the ones it cut.
+        report.events, first, last = conn.execute(
+            "SELECT COUNT(*), MIN(id), MAX(id) FROM event_log WHERE id > ?", (before,)
+        ).fetchone()
     if report.events:
-        report.first_event_id, report.last_event_id = before + 1, after
+        report.first_event_id, report.last_event_id = first, last
     report.skipped = dict(parsed.skipped)
     report.bad_records = list(parsed.bad_records)
     report.warnings = parsed.notes.lines()
