@@ -147,7 +147,7 @@ def importer(cfg: dict, report: dict) -> None:
     from rpkit.importers import import_file
 
     report["imports"] = []
-    time.sleep(random.Random(cfg["seed"]).uniform(0.3, 1.5))
+    time.sleep(random.Random(cfg["seed"]).uniform(1.5, 3.0))
     try:
         done = import_file(cfg["db"], "sillytavern", cfg["export"])
         report["imports"].append(done.turns + done.chats + done.bots)
