@@ -318,6 +318,42 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def markdown(result: dict[str, Any]) -> str:
+    """The README table: medians per size, the baseline and ratio and peak memory at the largest."""
+    sizes = result["sizes"]
+    big = sizes[-1]
+    baseline_of = {fast: slow for slow, fast, _ in COMPARISONS if not slow.startswith("rewind")}
+    head = " | ".join(f"{s['events']:,} events" for s in sizes)
+    lines = [
+        f"| measurement | {head} | baseline at {big['events']:,} | ratio | peak RSS |",
+        "|---|" + "---:|" * len(sizes) + "---|---:|---:|",
+    ]
+    for name, e in big["measurements"].items():
+        if name in baseline_of.values():
+            continue
+        cells = [
+            _fmt_s(s["measurements"][name]["median_s"]) if name in s["measurements"] else ""
+            for s in sizes
+        ]
+        base = baseline_of.get(name)
+        parts, baseline = [], ""
+        if base and base in big["measurements"]:
+            b = big["measurements"][base]
+            r = b["median_s"] / e["median_s"]
+            parts.append(f"{r:.1f}x faster" if r >= 1 else f"{1 / r:.1f}x slower")
+            baseline = f"{base} {_fmt_s(b['median_s'])} ({b['peak_rss_mb']:.0f} MB)"
+        if name.startswith("rewind") and "snapshot" in big["measurements"]:
+            snap = big["measurements"]["snapshot"]["median_s"]
+            parts.append(f"{e['median_s'] / snap:.2f}x snapshot")
+        if "events_per_s" in e:
+            parts.append(f"{e['events_per_s']:,.0f} events/s")
+        ratio = "; ".join(parts)
+        lines.append(
+            f"| {name} | {' | '.join(cells)} | {baseline} | {ratio} | {e['peak_rss_mb']:.0f} MB |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks", description=__doc__.split("\n")[0]
@@ -331,7 +367,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rebuild-cache", action="store_true")
     parser.add_argument("--out", type=Path, default=None, help="JSON file to write")
     parser.add_argument("--note", default="", help="stored in the JSON (e.g. what else ran)")
+    parser.add_argument(
+        "--markdown", type=Path, default=None, help="print the README table of a result JSON"
+    )
     args = parser.parse_args(argv)
+    if args.markdown:
+        print(markdown(json.loads(args.markdown.read_text())))
+        return 0
     sizes = sorted(set(args.events or [100_000]))
     started = datetime.now(UTC)
     result: dict[str, Any] = {

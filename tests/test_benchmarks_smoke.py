@@ -72,6 +72,19 @@ def test_a_tiny_run_reports_every_measurement(tmp_path):
     # The printed table names every measurement that is not shown as a baseline.
     for name in ("snapshot", "rewind_1pct", "project", "frames_events", "preview_1pct"):
         assert name in proc.stdout
+    # The README table of that result: one row per measurement, baselines beside theirs.
+    table = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--markdown", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout.splitlines()
+    rows = {line.split(" | ")[0].lstrip("| ") for line in table[2:]}
+    baselines_shown = {"seed_rewind_1pct", "seed_rewind_10pct", "seed_replay"}
+    baselines_shown |= {"read_sql_query", "affinity_dict_loop"}
+    assert rows == set(expected) - baselines_shown
+    assert "seed_replay" in next(line for line in table if line.startswith("| project |"))
 
 
 def test_the_seed_replay_builds_the_tables_rpkit_builds(demo_path):
