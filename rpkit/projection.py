@@ -333,6 +333,7 @@ def fold(
 ) -> int:
     """Fold the events of ``[lo, hi]`` visible at ``hi`` into ``sink``; return their count."""
     n = 0
+    first = lo
     fast = _fast_kinds() if type(sink) is MemorySink else {}
     with _no_gc(), progress_bar(total=max(0, hi - lo + 1), desc=desc) as bar:
         if lo == 1 and fast and not sink.undo and not any(sink.tables.values()):
@@ -347,22 +348,26 @@ def fold(
             _fold_batch(sink, batch, fast)
             n += len(batch)
             if bar is not None:
-                bar.update(batch[-1][0] - 1 - bar.n)
+                bar.update(batch[-1][0] - first + 1 - bar.n)
         if bar is not None:
             bar.update(bar.total - bar.n)
     return n
 
 
-_TURN_AND_HIDE = ("user_turn", "assistant_turn", "turn_hidden")
-_SELECT_NOT_TURNS = (
-    "SELECT id, ts, chat_id, kind, payload, cause_id FROM event_log "
-    "WHERE id >= 1 AND id <= ? AND kind NOT IN ('user_turn', 'assistant_turn', 'turn_hidden') "
+_LEFT_TO_SQL = ("user_turn", "assistant_turn", "turn_hidden", "edge_update")
+_SELECT_THE_REST = (
+    "SELECT id, ts, chat_id, kind, payload, cause_id FROM event_log WHERE id >= 1 AND id <= ? "
+    "AND kind NOT IN ('user_turn', 'assistant_turn', 'turn_hidden', 'edge_update') "
     "AND (superseded_by IS NULL OR superseded_by > ?) ORDER BY id"
 )
-_CHAT_TURNS = (
-    "SELECT SUM(kind != 'turn_hidden'), MAX(id) FROM event_log "
+_SELECT_EDGE_UPDATES = (
+    "SELECT id, payload FROM event_log WHERE id >= 1 AND id <= ? AND kind = 'edge_update' "
+    "AND (superseded_by IS NULL OR superseded_by > ?) ORDER BY id"
+)
+_CHAT_TOUCHES = (
+    "SELECT SUM(kind IN ('user_turn', 'assistant_turn')), MAX(id) FROM event_log "
     "WHERE chat_id = ? AND id > ? AND id <= ? "
-    "AND kind IN ('user_turn', 'assistant_turn', 'turn_hidden') "
+    "AND kind IN ('user_turn', 'assistant_turn', 'turn_hidden', 'edge_update') "
     "AND (superseded_by IS NULL OR superseded_by > ?)"
 )
 _LAST_TURN = (
@@ -380,17 +385,19 @@ def _fold_prefix(
     fast: dict[str, int],
     bar: Any,
 ) -> int | None:
-    """Fold events ``1..prefix`` visible at ``at`` into an empty ``sink``, turns in SQL.
+    """Fold events ``1..prefix`` visible at ``at`` into an empty ``sink``, most of it in SQL.
 
-    Turns and hides only touch their chat's ``chat_state`` (count, speaker,
-    newest event), and no built-in handler of another kind reads what they
-    change, so they commute with everything but ``chat_created`` (which resets
-    the row): each chat's row gets, in one indexed query, the turns after its
-    ``chat_created``. Everything else is folded as usual. Returns the number of
+    Turns, hides and affinity updates are nine events in ten. Besides their own
+    table (``edges``, summed pair by pair in log order from a narrow query), they
+    only touch their chat's ``chat_state`` (turn count, speaker, newest event),
+    and no built-in handler of another kind reads what they change: they commute
+    with everything but ``chat_created``, which resets the row. So each chat's row
+    gets, in one indexed query, the turns and touches after its ``chat_created``,
+    and only the other kinds are folded event by event. Returns the number of
     visible events in ``1..prefix``, or None (sink left empty) when a kind in the
-    log has a handler of its own, which might read ``chat_state``.
+    log has a handler of its own, which might read what this skips.
     """
-    if not all(k in fast for k in _TURN_AND_HIDE):
+    if not all(k in fast for k in _LEFT_TO_SQL):
         return None
 
     def give_up() -> None:
@@ -398,14 +405,34 @@ def _fold_prefix(
             rows.clear()
         sink.undo.clear()
 
-    cursor = conn.execute(_SELECT_NOT_TURNS, (prefix, at))
+    cursor = conn.execute(_SELECT_THE_REST, (prefix, at))
     while batch := cursor.fetchmany(4096):
         if any(k not in fast and k in HANDLERS for k in {r[3] for r in batch}):
             give_up()
             return None
         _fold_batch(sink, batch, fast)
         if bar is not None:
-            bar.update(batch[-1][0] - 1 - bar.n)
+            bar.update(min(prefix, batch[-1][0]) // 2 - bar.n)
+    # What rpkit.handlers._edge_update does, minus the touch (below).
+    edges = sink.tables["edges"]
+    loads = _loads
+    for id_, payload in conn.execute(_SELECT_EDGE_UPDATES, (prefix, at)):
+        p = loads(payload)
+        key = (p["src"], p["dst"])
+        old = edges.get(key)
+        affinity = (old["affinity"] if old else 0.0) + p["delta"]
+        if old:
+            old["affinity"] = float(affinity)
+            old["updates"] += 1
+            old["last_event_id"] = id_
+        else:
+            edges[key] = {
+                "src": p["src"],
+                "dst": p["dst"],
+                "affinity": float(affinity),
+                "updates": 1,
+                "last_event_id": id_,
+            }
     chats = sink.tables["chats"]
     for (chat,), row in sink.tables["chat_state"].items():
         created = chats.get((chat,))
@@ -413,7 +440,7 @@ def _fold_prefix(
             give_up()
             return None
         since = created["created_event_id"]
-        turns, newest = conn.execute(_CHAT_TURNS, (chat, since, prefix, at)).fetchone()
+        turns, newest = conn.execute(_CHAT_TOUCHES, (chat, since, prefix, at)).fetchone()
         if newest is None:
             continue
         row["last_event_id"] = max(row["last_event_id"], newest)
