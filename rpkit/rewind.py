@@ -33,6 +33,8 @@ def compute_rewind_preview(conn: sqlite3.Connection, after_event_id: int) -> dic
     visible again: id, kind, chat_id, superseded_by).
     """
     n = check_event_id(conn, after_event_id, what="after_event_id")
+    # Each query reads only the tail or the retired rows (NOT INDEXED and INDEXED BY
+    # steer SQLite to the id range and the superseded_by index), so a preview costs the tail.
     with atomic(conn, write=False):
         by_kind = dict(
             conn.execute(
@@ -42,7 +44,7 @@ def compute_rewind_preview(conn: sqlite3.Connection, after_event_id: int) -> dic
         )
         by_chat = dict(
             conn.execute(
-                "SELECT chat_id, COUNT(*) FROM event_log WHERE id > ? GROUP BY chat_id "
+                "SELECT chat_id, COUNT(*) FROM event_log NOT INDEXED WHERE id > ? GROUP BY chat_id "
                 "ORDER BY chat_id",
                 (n,),
             )
@@ -54,6 +56,7 @@ def compute_rewind_preview(conn: sqlite3.Connection, after_event_id: int) -> dic
             {"id": i, "kind": k, "chat_id": c, "superseded_by": s}
             for i, k, c, s in conn.execute(
                 "SELECT id, kind, chat_id, superseded_by FROM event_log "
+                "INDEXED BY event_log_superseded_by "
                 "WHERE id <= ? AND superseded_by > ? ORDER BY id",
                 (n, n),
             )
