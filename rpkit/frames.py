@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -111,14 +112,6 @@ def _typed(values: np.ndarray, typ: type | None) -> Any:
     return values
 
 
-def _kind_column(codes: np.ndarray, uniques: list[str]) -> pd.Categorical:
-    categories = _kind_categories(uniques)
-    where = np.array([categories.index(u) for u in uniques], dtype=np.int64)
-    return pd.Categorical.from_codes(
-        where[codes] if len(uniques) else np.array([], dtype=np.int64), categories=categories
-    )
-
-
 def _rows_of(items: list[Any], idx: np.ndarray) -> tuple:
     """``items`` at positions ``idx``, as a tuple (C speed)."""
     if len(idx) == 0:
@@ -128,20 +121,153 @@ def _rows_of(items: list[Any], idx: np.ndarray) -> tuple:
     return itemgetter(*idx.tolist())(items)
 
 
-def _event_frame(rows: list[tuple]) -> pd.DataFrame:
-    """Rows of (id, ts, chat_id, kind, cause_id, hidden, superseded_by, payload) as a frame."""
-    n = len(rows)
+def _objects(values: Sequence[Any]) -> np.ndarray:
+    """``values`` as a 1-d object array (lists stay single cells)."""
+    return np.fromiter(values, dtype=object, count=len(values))
+
+
+def _event_rows(
+    conn: sqlite3.Connection, where: str, args: Sequence[Any], *, retired: bool
+) -> pd.DataFrame:
+    """The events matching ``where`` as a frame (see ``events``).
+
+    The cursor's cells go straight into one object array (no list of row
+    tuples). The kind comes as its index in ``KINDS`` (a small int: no string
+    made per row). ``hidden`` is not read: the schema's CHECK makes it
+    ``superseded_by IS NOT NULL``; and when ``retired`` is false (``where``
+    leaves retired events out) ``superseded_by`` is not read either.
+    """
+    names = list(KINDS)
+    whens = " ".join(f"WHEN ? THEN {i}" for i in range(len(names)))
+    cols = f"id, ts, chat_id, CASE kind {whens} ELSE -1 END, cause_id, payload"
+    if retired:
+        cols += ", superseded_by"
+    width = 7 if retired else 6
+    with _no_gc():  # re-enabled once the cells are gone, so it finds little to scan
+        cells = np.fromiter(
+            chain.from_iterable(
+                conn.execute(f"SELECT {cols} FROM event_log {where} ORDER BY id", [*names, *args])
+            ),
+            dtype=object,
+        ).reshape(-1, width)
+        codes = cells[:, 3].astype(np.int64)
+        if (codes < 0).any():  # a kind the catalogue does not know (not added by rpkit)
+            kinds = [
+                r[0] for r in conn.execute(f"SELECT kind FROM event_log {where} ORDER BY id", args)
+            ]
+            unknown = sorted({k for k in kinds if k not in KINDS})
+            names += unknown
+            number = {k: i for i, k in enumerate(names)}
+            codes = np.fromiter(map(number.__getitem__, kinds), dtype=np.int64, count=len(kinds))
+        frame = _event_frame(
+            ids=cells[:, 0],
+            ts=cells[:, 1],
+            chats=cells[:, 2],
+            codes=codes,
+            names=names,
+            causes=cells[:, 4],
+            payloads=cells[:, 5],
+            sup=cells[:, 6] if retired else None,
+        )
+        del cells
+    return frame
+
+
+_CHUNK = 8192  # payloads decoded at a time: their dicts are still in the CPU cache when read
+
+
+def _split_payloads(
+    payloads: np.ndarray,
+    at: np.ndarray,
+    fields: dict[str, type],
+    pieces: dict[str, list[tuple[np.ndarray, list[Any]]]],
+) -> set[str]:
+    """Decode the JSON ``payloads`` of one kind (rows ``at``) into ``pieces``; return extra keys.
+
+    Payloads are decoded a chunk at a time and their fields read at once. The
+    catalogue's fields come first; once they account for every key of every
+    payload of the chunk (the total of the payloads' lengths), nothing is left to
+    look for: the remaining optional fields are absent and there are no extra
+    keys. Only when that count falls short (an extra key, or a ``null`` value) are
+    the keys listed.
+    """
+    extra: set[str] = set()
+    for start in range(0, len(payloads), _CHUNK):
+        dicts = list(map(orjson.loads, payloads[start : start + _CHUNK]))
+        where = at[start : start + _CHUNK]
+        total = sum(map(len, dicts))
+        found = 0
+        for name in fields:
+            if found == total:
+                break
+            values = [d.get(name) for d in dicts]
+            present = len(values) - values.count(None)
+            if present:
+                pieces.setdefault(name, []).append((where, values))
+                found += present
+        if found < total:
+            more = set().union(*dicts) - set(fields)
+            for name in more:
+                pieces.setdefault(name, []).append((where, [d.get(name) for d in dicts]))
+            extra |= more
+    return extra
+
+
+def _column(n: int, pieces: list[tuple[np.ndarray, list[Any]]], typ: type | None) -> Any:
+    """A payload column of ``n`` rows from (rows, values) pieces, typed as ``_typed`` does."""
+    if typ is float:
+        out = np.full(n, np.nan)
+        for at, values in pieces:
+            out[at] = np.array(values, dtype=np.float64)  # None becomes NaN
+        return out
+    if typ is int:
+        data, mask = np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool)
+        for at, values in pieces:
+            try:
+                arr = np.array(values)
+            except (TypeError, ValueError):
+                arr = None
+            if arr is not None and arr.dtype.kind == "i":
+                data[at], mask[at] = arr, False
+            else:  # None or anything odd: pandas decides, as before
+                part = pd.array(list(values), dtype="Int64")
+                data[at] = part.to_numpy(dtype=np.int64, na_value=0)
+                mask[at] = np.asarray(part.isna())
+        return pd.arrays.IntegerArray(data, mask)
+    out = np.full(n, None, dtype=object)
+    for at, values in pieces:
+        out[at] = _objects(values)
+    if typ is str:
+        try:
+            return pd.arrays.StringArray(out)
+        except ValueError:  # a value that is not a string: pandas converts it, as before
+            return pd.array(out, dtype="string")
+    return _typed(out, typ)
+
+
+def _event_frame(
+    *,
+    ids: np.ndarray,
+    ts: np.ndarray,
+    chats: np.ndarray,
+    codes: np.ndarray,
+    names: list[str],
+    causes: np.ndarray,
+    payloads: np.ndarray,
+    sup: np.ndarray | None,
+) -> pd.DataFrame:
+    """Event columns as a frame; ``codes`` index ``names``, ``sup=None``: none retired."""
+    n = len(ids)
     with _no_gc():
-        cols = list(zip(*rows, strict=True)) if rows else [()] * 8
-        ids, ts, chats, kinds, causes, hidden, sup, payloads = cols
-        codes, uniques = pd.factorize(pd.Index(kinds, dtype=object))
-        uniques = list(uniques)
+        # Each kind's rows, kinds in order of first appearance.
+        counts = np.bincount(codes, minlength=len(names))
+        members = {names[c]: np.flatnonzero(codes == c) for c in np.flatnonzero(counts)}
+        uniques = sorted(members, key=lambda k: members[k][0])
         fields = _payload_fields(uniques)
-        decoded = list(map(orjson.loads, payloads))
-        # Each kind's payloads, and every key they use (set.union runs in C).
-        members = {k: np.flatnonzero(codes == i) for i, k in enumerate(uniques)}
-        payloads_of = {k: _rows_of(decoded, members[k]) for k in uniques}
-        keys_of = {k: set().union(*payloads_of[k]) for k in uniques}
+        pieces: dict[str, list[tuple[np.ndarray, list[Any]]]] = {}
+        extra_of = {
+            k: _split_payloads(payloads[members[k]], members[k], fields[k], pieces) for k in uniques
+        }
         # Payload columns: the catalogue's fields of the kinds present, in catalogue
         # order, then any extra field (e.g. an importer's provenance).
         order: dict[str, type | None] = {}
@@ -149,31 +275,33 @@ def _event_frame(rows: list[tuple]) -> pd.DataFrame:
             for name, typ in fields.get(kind, {}).items():
                 order.setdefault(name, typ)
         for kind in uniques:
-            for name in sorted(keys_of[kind] - set(fields[kind])):
+            for name in sorted(extra_of[kind]):
                 order.setdefault(name, None)
-        payload_cols = {}
-        for name, typ in order.items():
-            column = np.full(n, None, dtype=object)
-            for kind in uniques:
-                if name in fields[kind] or name in keys_of[kind]:
-                    values = payloads_of[kind]
-                    # fromiter keeps list values (bot_ids) as single cells
-                    column[members[kind]] = np.fromiter(
-                        (d.get(name) for d in values), dtype=object, count=len(values)
-                    )
-            payload_cols[RENAMED.get(name, name)] = _typed(column, typ)
-    frame = pd.DataFrame(
-        {
-            "id": _ids(ids),
-            "ts": _utc(ts),
-            "chat_id": _ids(chats),
-            "kind": _kind_column(codes, uniques),
-            "cause_id": _ids(causes),
-            "hidden": np.asarray(hidden, dtype=bool),
-            "superseded_by": _ids(sup),
-            **payload_cols,
+        payload_cols = {
+            RENAMED.get(name, name): _column(n, pieces.get(name, []), typ)
+            for name, typ in order.items()
         }
-    )
+        del pieces
+        categories = _kind_categories(uniques)
+        where = np.array([categories.index(k) for k in names], dtype=np.int64)
+        retired = (
+            _ids(sup)
+            if sup is not None
+            else pd.arrays.IntegerArray(np.zeros(n, np.int64), np.ones(n, bool))
+        )
+        frame = pd.DataFrame(
+            {
+                "id": _ids(ids.astype(np.int64)),
+                "ts": _utc(ts),
+                "chat_id": _ids(chats),
+                "kind": pd.Categorical.from_codes(where[codes], categories=categories),
+                "cause_id": _ids(causes),
+                "hidden": ~retired.isna(),
+                "superseded_by": retired,
+                **payload_cols,
+            },
+            copy=False,
+        )
     return frame
 
 
@@ -194,14 +322,9 @@ def events(
             args.append(_check_chat(conn, chat_id))
         if not include_hidden:
             where.append("superseded_by IS NULL")
-        sql = (
-            "SELECT id, ts, chat_id, kind, cause_id, hidden, superseded_by, payload FROM event_log"
+        return _event_rows(
+            conn, "WHERE " + " AND ".join(where) if where else "", args, retired=include_hidden
         )
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        with _no_gc():
-            rows = conn.execute(sql + " ORDER BY id", args).fetchall()
-    return _event_frame(rows)
 
 
 # -- transcripts ----------------------------------------------------------------------
@@ -382,16 +505,24 @@ AFFINITY_COLUMNS = [
 ]
 
 
-def _live_positions(conn: sqlite3.Connection) -> pd.Series:
-    """Transcript position (within its chat) of every live turn, indexed by event id."""
-    live = conn.execute(
+def _column_cells(
+    conn: sqlite3.Connection, sql: str, args: Sequence[Any], width: int
+) -> np.ndarray:
+    """A query's cells as an (rows, width) object array, with no list of row tuples."""
+    cells = np.fromiter(chain.from_iterable(conn.execute(sql, args)), dtype=object)
+    return cells.reshape(-1, width)
+
+
+def _live_turns(conn: sqlite3.Connection) -> tuple[np.ndarray, np.ndarray]:
+    """Ids of the live turns (ascending) and each one's place in its chat's transcript."""
+    cells = _column_cells(
+        conn,
         f"SELECT id, chat_id FROM event_log WHERE superseded_by IS NULL "
         f"AND kind IN ({', '.join('?' * len(_TURNS))}) ORDER BY id",
         _TURNS,
-    ).fetchall()
-    if not live:
-        return pd.Series([], dtype="Int64")
-    ids, chats = (np.asarray(c, dtype=np.int64) for c in zip(*live, strict=True))
+        2,
+    )
+    ids, chats = cells[:, 0].astype(np.int64), cells[:, 1].astype(np.int64)
     # Replacements take the place of the turn they replaced: the original's id.
     handed_on = dict(
         conn.execute(
@@ -402,13 +533,60 @@ def _live_positions(conn: sqlite3.Connection) -> pd.Series:
     )
     place = ids.copy()
     if handed_on:
-        for i, turn in enumerate(ids):
-            original = int(turn)
+        replacing = np.flatnonzero(np.isin(ids, np.fromiter(handed_on, dtype=np.int64)))
+        for i in replacing.tolist():
+            original = int(ids[i])
             while original in handed_on:
                 original = handed_on[original]
             place[i] = original
-    frame = pd.DataFrame({"chat": chats, "place": place}, index=ids)
-    return frame.groupby("chat")["place"].rank(method="first").astype("Int64")
+    # Position: 1 + the chat's live turns with an earlier place (ties: by id).
+    order = np.lexsort((place, chats))
+    first = np.ones(len(ids), dtype=bool)
+    first[1:] = chats[order][1:] != chats[order][:-1]
+    starts = np.flatnonzero(first)
+    rank = np.arange(len(ids)) - np.repeat(starts, np.diff(np.append(starts, len(ids))))
+    position = np.empty(len(ids), dtype=np.int64)
+    position[order] = rank + 1
+    return ids, position
+
+
+def _positions_of(
+    cause: pd.arrays.IntegerArray, turn_ids: np.ndarray, turn_position: np.ndarray
+) -> pd.arrays.IntegerArray:
+    """The transcript position of each cause, NA where the cause is not a live turn."""
+    ids = cause.to_numpy(dtype=np.int64, na_value=0)
+    if not len(turn_ids):
+        return pd.arrays.IntegerArray(np.zeros(len(ids), np.int64), np.ones(len(ids), bool))
+    at = np.minimum(np.searchsorted(turn_ids, ids), len(turn_ids) - 1)
+    found = ~np.asarray(cause.isna()) & (turn_ids[at] == ids)
+    return pd.arrays.IntegerArray(np.where(found, turn_position[at], 0), ~found)
+
+
+def _strings(values: Any) -> pd.arrays.StringArray:
+    """Strings (None allowed) as a pandas string array; pandas converts anything else."""
+    arr = values if isinstance(values, np.ndarray) else _objects(values)
+    try:
+        return pd.arrays.StringArray(arr)
+    except ValueError:
+        return pd.array(arr, dtype="string")
+
+
+def _pair_codes(src: list[Any], dst: list[Any]) -> tuple[np.ndarray, list[str]]:
+    """Each update's pair as a code into the sorted pair labels (``"src → dst"``)."""
+    s_codes, s_uniq = pd.factorize(_objects(src))
+    d_codes, d_uniq = pd.factorize(_objects(dst))
+    if (s_codes < 0).any() or (d_codes < 0).any():  # a missing name: label each row
+        labels = pd.Index(src, dtype=object) + ARROW + pd.Index(dst, dtype=object)
+        codes, uniques = pd.factorize(labels)
+        categories = sorted(uniques)
+        where = np.array([categories.index(u) for u in uniques], dtype=np.int64)
+        return where[codes], categories
+    keys, inverse = np.unique(s_codes * len(d_uniq) + d_codes, return_inverse=True)
+    labels = [pair_label(s_uniq[k // len(d_uniq)], d_uniq[k % len(d_uniq)]) for k in keys]
+    categories = sorted(set(labels))  # two pairs can share a label if a name holds " → "
+    number = {label: i for i, label in enumerate(categories)}
+    where = np.array([number[label] for label in labels], dtype=np.int64)
+    return where[inverse.reshape(-1)], categories
 
 
 def affinity(conn: sqlite3.Connection, *, pairs: object = None) -> pd.DataFrame:
@@ -423,69 +601,63 @@ def affinity(conn: sqlite3.Connection, *, pairs: object = None) -> pd.DataFrame:
     row in ``edges``. ``pairs`` keeps only some pairs: ``[("mira", "you")]`` or
     ``["mira → you"]``.
     """
-    with atomic(conn, write=False), _no_gc():
-        rows = conn.execute(
-            "SELECT id, ts, chat_id, cause_id, payload FROM event_log "
-            "WHERE kind = 'edge_update' AND superseded_by IS NULL ORDER BY id"
-        ).fetchall()
-        turn_ids = np.fromiter(
-            (
-                r[0]
-                for r in conn.execute(
-                    f"SELECT id FROM event_log WHERE superseded_by IS NULL "
-                    f"AND kind IN ({', '.join('?' * len(_TURNS))}) ORDER BY id",
-                    _TURNS,
-                )
-            ),
-            dtype=np.int64,
-        )
-        positions = _live_positions(conn)
-    with _no_gc():
-        if rows:
-            ids, ts, chats, causes, payloads = zip(*rows, strict=True)
-        else:
-            ids, ts, chats, causes, payloads = (), (), (), (), ()
-        decoded = list(map(orjson.loads, payloads))
+    with _no_gc():  # re-enabled once the cells are gone, so it finds little to scan
+        with atomic(conn, write=False):
+            cells = _column_cells(
+                conn,
+                "SELECT id, ts, chat_id, cause_id, payload FROM event_log "
+                "WHERE kind = 'edge_update' AND superseded_by IS NULL ORDER BY id",
+                (),
+                5,
+            )
+            turn_ids, turn_position = _live_turns(conn)
+        decoded = list(map(orjson.loads, cells[:, 4]))
         src = [d["src"] for d in decoded]
         dst = [d["dst"] for d in decoded]
-        delta = np.fromiter((d["delta"] for d in decoded), dtype=np.float64, count=len(rows))
-    event_ids = np.asarray(ids, dtype=np.int64)
-    labels = (
-        pd.Index(src, dtype=object) + ARROW + pd.Index(dst, dtype=object)
-        if rows
-        else (pd.Index([], dtype=object))
-    )
-    codes, uniques = pd.factorize(labels)
-    order = sorted(range(len(uniques)), key=lambda i: uniques[i])
-    categories = [uniques[i] for i in order]
-    running = _running_sums(delta, codes)
-    counts = pd.Series(codes).groupby(codes).cumcount().to_numpy() + 1 if rows else event_ids
-    cause = _ids(causes)
-    frame = pd.DataFrame(
-        {
-            "event_id": _ids(event_ids),
-            "ts": _utc(ts),
-            "chat_id": _ids(chats),
-            "turn": _ids(np.searchsorted(turn_ids, event_ids, side="right")),
-            "cause_id": cause,
-            "position": pd.array(
-                positions.reindex(pd.Index(cause, dtype="Int64")).to_numpy(), dtype="Int64"
-            )
-            if rows
-            else _ids([]),
-            "src": pd.array(src, dtype="string"),
-            "dst": pd.array(dst, dtype="string"),
-            "pair": pd.Categorical(labels, categories=categories),
-            "delta": delta,
-            "affinity": running.astype(np.float64),
-            "updates": _ids(counts),
-        }
-    )
+        delta = np.array([d["delta"] for d in decoded], dtype=np.float64)
+        del decoded
+        event_ids = cells[:, 0].astype(np.int64)
+        codes, categories = _pair_codes(src, dst)
+        running = _running_sums(delta, codes)
+        cause = _ids(cells[:, 3])
+        position = _positions_of(cause, turn_ids, turn_position)
+        frame = pd.DataFrame(
+            {
+                "event_id": _ids(event_ids),
+                "ts": _utc(cells[:, 1]),
+                "chat_id": _ids(cells[:, 2]),
+                "turn": _ids(np.searchsorted(turn_ids, event_ids, side="right")),
+                "cause_id": cause,
+                "position": position,
+                "src": _strings(src),
+                "dst": _strings(dst),
+                "pair": pd.Categorical.from_codes(codes, categories=categories),
+                "delta": delta,
+                "affinity": running,
+                "updates": _ids(_running_counts(codes)),
+            },
+            copy=False,
+        )
+        del cells
     if pairs is not None:
         keep = _parse_pairs(pairs, categories)
         frame = frame[frame["pair"].isin(keep)].reset_index(drop=True)
         frame["pair"] = frame["pair"].cat.set_categories([c for c in categories if c in keep])
     return frame
+
+
+def _running_counts(codes: np.ndarray) -> np.ndarray:
+    """Per-group running counts (1, 2, ...) in order."""
+    order = np.argsort(codes, kind="stable")
+    sorted_codes = codes[order]
+    first = np.ones(len(codes), dtype=bool)
+    first[1:] = sorted_codes[1:] != sorted_codes[:-1]
+    starts = np.flatnonzero(first)
+    counts = np.empty(len(codes), dtype=np.int64)
+    counts[order] = (
+        np.arange(len(codes)) - np.repeat(starts, np.diff(np.append(starts, len(codes)))) + 1
+    )
+    return counts
 
 
 def _running_sums(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
@@ -582,19 +754,8 @@ def rewind_preview(conn: sqlite3.Connection, after_event_id: int) -> RewindPrevi
         preview = compute_rewind_preview(conn, after_event_id)
         n = preview["after_event_id"]
         titles = _chat_titles(conn)
-        removed = _event_frame(
-            conn.execute(
-                "SELECT id, ts, chat_id, kind, cause_id, hidden, superseded_by, payload "
-                "FROM event_log WHERE id > ? ORDER BY id",
-                (n,),
-            ).fetchall()
-        )
-        restored_rows = conn.execute(
-            "SELECT id, ts, chat_id, kind, cause_id, hidden, superseded_by, payload "
-            "FROM event_log WHERE id <= ? AND superseded_by > ? ORDER BY id",
-            (n, n),
-        ).fetchall()
-    restored = _event_frame(restored_rows)
+        removed = _event_rows(conn, "WHERE id > ?", (n,), retired=True)
+        restored = _event_rows(conn, "WHERE id <= ? AND superseded_by > ?", (n, n), retired=True)
     retired = removed.groupby("kind", observed=True)["hidden"].sum()
     kinds = list(preview["by_kind"])
     by_kind = pd.DataFrame(
