@@ -2,8 +2,9 @@
 
 Every frame is long form and typed: datetimes in UTC, categories for kinds,
 nullable ``Int64`` for ids, pandas strings for text. Frames are built straight
-from the SQLite cursor (payloads decoded with orjson, columns assembled as
-arrays), never row by row through pandas, so a million events stay quick.
+from the SQLite cursor (cells read into numpy object arrays, payloads decoded
+with orjson a kind and a chunk at a time, columns assembled as arrays), never
+row by row through pandas, so a million events stay quick.
 Nothing here writes to the database.
 """
 
@@ -112,15 +113,6 @@ def _typed(values: np.ndarray, typ: type | None) -> Any:
     return values
 
 
-def _rows_of(items: list[Any], idx: np.ndarray) -> tuple:
-    """``items`` at positions ``idx``, as a tuple (C speed)."""
-    if len(idx) == 0:
-        return ()
-    if len(idx) == 1:
-        return (items[int(idx[0])],)
-    return itemgetter(*idx.tolist())(items)
-
-
 def _objects(values: Sequence[Any]) -> np.ndarray:
     """``values`` as a 1-d object array (lists stay single cells)."""
     return np.fromiter(values, dtype=object, count=len(values))
@@ -177,27 +169,47 @@ _CHUNK = 8192  # payloads decoded at a time: their dicts are still in the CPU ca
 
 
 def _split_payloads(
+    kind: str,
     payloads: np.ndarray,
     at: np.ndarray,
     fields: dict[str, type],
-    pieces: dict[str, list[tuple[np.ndarray, list[Any]]]],
+    pieces: dict[str, list[tuple[np.ndarray, Sequence[Any]]]],
 ) -> set[str]:
     """Decode the JSON ``payloads`` of one kind (rows ``at``) into ``pieces``; return extra keys.
 
-    Payloads are decoded a chunk at a time and their fields read at once. The
-    catalogue's fields come first; once they account for every key of every
-    payload of the chunk (the total of the payloads' lengths), nothing is left to
-    look for: the remaining optional fields are absent and there are no extra
-    keys. Only when that count falls short (an extra key, or a ``null`` value) are
-    the keys listed.
+    Payloads are decoded a chunk at a time and their fields read at once, while
+    the new dicts are still in the CPU cache; the required fields in one C pass
+    (``itemgetter``). The catalogue's fields come first; once they account for
+    every key of every payload of the chunk (the total of the payloads'
+    lengths), nothing is left to look for: the remaining optional fields are
+    absent and there are no extra keys. Only when that count falls short (an
+    extra key, or a ``null`` value) are the keys listed.
     """
     extra: set[str] = set()
+    spec = KINDS.get(kind)
+    required = [f.name for f in spec.fields if f.required] if spec is not None else []
+    rest = [name for name in fields if name not in required]
+    take = itemgetter(*required) if required else None
     for start in range(0, len(payloads), _CHUNK):
         dicts = list(map(orjson.loads, payloads[start : start + _CHUNK]))
         where = at[start : start + _CHUNK]
         total = sum(map(len, dicts))
         found = 0
-        for name in fields:
+        names = list(fields)
+        if take is not None:
+            try:  # the required fields in one C pass (a payload without one: KeyError)
+                got = list(map(take, dicts))
+            except KeyError:
+                pass
+            else:
+                columns = zip(*got, strict=True) if len(required) > 1 else [got]
+                for name, values in zip(required, columns, strict=True):
+                    present = len(values) - values.count(None)
+                    if present:
+                        pieces.setdefault(name, []).append((where, values))
+                        found += present
+                names = rest
+        for name in names:
             if found == total:
                 break
             values = [d.get(name) for d in dicts]
@@ -213,7 +225,7 @@ def _split_payloads(
     return extra
 
 
-def _column(n: int, pieces: list[tuple[np.ndarray, list[Any]]], typ: type | None) -> Any:
+def _column(n: int, pieces: list[tuple[np.ndarray, Sequence[Any]]], typ: type | None) -> Any:
     """A payload column of ``n`` rows from (rows, values) pieces, typed as ``_typed`` does."""
     if typ is float:
         out = np.full(n, np.nan)
@@ -264,9 +276,10 @@ def _event_frame(
         members = {names[c]: np.flatnonzero(codes == c) for c in np.flatnonzero(counts)}
         uniques = sorted(members, key=lambda k: members[k][0])
         fields = _payload_fields(uniques)
-        pieces: dict[str, list[tuple[np.ndarray, list[Any]]]] = {}
+        pieces: dict[str, list[tuple[np.ndarray, Sequence[Any]]]] = {}
         extra_of = {
-            k: _split_payloads(payloads[members[k]], members[k], fields[k], pieces) for k in uniques
+            k: _split_payloads(k, payloads[members[k]], members[k], fields[k], pieces)
+            for k in uniques
         }
         # Payload columns: the catalogue's fields of the kinds present, in catalogue
         # order, then any extra field (e.g. an importer's provenance).
