@@ -593,7 +593,9 @@ def _pair_codes(src: list[Any], dst: list[Any]) -> tuple[np.ndarray, list[str]]:
         codes, uniques = pd.factorize(labels)
         categories = sorted(uniques)
         where = np.array([categories.index(u) for u in uniques], dtype=np.int64)
-        return where[codes], categories
+        out = np.full(len(codes), -1, dtype=np.int64)  # no label: NA, as pandas has it
+        out[codes >= 0] = where[codes[codes >= 0]]
+        return out, categories
     keys, inverse = np.unique(s_codes * len(d_uniq) + d_codes, return_inverse=True)
     labels = [pair_label(s_uniq[k // len(d_uniq)], d_uniq[k % len(d_uniq)]) for k in keys]
     categories = sorted(set(labels))  # two pairs can share a label if a name holds " → "
