@@ -770,7 +770,12 @@ def rewind_preview(conn: sqlite3.Connection, after_event_id: int) -> RewindPrevi
         n = preview["after_event_id"]
         titles = _chat_titles(conn)
         removed = _event_rows(conn, "WHERE id > ?", (n,), retired=True)
-        restored = _event_rows(conn, "WHERE id <= ? AND superseded_by > ?", (n, n), retired=True)
+        restored = _event_rows(  # by the superseded_by index, not a scan of ids up to n
+            conn,
+            "INDEXED BY event_log_superseded_by WHERE id <= ? AND superseded_by > ?",
+            (n, n),
+            retired=True,
+        )
     retired = removed.groupby("kind", observed=True)["hidden"].sum()
     kinds = list(preview["by_kind"])
     by_kind = pd.DataFrame(
