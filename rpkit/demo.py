@@ -154,6 +154,22 @@ def generate(conn: sqlite3.Connection, *, events: int = 400, seed: int = 7) -> i
             bot = rng.choice(bots)
             if rng.random() < 0.05:
                 mood[bot] = rng.uniform(-1.5, 1.5)
+            delta = round(mood[bot] + rng.gauss(0, 1.0), 2)
+            failing = not failure_done and n > events // 3
+            if not failing:  # derived events follow their turn, before the next one
+                append(
+                    conn,
+                    "edge_update",
+                    {
+                        "src": "you",
+                        "dst": bot,
+                        "delta": round(delta * 0.6, 2),
+                        "reason": "user tone",
+                    },
+                    chat_id=chat_id,
+                    cause_id=user,
+                    ts=clock.tick(1, 2),
+                )
             reply = append(
                 conn,
                 "assistant_turn",
@@ -161,8 +177,7 @@ def generate(conn: sqlite3.Connection, *, events: int = 400, seed: int = 7) -> i
                 chat_id=chat_id,
                 ts=clock.tick(2, 20),
             )
-            delta = round(mood[bot] + rng.gauss(0, 1.0), 2)
-            if not failure_done and n > events // 3:
+            if failing:
                 append(
                     conn,
                     "classifier_failed",
@@ -179,19 +194,6 @@ def generate(conn: sqlite3.Connection, *, events: int = 400, seed: int = 7) -> i
                     {"src": bot, "dst": "you", "delta": delta, "reason": "reply tone"},
                     chat_id=chat_id,
                     cause_id=reply,
-                    ts=clock.tick(1, 2),
-                )
-                append(
-                    conn,
-                    "edge_update",
-                    {
-                        "src": "you",
-                        "dst": bot,
-                        "delta": round(delta * 0.6, 2),
-                        "reason": "user reaction",
-                    },
-                    chat_id=chat_id,
-                    cause_id=user,
                     ts=clock.tick(1, 2),
                 )
             roll = rng.random()

@@ -117,6 +117,7 @@ class FrameError(RpkitError, ValueError):
 class ReadOnlyDatabaseError(StoreError):
     """The history (or the folder SQLite keeps its -wal and -shm files in) cannot be written."""
 
+
 __all__ = [
     "AlreadyRetiredError",
     "EventError",

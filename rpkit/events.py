@@ -79,6 +79,13 @@ def next_chat_id(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT COALESCE(MAX(chat_id), 0) + 1 FROM event_log").fetchone()[0]
 
 
+def _plain_int(value: object) -> object:
+    """A numpy integer (an id read from a frame) as a Python int; anything else as is."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    return value
+
+
 def _require(found: object, message: str) -> None:
     if not found:
         raise UnknownReferenceError(message)
@@ -93,7 +100,9 @@ def _check_references(
     cause_id: object,
 ) -> None:
     kind = spec.name
-    if chat_id is not None and (isinstance(chat_id, bool) or not isinstance(chat_id, int)):
+    if chat_id is not None and (
+        isinstance(chat_id, bool) or not isinstance(chat_id, numbers.Integral)
+    ):
         raise PayloadError(
             f"chat_id must be an int or None, not {chat_id!r}", kind=kind, field="chat_id"
         )
@@ -135,7 +144,7 @@ def _check_references(
         )
 
     if cause_id is not None:
-        if isinstance(cause_id, bool) or not isinstance(cause_id, int):
+        if isinstance(cause_id, bool) or not isinstance(cause_id, numbers.Integral):
             raise PayloadError(
                 f"cause_id must be an int event id, not {cause_id!r}", kind=kind, field="cause_id"
             )
@@ -244,6 +253,7 @@ def append_replacing(
         if get_meta(conn, "projected_at") != head_id(conn):
             move_to(conn, head_id(conn))  # another process appended without projecting
         sink = SqlSink(conn)
+        chat_id, cause_id = _plain_int(chat_id), _plain_int(cause_id)
         _check_references(conn, sink, spec, payload, chat_id, cause_id)
         replaces = [live_turn(conn, old, "replace").id for old in replaces]
         text = json.dumps(payload, ensure_ascii=False)

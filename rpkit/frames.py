@@ -10,10 +10,8 @@ Nothing here writes to the database.
 
 from __future__ import annotations
 
-import gc
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import itemgetter
@@ -26,7 +24,8 @@ import pandas as pd
 from .catalogue import KINDS, TURN_KINDS
 from .errors import FrameError
 from .events import check_event_id
-from .rewind import compute_rewind_preview
+from .projection import _no_gc
+from .rewind import compute_rewind_preview, rewind_points
 from .store import atomic
 from .timetravel import current_state, diff_states, state_at
 
@@ -37,18 +36,6 @@ RENAMED = {"kind": "container_kind", "id": "payload_id", "ts": "payload_ts"}
 REVISION_FIELDS = {"revision": str, "replaces": int}
 _TURNS = tuple(sorted(TURN_KINDS))
 ARROW = " → "
-
-
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while millions of small objects are made."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _check_chat(conn: sqlite3.Connection, chat_id: object) -> int:
@@ -343,24 +330,6 @@ def events(
 # -- transcripts ----------------------------------------------------------------------
 
 
-def _rewind_points(conn: sqlite3.Connection, chat_id: int) -> dict[int, int]:
-    """For every turn of the chat, ``rewind_point``: the turn and all it caused."""
-    return dict(
-        conn.execute(
-            f"""
-            WITH RECURSIVE derived(root, id) AS (
-              SELECT id, id FROM event_log
-              WHERE chat_id = ? AND kind IN ({", ".join("?" * len(_TURNS))})
-              UNION
-              SELECT d.root, e.id FROM event_log e JOIN derived d ON e.cause_id = d.id
-            )
-            SELECT root, MAX(id) FROM derived GROUP BY root
-            """,
-            (chat_id, *_TURNS),
-        )
-    )
-
-
 TURN_COLUMNS = [
     "chat_id",
     "position",
@@ -386,7 +355,8 @@ def turns(conn: sqlite3.Connection, chat_id: int, *, include_retired: bool = Tru
     (the new turn's id) and ``replaced_how`` (``edit``, ``regenerate``, ``hide``
     or the replacing event's kind). A hidden turn, which nothing replaced, has no
     position. ``rewind_point`` is the ``after_event_id`` of "rewind to here":
-    the turn and every event it caused are kept (``rpkit.rewind_point``); for a
+    the turn and the events it caused are kept, the chat's next turn is not
+    (``rpkit.rewind_point``); for a
     retired turn it is the moment the turn was still live.
     """
     with atomic(conn, write=False):
@@ -401,7 +371,7 @@ def turns(conn: sqlite3.Connection, chat_id: int, *, include_retired: bool = Tru
             """,
             (chat_id, *_TURNS),
         ).fetchall()
-        points = _rewind_points(conn, chat_id)
+        points = rewind_points(conn, chat_id)
     kind_of = {r[0]: r[2] for r in rows}
     # A turn replaced by a turn of the same kind hands its place on; chains of
     # edits end at one final turn, and the turns of a chain share one place.

@@ -122,24 +122,48 @@ def execute_rewind(
     return snapshot
 
 
-def rewind_point(conn: sqlite3.Connection, turn_event_id: int) -> int:
-    """The ``after_event_id`` for "rewind to here" on a turn.
+def rewind_points(conn: sqlite3.Connection, chat_id: int) -> dict[int, int]:
+    """ "Rewind to here" for every turn of a chat (retired ones too): turn id -> point.
 
-    It keeps the turn and every event derived from it (its affinity updates,
-    memories, classifier results), which may come a few events later.
+    The point keeps the turn and the events derived from it (its affinity
+    updates, memories, classifier results), but never the chat's next turn: a
+    classifier that runs later derives events after many turns, and "rewind to
+    here" must still end the conversation at this turn.
     """
+    marks = ", ".join("?" * len(TURN_KINDS))
+    turns = [
+        r[0]
+        for r in conn.execute(
+            f"SELECT id FROM event_log WHERE chat_id = ? AND kind IN ({marks}) ORDER BY id",
+            (chat_id, *sorted(TURN_KINDS)),
+        )
+    ]
+    derived = dict(
+        conn.execute(
+            f"""
+            WITH RECURSIVE derived(root, id) AS (
+              SELECT id, id FROM event_log WHERE chat_id = ? AND kind IN ({marks})
+              UNION
+              SELECT d.root, e.id FROM event_log e JOIN derived d ON e.cause_id = d.id
+            )
+            SELECT root, MAX(id) FROM derived GROUP BY root
+            """,
+            (chat_id, *sorted(TURN_KINDS)),
+        )
+    )
+    nxt = [*turns[1:], None] if turns else []
+    return {
+        t: derived[t] if n is None else min(derived[t], n - 1)
+        for t, n in zip(turns, nxt, strict=True)
+    }
+
+
+def rewind_point(conn: sqlite3.Connection, turn_event_id: int) -> int:
+    """The ``after_event_id`` for "rewind to here" on a turn (see ``rewind_points``)."""
     ev, _ = get_event(conn, turn_event_id)
     if ev.kind not in TURN_KINDS:
         raise NotATurnError(
             f"event {turn_event_id} is of kind {ev.kind!r}; 'rewind to here' takes a user or "
             "assistant turn (for any event id, pass it to execute_rewind directly)"
         )
-    return conn.execute(
-        """
-        WITH RECURSIVE derived(id) AS (
-          SELECT ? UNION SELECT e.id FROM event_log e JOIN derived d ON e.cause_id = d.id
-        )
-        SELECT MAX(id) FROM derived
-        """,
-        (ev.id,),
-    ).fetchone()[0]
+    return rewind_points(conn, ev.chat_id)[ev.id]

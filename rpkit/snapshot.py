@@ -78,9 +78,7 @@ def _remove_dead_partials(folder: Path) -> None:
             continue
 
 
-def take_snapshot(
-    conn: sqlite3.Connection, *, data_dir: str | PathLike[str], kind: str
-) -> Path:
+def take_snapshot(conn: sqlite3.Connection, *, data_dir: str | PathLike[str], kind: str) -> Path:
     """Write a complete copy of the committed history into ``data_dir/snapshots/``.
 
     Writes made on ``conn`` but not yet committed are not in the copy.

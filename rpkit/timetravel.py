@@ -92,7 +92,7 @@ def diff_states(before: dict[str, pd.DataFrame], after: dict[str, pd.DataFrame])
     for name in PROJECTED:
         old_rows = _rows(name, before.get(name, table_frame(name, [])))
         new_rows = _rows(name, after.get(name, table_frame(name, [])))
-        for key in sorted(old_rows.keys() | new_rows.keys(), key=repr):
+        for key in sorted(old_rows.keys() | new_rows.keys()):  # primary keys: never None
             old, new = old_rows.get(key), new_rows.get(key)
             if old is None:
                 records.append((name, key, "added", None, None, new))

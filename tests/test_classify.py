@@ -144,15 +144,24 @@ def test_rewinding_past_a_turn_removes_what_was_derived_from_it(imported, tmp_pa
         assert rpkit.verify(conn).ok
 
 
-def test_rewind_to_a_turn_keeps_its_derived_events(imported, tmp_path):
+def test_rewind_to_a_turn_ends_the_chat_there_and_classify_derives_the_same_again(
+    imported, tmp_path
+):
+    """Classified after the import, a turn's derived events come after later turns.
+
+    "Rewind to here" still ends the chat at the turn (it never keeps the next turn);
+    classifying again derives exactly what was cut.
+    """
     with rpkit.open_db(imported) as conn:
         rpkit.classify(conn)
-        turn = visible_turns(conn)[0][0]
+        turn, _kind, chat, *_ = visible_turns(conn)[0]
         point = rpkit.rewind_point(conn, turn)
         kept = [r for r in derived(conn) if r[1] == turn]
     rpkit.execute_rewind(db_path=imported, data_dir=tmp_path, after_event_id=point)
     with rpkit.open_db(imported) as conn:
-        assert [r for r in derived(conn) if r[1] == turn] == kept
+        assert [t[0] for t in visible_turns(conn) if t[2] == chat] == [turn]
+        rpkit.classify(conn)
+        assert [r[:4] for r in derived(conn) if r[1] == turn] == [r[:4] for r in kept]
 
 
 def test_editing_a_turn_retires_its_affinity_and_the_edit_is_classified(imported):
