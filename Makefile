@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lab test lint format bench demo-data readme-chart clean
+.PHONY: install lab test lint format bench demo-data readme-chart notebooks clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ demo-data: $(STAMP)
 
 readme-chart: $(STAMP)
 	$(BIN)/python scripts/readme_chart.py
+
+notebooks: $(STAMP)
+	$(BIN)/python scripts/run_notebooks.py
 
 clean:
 	rm -rf $(VENV)
