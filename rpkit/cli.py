@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from . import rewind, snapshot, store, timetravel
+from .catalogue import KINDS
 from .errors import RpkitError
 
 
@@ -121,6 +122,14 @@ def events(
     if limit:
         sql += f" LIMIT {int(limit)}"
     with store.open_db(_existing(db)) as conn:
+        if (
+            kind is not None
+            and kind not in KINDS
+            and not conn.execute(
+                "SELECT 1 FROM event_log WHERE kind = ? LIMIT 1", (kind,)
+            ).fetchone()
+        ):
+            raise click.ClickException(f"no event has kind {kind!r}; kinds are: {', '.join(KINDS)}")
         rows = conn.execute(sql, args).fetchall()
     for id_, ts, chat, k, payload, sup in reversed(rows):
         p = json.loads(payload)
@@ -211,8 +220,18 @@ def snapshots(db: Path | None, data_dir: Path | None) -> None:
 @_friendly
 def restore(db: Path, snapshot_path: Path, data_dir: Path | None, yes: bool) -> None:
     """Replace DB's content with SNAPSHOT (the current state is snapshotted first)."""
+    _existing(db)
     if not yes:
-        click.confirm(f"Replace the content of {db} with {snapshot_path}?", abort=True)
+        # Check the snapshot before asking, so nobody confirms a restore that cannot run.
+        found = snapshot_path
+        if not found.exists() and not found.is_absolute():
+            found = _data_dir(db, data_dir) / "snapshots" / snapshot_path
+        meta = snapshot.read_snapshot_meta(found, check=True)
+        click.echo(
+            f"{found.name}: {meta['kind']} snapshot, {meta['events']} events, "
+            f"newest {meta['max_event_id']}"
+        )
+        click.confirm(f"Replace the content of {db} with it?", abort=True)
     before = snapshot.restore_snapshot(
         db_path=_existing(db), data_dir=_data_dir(db, data_dir), snapshot=snapshot_path
     )

@@ -55,7 +55,9 @@ def get_event(conn: sqlite3.Connection, event_id: object) -> tuple[Event, int | 
         (event_id,),
     ).fetchone()
     if row is None:
-        raise EventIdError(f"there is no event {event_id} (it was removed by a rewind?)")
+        raise EventIdError(
+            f"there is no event {event_id}: a rewind removed it; pick an id that frames.events(conn) lists"
+        )
     return Event(*row[:4], json.loads(row[4]), row[5]), row[6]
 
 

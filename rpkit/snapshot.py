@@ -145,7 +145,10 @@ def read_snapshot_meta(path: str | PathLike[str], *, check: bool = False) -> dic
     """The description a snapshot carries; with ``check``, also verify it can be restored."""
     path = Path(path)
     if not path.is_file():
-        raise InvalidSnapshotError(f"{path} is not a file; list_snapshots(data_dir) shows them")
+        raise InvalidSnapshotError(
+            f"{path} is not a file; `rpkit snapshots DB` or list_snapshots(data_dir) shows "
+            "the snapshots there are"
+        )
     with path.open("rb") as fh:
         if fh.read(16) != b"SQLite format 3\x00":
             raise InvalidSnapshotError(f"{path} is not an SQLite file, so not an rpkit snapshot")

@@ -588,10 +588,10 @@ CLI = [
         ["exit 1", "t.txt", "not an SQLite file"],
     ),
     Case(
-        "cli-restore-declined",
-        cli("restore", "{db}", "{dir}/t.txt", input="n\n"),
+        "cli-restore-checks-before-asking",
+        cli("restore", "{db}", "{dir}/t.txt", input="y\n"),
         CliFailure,
-        ["exit 1", "Aborted"],
+        ["exit 1", "t.txt", "not an SQLite file"],
     ),
     Case(
         "cli-info-missing",
