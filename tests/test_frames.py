@@ -46,6 +46,46 @@ def test_rebuilding_the_demo_with_the_same_seed_gives_the_same_log(tmp_path):
 # -- events -------------------------------------------------------------------------
 
 
+def _dumped(**where: object) -> int:
+    """How many events of the committed dump (data/demo-events.jsonl) match ``where``."""
+    rows = [json.loads(line) for line in DEMO_EVENTS.read_text(encoding="utf-8").splitlines()]
+    return sum(all(r[k] == v for k, v in where.items()) for r in rows)
+
+
+def _point_by_sql(conn: sqlite3.Connection, turn: int) -> int:
+    """ "Rewind to here" from its definition: the turn and what it caused, before the next turn."""
+    (chat,) = conn.execute("SELECT chat_id FROM event_log WHERE id = ?", (turn,)).fetchone()
+    (last,) = conn.execute(
+        "SELECT MAX(id) FROM event_log WHERE id = ? OR cause_id = ?", (turn, turn)
+    ).fetchone()
+    (nxt,) = conn.execute(
+        "SELECT MIN(id) FROM event_log WHERE chat_id = ? AND id > ? "
+        "AND kind IN ('user_turn', 'assistant_turn')",
+        (chat, turn),
+    ).fetchone()
+    return last if nxt is None else min(last, nxt - 1)
+
+
+def _affinity_at(conn: sqlite3.Connection, src: str, dst: str, n: int) -> float:
+    """A pair's affinity from the log: its deltas visible at event ``n``, added in id order."""
+    total = 0.0
+    for (delta,) in conn.execute(
+        "SELECT json_extract(payload, '$.delta') FROM event_log "
+        "WHERE kind = 'edge_update' AND json_extract(payload, '$.src') = ? "
+        "AND json_extract(payload, '$.dst') = ? AND id <= ? "
+        "AND (superseded_by IS NULL OR superseded_by > ?) ORDER BY id",
+        (src, dst, n, n),
+    ):
+        total += delta  # one by one, as the edges table sums (not math.fsum or sum())
+    return total
+
+
+# the demo's user turn of chat 3 "Debts and daggers" that a later edit (event 295) replaced
+EDITED_TURN = 291
+# the demo's user turn of chat 3 that a hide (event 209) retired
+HIDDEN_TURN = 205
+
+
 def _payload_column(key: str) -> str:
     return frames.RENAMED.get(key, key)
 
@@ -100,10 +140,11 @@ def test_events_leave_out_retired_events_and_filter_by_chat(committed_demo):
         chat3_all = frames.events(conn, chat_id=3, include_hidden=True)
         n_live = conn.execute("SELECT COUNT(*) FROM event_log WHERE hidden = 0").fetchone()[0]
         n3 = conn.execute("SELECT COUNT(*) FROM event_log WHERE chat_id = 3").fetchone()[0]
-    assert len(live) == n_live == 386
+    assert len(live) == n_live == _dumped(hidden=0)
     assert not live["hidden"].any() and live["superseded_by"].isna().all()
     assert set(chat3["chat_id"]) == {3} and len(chat3_all) == n3
-    assert chat3_all["hidden"].sum() == len(chat3_all) - len(chat3) == 10
+    assert chat3_all["hidden"].sum() == len(chat3_all) - len(chat3) == _dumped(chat_id=3, hidden=1)
+    assert _dumped(chat_id=3, hidden=1) > 0  # chat 3 holds an edit and a hide
     # payload columns are those of the kinds present
     assert "persona" in live.columns and "persona" not in chat3.columns
 
@@ -240,7 +281,7 @@ def test_affinity_timeline_ends_at_the_edges_table(committed_demo):
         n_updates = conn.execute(
             "SELECT COUNT(*) FROM event_log WHERE kind = 'edge_update' AND hidden = 0"
         ).fetchone()[0]
-    assert len(tl) == n_updates == 170
+    assert len(tl) == n_updates == _dumped(kind="edge_update", hidden=0)
     assert list(tl.columns) == frames.AFFINITY_COLUMNS
     last = frames.final_affinity(tl)
     assert list(zip(last["src"], last["dst"], strict=True)) == list(
@@ -319,15 +360,28 @@ def test_an_edit_removes_its_updates_from_the_timeline(committed_demo):
 
 def test_rewind_preview_frames_match_the_preview_dict(committed_demo):
     with rpkit.open_db(committed_demo) as conn:
-        n = rpkit.rewind_point(conn, 280)
+        n = rpkit.rewind_point(conn, EDITED_TURN)
         shown = frames.rewind_preview(conn, n)
         preview = rpkit.compute_rewind_preview(conn, n)
-    assert shown.preview == preview and shown.after_event_id == n == 283
+        expected_n = _point_by_sql(conn, EDITED_TURN)
+        retired_after = conn.execute(
+            "SELECT COUNT(*) FROM event_log WHERE id > ? AND hidden = 1", (n,)
+        ).fetchone()[0]
+        # the edited turn and what it caused are retired now and come back
+        caused = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM event_log WHERE id = ? OR cause_id = ? ORDER BY id",
+                (EDITED_TURN, EDITED_TURN),
+            )
+        ]
+        head = conn.execute("SELECT MAX(id) FROM event_log").fetchone()[0]
+    assert shown.preview == preview and shown.after_event_id == n == expected_n
     assert (
         dict(zip(shown.by_kind["kind"].astype(str), shown.by_kind["events"], strict=True))
         == (preview["by_kind"])
     )
-    assert int(shown.by_kind["retired"].sum()) == preview["hidden_events"] == 6
+    assert int(shown.by_kind["retired"].sum()) == preview["hidden_events"] == retired_after
     assert (
         dict(zip(shown.by_chat["chat_id"], shown.by_chat["events"], strict=True))
         == (preview["by_chat"])
@@ -337,10 +391,11 @@ def test_rewind_preview_frames_match_the_preview_dict(committed_demo):
         "The road through Thornwood",
         "Debts and daggers",
     ]
-    assert list(shown.restored["id"]) == [e["id"] for e in preview["restored_events"]] == [280, 283]
-    assert list(shown.removed["id"]) == list(range(n + 1, 403))
-    assert shown.total_events == 119
-    assert repr(shown).startswith("RewindPreview(Rewind to after event 283 (newest is 402)")
+    assert list(shown.restored["id"]) == [e["id"] for e in preview["restored_events"]] == caused
+    assert len(caused) >= 2  # the turn and its edge update
+    assert list(shown.removed["id"]) == list(range(n + 1, head + 1))
+    assert shown.total_events == head - n
+    assert repr(shown).startswith(f"RewindPreview(Rewind to after event {n} (newest is {head})")
 
 
 @pytest.mark.parametrize("turn", [280, 144, 17, None])
@@ -370,20 +425,52 @@ def test_rewind_diff_is_what_execute_rewind_changes(committed_demo, tmp_path, tu
 
 
 def test_rewind_diff_counts_and_repr(committed_demo):
+    # rewind to the demo's hidden turn: the hide goes, and so does every table's tail
     with rpkit.open_db(committed_demo) as conn:
-        diff = frames.rewind_diff(conn, 283)
-    assert diff.counts.to_dict("index") == {
-        "activity": {"removed": 2, "added": 0, "changed": 0},
-        "chat_state": {"removed": 0, "added": 0, "changed": 3},
-        "edges": {"removed": 0, "added": 0, "changed": 6},
-        "memories": {"removed": 3, "added": 0, "changed": 0},
-        "scenes": {"removed": 1, "added": 0, "changed": 1},
+        n = _point_by_sql(conn, HIDDEN_TURN)
+        diff = frames.rewind_diff(conn, n)
+        head = conn.execute("SELECT MAX(id) FROM event_log").fetchone()[0]
+        tail = dict(
+            conn.execute(
+                "SELECT kind, COUNT(*) FROM event_log WHERE id > ? AND hidden = 0 GROUP BY kind",
+                (n,),
+            )
+        )
+        chats = conn.execute(
+            "SELECT COUNT(DISTINCT chat_id) FROM event_log WHERE id > ? AND hidden = 0 "
+            "AND kind IN ('user_turn', 'assistant_turn')",
+            (n,),
+        ).fetchone()[0]
+        # pairs updated after n, or whose update the rewind brings back
+        pairs = conn.execute(
+            "SELECT COUNT(DISTINCT json_extract(payload, '$.src') || '>' || "
+            "json_extract(payload, '$.dst')) FROM event_log WHERE kind = 'edge_update' "
+            "AND ((id > ? AND hidden = 0) OR (id <= ? AND superseded_by > ?))",
+            (n, n, n),
+        ).fetchone()[0]
+        # scenes open at n that a later start or end closed
+        closed = conn.execute(
+            "SELECT COUNT(*) FROM scenes WHERE started_event_id <= ? AND ended_event_id > ?",
+            (n, n),
+        ).fetchone()[0]
+        mira = (_affinity_at(conn, "mira", "you", head), _affinity_at(conn, "mira", "you", n))
+    expected = {
+        "activity": {"removed": tail["activity_logged"], "added": 0, "changed": 0},
+        "chat_state": {"removed": 0, "added": 0, "changed": chats},
+        "edges": {"removed": 0, "added": 0, "changed": pairs},
+        "memories": {"removed": tail["memory_added"], "added": 0, "changed": 0},
+        "scenes": {"removed": tail["scene_started"], "added": 0, "changed": closed},
     }
+    assert diff.counts.to_dict("index") == expected
+    assert all(expected[t]["removed"] or expected[t]["changed"] for t in expected)
+    removed = sum(c["removed"] for c in expected.values())
+    changed = sum(c["changed"] for c in expected.values())
     assert repr(diff) == (
-        "RewindDiff(after event 283: 6 rows removed, 0 added back, 10 changed in 5 tables)"
+        f"RewindDiff(after event {n}: {removed} rows removed, 0 added back, "
+        f"{changed} changed in 5 tables)"
     )
-    mira = diff.affinity.set_index("pair").loc["mira → you"]
-    assert (mira["now"], mira["after"]) == (-32.54, -18.3)
+    row = diff.affinity.set_index("pair").loc["mira → you"]
+    assert (row["now"], row["after"]) == mira and mira[0] != mira[1]
 
 
 @pytest.mark.parametrize("bad", [-1, 403, "5", 2.0, True])
@@ -403,7 +490,7 @@ def test_frames_read_a_connection_inside_a_transaction(committed_demo):
     try:
         c.execute("BEGIN")
         c.execute("UPDATE rpkit_meta SET value = value WHERE key = 'schema_version'")
-        assert len(frames.events(c)) == 386
+        assert len(frames.events(c)) == _dumped(hidden=0)
         assert c.in_transaction
         c.rollback()
     finally:

@@ -125,8 +125,25 @@ def test_affinity_refuses_a_frame_that_is_not_a_timeline():
         plots.affinity(pd.DataFrame({"turn": [1, 2]}))
 
 
+def _mira_to_you_at(path, n: int | None) -> float:
+    """Mira's affinity to you from the log: the edge updates visible at event ``n`` (None:
+    the newest), added one by one in id order as the edges table does."""
+    total = 0.0
+    with rpkit.open_db(path) as conn:
+        if n is None:
+            n = conn.execute("SELECT MAX(id) FROM event_log").fetchone()[0]
+        for (delta,) in conn.execute(
+            "SELECT json_extract(payload, '$.delta') FROM event_log WHERE kind = 'edge_update' "
+            "AND json_extract(payload, '$.src') = 'mira' AND json_extract(payload, '$.dst') = 'you' "
+            "AND id <= ? AND (superseded_by IS NULL OR superseded_by > ?) ORDER BY id",
+            (n, n),
+        ):
+            total += delta
+    return total
+
+
 def test_rewind_effect_draws_now_and_after_bars(demo):
-    _, diff, _ = demo
+    _, diff, path = demo
     ax = plots.rewind_effect(diff)
     assert isinstance(ax, Axes)
     now, after = ax.containers
@@ -137,7 +154,9 @@ def test_rewind_effect_draws_now_and_after_bars(demo):
     assert ax.get_title() == "Affinity now and after rewinding to event 283"
     assert ax.get_xlabel() == "affinity"
     labels = [t.get_text() for t in ax.texts]
-    assert "-32.54" in labels and "-18.30" in labels
+    now_mira, after_mira = _mira_to_you_at(path, None), _mira_to_you_at(path, 283)
+    assert f"{now_mira:+.2f}" != f"{after_mira:+.2f}"
+    assert f"{now_mira:+.2f}" in labels and f"{after_mira:+.2f}" in labels
 
 
 def test_rewind_effect_shows_a_pair_the_rewind_removes(demo):

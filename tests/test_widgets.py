@@ -15,7 +15,39 @@ from rpkit.widgets import AffinityExplorer, RewindPanel  # noqa: E402
 
 from ._notebook_helpers import copy_demo, dump  # noqa: E402
 
-CHAT, TURN = 3, 280  # a user turn of "Debts and daggers" that a later edit replaced
+CHAT, TURN = 3, 291  # a user turn of "Debts and daggers" that a later edit replaced
+
+
+def count(db, sql: str, *args: object) -> int:
+    """One number read from the history with SQL (the expected values come from the log)."""
+    with rpkit.open_db(db) as conn:
+        return conn.execute(sql, args).fetchone()[0]
+
+
+def turns_of(db, chat: int, *, live_only: bool) -> int:
+    """How many turns the log holds for a chat (retired ones too unless ``live_only``)."""
+    return count(
+        db,
+        "SELECT COUNT(*) FROM event_log WHERE chat_id = ? AND kind IN ('user_turn', "
+        "'assistant_turn')" + (" AND hidden = 0" if live_only else ""),
+        chat,
+    )
+
+
+def edge_updates(db, *pairs: tuple[str, str]) -> int:
+    """How many live affinity updates the log holds (for the given pairs, or all)."""
+    if not pairs:
+        return count(db, "SELECT COUNT(*) FROM event_log WHERE kind = 'edge_update' AND hidden = 0")
+    return sum(
+        count(
+            db,
+            "SELECT COUNT(*) FROM event_log WHERE kind = 'edge_update' AND hidden = 0 "
+            "AND json_extract(payload, '$.src') = ? AND json_extract(payload, '$.dst') = ?",
+            src,
+            dst,
+        )
+        for src, dst in pairs
+    )
 
 
 @pytest.fixture
@@ -40,7 +72,7 @@ def pick(panel: RewindPanel, event_id: int) -> None:
 
 
 def live_turn_before_edit(panel: RewindPanel) -> int:
-    """A live turn that comes before the demo's edit of turn 280 in chat 3."""
+    """A live turn that comes before the demo's edit of turn TURN in chat 3."""
     t = panel.transcript
     return int(t.loc[(t["event_id"] < TURN) & ~t["retired"], "event_id"].iloc[-1])
 
@@ -61,7 +93,7 @@ def test_the_panel_lists_chats_and_the_transcript(history):
     assert p.turn.value == int(live["event_id"].iloc[-1])
     p.chat.value = 3
     pd.testing.assert_frame_equal(p.transcript, t3)
-    assert len(p.turn.options) == 55
+    assert len(p.turn.options) == turns_of(db, 3, live_only=True) > 0
     assert p.rewind_button.disabled and p.undo_button.disabled and p.confirm.disabled
     assert p.status.startswith("3 chats.")
     assert repr(p).startswith("RewindPanel(demo.db, chat 3, status: ")
@@ -135,6 +167,7 @@ def test_rewind_is_refused_without_a_preview_of_the_selected_turn(panel, history
 def test_rewind_then_undo(panel, history):
     db, data_dir = history
     before = dump(db)
+    all_turns = turns_of(db, CHAT, live_only=False)
     turn = live_turn_before_edit(panel)
     pick(panel, turn)
     panel.preview_button.click()
@@ -169,7 +202,7 @@ def test_rewind_then_undo(panel, history):
     assert dump(db) == before
     assert panel.last_restore_snapshot is not None and panel.last_restore_snapshot.is_file()
     assert panel.status.startswith(f"Undone: restored {panel.last_snapshot.name}")
-    assert len(panel.transcript) == 60 and panel.undo_button.disabled
+    assert len(panel.transcript) == all_turns and panel.undo_button.disabled
     panel.undo_button.click()
     assert panel.status.startswith("Nothing to undo")
     assert dump(db) == before
@@ -232,7 +265,7 @@ def test_affinity_explorer_from_a_path_and_a_connection(history):
     pd.testing.assert_frame_equal(from_conn.timeline, timeline)
     labels = [line.get_label() for line in explorer.last_axes.get_lines() if line.get_gid()]
     assert labels == list(timeline["pair"].cat.categories)
-    assert explorer.status == "6 pair(s), x = turn, 170 updates."
+    assert explorer.status == f"6 pair(s), x = turn, {edge_updates(db)} updates."
     explorer.x.value = "event"
     explorer.pairs.value = ("mira → you", "you → mira")
     ax = explorer.last_axes
@@ -241,7 +274,8 @@ def test_affinity_explorer_from_a_path_and_a_connection(history):
         "mira → you",
         "you → mira",
     ]
-    assert explorer.status == "2 pair(s), x = event, 83 updates."
+    mine = edge_updates(db, ("mira", "you"), ("you", "mira"))
+    assert explorer.status == f"2 pair(s), x = event, {mine} updates."
     explorer.pairs.value = ()
     assert explorer.last_axes is None and explorer.status == "Choose at least one pair."
     assert repr(explorer) == "AffinityExplorer(pairs=[], x='event')"
@@ -251,27 +285,44 @@ def test_affinity_explorer_refresh_sees_a_change(history):
     db, _ = history
     explorer = AffinityExplorer(db)
     explorer.pairs.value = ("mira → you",)
+    mira = count(
+        db,
+        "SELECT SUM(json_extract(payload, '$.delta')) FROM event_log WHERE kind = 'edge_update' "
+        "AND hidden = 0 AND json_extract(payload, '$.src') = 'mira' "
+        "AND json_extract(payload, '$.dst') = 'you'",
+    )
     with rpkit.open_db(db) as conn:
         rpkit.append(conn, "edge_update", {"src": "mira", "dst": "you", "delta": 5.0}, chat_id=1)
     explorer.refresh()
     assert explorer.pairs.value == ("mira → you",)
     (line,) = [x for x in explorer.last_axes.get_lines() if x.get_gid() == "pair"]
-    assert line.get_ydata()[-1] == pytest.approx(-32.54 + 5.0)
+    assert line.get_ydata()[-1] == pytest.approx(mira + 5.0)
 
 
 def test_a_retired_turn_can_be_picked_to_undo_an_edit(panel, history):
     db, _ = history
+    edit = count(db, "SELECT superseded_by FROM event_log WHERE id = ?", TURN)
+    # what the turn caused (its edge update), retired with it by the edit
+    caused = count(db, "SELECT MAX(id) FROM event_log WHERE cause_id = ?", TURN)
+    reply = count(  # the chat's next turn after TURN: a reply written before the edit
+        db,
+        "SELECT MIN(id) FROM event_log WHERE chat_id = ? AND id > ? "
+        "AND kind IN ('user_turn', 'assistant_turn')",
+        CHAT,
+        TURN,
+    )
+    assert TURN < caused < reply < edit
     assert TURN not in [v for _, v in panel.turn.options]
     panel.show_retired.value = True
     labels = dict((v, k) for k, v in panel.turn.options)
-    assert labels[TURN].endswith("[retired: edit by event 284]")
+    assert labels[TURN].endswith(f"[retired: edit by event {edit}]")
     assert labels[205].startswith("  -. you: ") and labels[205].endswith(
         "[retired: hide by event 209]"
     )
     pick(panel, TURN)
     panel.preview_button.click()
-    assert panel.last_point == 283
-    assert [e["id"] for e in panel.last_preview["restored_events"]] == [280, 283]
+    assert panel.last_point == caused
+    assert [e["id"] for e in panel.last_preview["restored_events"]] == [TURN, caused]
     panel.confirm.value = True
     panel.rewind_button.click()
     assert panel.last_error is None, panel.status
@@ -279,6 +330,8 @@ def test_a_retired_turn_can_be_picked_to_undo_an_edit(panel, history):
         assert conn.execute("SELECT hidden FROM event_log WHERE id = ?", (TURN,)).fetchone() == (0,)
     t = panel.transcript
     assert t.loc[t["event_id"] == TURN, "retired"].tolist() == [False]
-    # "rewind to here" keeps what the turn caused (its updates 282, 283), so Mira's
-    # reply 281, written in between, stays and is the last turn now
-    assert panel.turn.value == 281 == int(t["event_id"].max())
+    # "rewind to here" keeps what the turn caused (its update) but never the chat's next
+    # turn: the reply goes, and the restored turn is the last one now
+    assert panel.turn.value == TURN == int(t["event_id"].max())
+    with rpkit.open_db(db) as conn:
+        assert conn.execute("SELECT MAX(id) FROM event_log").fetchone() == (caused,)
