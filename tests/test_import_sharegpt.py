@@ -212,3 +212,19 @@ def test_progress_bar_when_asked(conn, sample, capsys):
         rpkit.set_progress(False)
     err = capsys.readouterr().err
     assert "import sharegpt:" in err and "/12 " in err
+
+
+def test_another_file_with_the_same_name_is_reported_not_silently_dropped(conn, tmp_path):
+    def export(folder: str, text: str) -> Path:
+        path = tmp_path / folder / "share.json"
+        path.parent.mkdir()
+        convo = [{"from": "human", "value": text}, {"from": "gpt", "value": "hello"}]
+        path.write_text(json.dumps([{"id": "c1", "conversations": convo}]), encoding="utf-8")
+        return path
+
+    import_sharegpt(conn, export("a", "hi from a"))
+    report = import_sharegpt(conn, export("b", "hi from b"))
+    assert report.events == 0 and report.already_imported == 2
+    [warning] = [w for w in report.warnings if "other text" in w]
+    assert "share.json message" in warning and "rename it" in warning
+    assert transcript(conn, 1)[0].endswith("hi from a")

@@ -23,27 +23,27 @@ REVISIONS = {"sillytavern": "swipe", "chatgpt": "branch"}
 
 
 def _existing(conn: sqlite3.Connection, fmt: str, files: list[str]):
-    """Chats and turn refs already imported from these files, by (file, ref)."""
+    """Chats, and turn refs with their text, already imported from these files."""
     chats: dict[tuple[str, str], int] = {}
-    refs: dict[int, set[str]] = {}
+    refs: dict[int, dict[str, str | None]] = {}
     if not files:
         return chats, refs
     marks = ", ".join("?" * len(files))
     rows = conn.execute(
         f"""
         SELECT kind, chat_id, json_extract(payload, '$.source.file'),
-               json_extract(payload, '$.source.ref')
+               json_extract(payload, '$.source.ref'), json_extract(payload, '$.text')
         FROM event_log
         WHERE json_extract(payload, '$.source.format') = ?
           AND json_extract(payload, '$.source.file') IN ({marks})
         """,
         (fmt, *files),
     )
-    for kind, chat_id, file, ref in rows:
+    for kind, chat_id, file, ref, text in rows:
         if kind == "chat_created":
             chats[(file, str(ref))] = chat_id
         elif chat_id is not None:
-            refs.setdefault(chat_id, set()).add(str(ref))
+            refs.setdefault(chat_id, {})[str(ref)] = text
     return chats, refs
 
 
@@ -116,7 +116,7 @@ class _Writer:
             self.report.retired += 1
         return new
 
-    def chat(self, chat: Chat, chat_id: int | None, done: set[str], bar) -> None:
+    def chat(self, chat: Chat, chat_id: int | None, done: dict[str, str | None], bar) -> None:
         if chat_id is None:
             self.you_named(chat)
             bot_ids = [self.bot_id(name, chat, chat.created) for name in chat.bots]
@@ -138,6 +138,13 @@ class _Writer:
                 bar.update(1 + len(t.alternatives))
             if t.ref in done:
                 self.report.already_imported += 1 + len(t.alternatives)
+                if done[t.ref] != t.text:
+                    self.notes.warn(
+                        "messages imported before with other text: the history keeps the "
+                        "earlier text (another file with the same name? rename it to import "
+                        "it as a chat of its own)",
+                        f"{chat.file} message {t.ref}",
+                    )
                 continue
             replaces = []
             for alt in t.alternatives:
@@ -164,7 +171,7 @@ def write(conn: sqlite3.Connection, parsed: Parsed) -> ImportReport:
         with progress_bar(parsed.records(), f"import {parsed.format}", unit="message") as bar:
             for chat in parsed.chats:
                 chat_id = chats.get((chat.file, chat.ref))
-                writer.chat(chat, chat_id, refs.get(chat_id, set()) if chat_id else set(), bar)
+                writer.chat(chat, chat_id, refs.get(chat_id, {}) if chat_id else {}, bar)
         # Count rows, not ids: after a rewind the next ids skip the ones it cut.
         report.events, first, last = conn.execute(
             "SELECT COUNT(*), MIN(id), MAX(id) FROM event_log WHERE id > ?", (before,)
