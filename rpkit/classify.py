@@ -29,7 +29,6 @@ Plug in your own (an LLM, a fine-tuned model) with any object that has a
 
 from __future__ import annotations
 
-import html
 import json
 import math
 import re
@@ -37,6 +36,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from ._html import key_value_table
 from ._progress import progress_bar
 from .events import append
 from .store import atomic
@@ -145,12 +145,7 @@ class ClassifyReport:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
-            f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
-            for k, v in self._rows()
-        )
-        return f"<p><b>ClassifyReport</b></p><table>{rows}</table>"
+        return key_value_table("ClassifyReport", self._rows())
 
 
 def _group_addressee(text: str, bots: list[str], names: dict[str, str], last: str | None) -> str:

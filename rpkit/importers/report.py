@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 
+from .._html import key_value_table
+
 
 @dataclass
 class ImportReport:
@@ -78,12 +80,7 @@ class ImportReport:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
-            f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
-            for k, v in self._rows()
-        )
-        parts = [f"<p><b>ImportReport</b></p><table>{rows}</table>"]
+        parts = [key_value_table("ImportReport", self._rows())]
         for title, items in (("bad records", self.bad_records), ("warnings", self.warnings)):
             if items:
                 lis = "".join(f"<li>{html.escape(i)}</li>" for i in items)
