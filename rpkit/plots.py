@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from .errors import FrameError
-from .frames import RewindDiff, _parse_pairs
+from .frames import RewindDiff, parse_pairs
 from .frames import affinity as affinity_frame
 
 X_AXES = {
@@ -131,7 +131,7 @@ def affinity(
     known = [str(p) for p in pd.unique(timeline["pair"].astype(object))]
     if isinstance(timeline["pair"].dtype, pd.CategoricalDtype):
         known = [str(p) for p in timeline["pair"].cat.categories if p in set(known)]
-    shown = known if pairs is None else _parse_pairs(pairs, known)
+    shown = known if pairs is None else parse_pairs(pairs, known)
     marks = _marks(mark, x)
     ax = _new_axes(ax, (9, 4.5))
     ax.axhline(0.0, color="0.8", linewidth=0.8, label="_zero")

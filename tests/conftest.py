@@ -11,7 +11,7 @@ import pytest
 
 import rpkit
 from rpkit.demo import build_demo
-from rpkit.schema import PROJECTED
+from rpkit.store import PROJECTED
 
 matplotlib.use("Agg")
 rpkit.set_progress(False)
@@ -81,7 +81,7 @@ def frame_rows(frames) -> dict[str, list[tuple]]:
     """``state_at`` frames as the same sorted plain rows as ``table_rows``."""
     import pandas as pd
 
-    from rpkit.timetravel import _plain
+    from rpkit.operations import plain_value as _plain
 
     def plain(v):
         if isinstance(v, pd.Timestamp):

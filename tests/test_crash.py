@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 
 import rpkit
-from rpkit.snapshot import read_snapshot_meta
+from rpkit.operations import read_snapshot_meta
 
 CHILD = Path(__file__).with_name("_crash_child.py")
 COUNTED_TRIALS = 100  # kill points spread over the run, per operation
@@ -418,7 +418,7 @@ def v1_base(tmp_path_factory, base) -> Path:
     """The demo log in a version-1 history (no undo log, nothing projected yet)."""
     folder = tmp_path_factory.mktemp("crash-migrate")
     old = sqlite3.connect(folder / "history.db")
-    rpkit.schema.create_v1(old)
+    rpkit.store.schema.create_v1(old)
     old.execute("ATTACH DATABASE ? AS demo", (str(base / "history.db"),))
     old.execute("INSERT INTO event_log SELECT * FROM demo.event_log")
     old.commit()
@@ -443,7 +443,7 @@ def test_crash_during_migration(child, tmp_path, v1_base):
     probe = copy_case(v1_base, tmp_path / "probe")
     first = child.run("open", {"db_path": str(probe / "history.db")}, kill_at=0)
     assert first["status"] == "done", first["error"]
-    assert schema_version(probe / "history.db") == rpkit.schema.SCHEMA_VERSION
+    assert schema_version(probe / "history.db") == rpkit.store.schema.SCHEMA_VERSION
     tally = Tally("migrate")
     versions: Counter[str] = Counter()
     plans = [{"kill_at": k} for k in kill_points(first["points"], COUNTED_TRIALS)]

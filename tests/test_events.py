@@ -7,7 +7,7 @@ import json
 import pytest
 
 import rpkit
-from rpkit.events import append_replacing
+from rpkit.log import append_replacing
 
 from .conftest import file_state, log_rows, table_rows
 
@@ -238,11 +238,9 @@ def test_extension_kind_with_handler(conn):
             rpkit.append(conn, "mood_set", {"entity": "you"})
         assert rpkit.verify(conn).ok
     finally:
-        from rpkit.catalogue import KINDS
-        from rpkit.registry import HANDLERS
+        from rpkit.kinds import KINDS
 
         KINDS.pop("mood_set")
-        HANDLERS.pop("mood_set")
 
 
 def test_append_replacing_retires_alternatives(conn):

@@ -12,7 +12,7 @@ import pytest
 
 import rpkit
 from rpkit import frames
-from rpkit.edits import edit_turn, hide_turn
+from rpkit.log import edit_turn, hide_turn
 from rpkit.store import atomic
 
 from ._notebook_helpers import DEMO_EVENTS, copy_demo
@@ -95,7 +95,7 @@ def test_events_and_affinity_columns_and_dtypes_are_pinned(tmp_path):
 @pytest.fixture
 def rich(conn):
     """More user turns than one decoding chunk, extra keys late, nulls, edits, hides."""
-    n_turns = frames._CHUNK + 300
+    n_turns = frames.event_table.CHUNK + 300
     with atomic(conn):
         rpkit.append(conn, "you_set", {"name": "Ada", "persona": None, "source": "st"})
         rpkit.append(conn, "bot_created", {"name": "Bo", "bot_id": "bo"})
@@ -161,7 +161,7 @@ def test_events_equal_a_row_by_row_reading(rich):
     assert str(ev["source"].dtype) == "string" and ev["source"].notna().sum() == 1
     assert ev["persona"].isna().sum() == len(ev) - 1  # the null persona is NA
     assert ev["delta"].dropna().tolist() == [
-        0.25 if i % 3000 == 0 else 1.0 for i in range(0, frames._CHUNK + 300, 1000)
+        0.25 if i % 3000 == 0 else 1.0 for i in range(0, frames.event_table.CHUNK + 300, 1000)
     ]
     edited = ev[ev["revision"].notna()]
     assert edited["revision"].tolist() == ["edit"] and str(ev["replaces"].dtype) == "Int64"

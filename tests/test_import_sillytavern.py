@@ -13,7 +13,7 @@ from click.testing import CliRunner
 import rpkit
 from rpkit.cli import main
 from rpkit.importers import import_file, import_sillytavern
-from rpkit.importers._common import parse_date
+from rpkit.importers.plan import parse_date
 
 from .conftest import file_state
 

@@ -220,7 +220,7 @@ def test_user_data_never_becomes_sql(tmp_path, recorded):
             result = runner.invoke(main, args)
             assert result.exit_code == 0, result.output
     finally:
-        rpkit.catalogue.KINDS.pop(kind, None)
+        rpkit.kinds.KINDS.pop(kind, None)
     assert len(recorded.statements) > 200
     leaked = [s for s in recorded.statements if MARK in s]
     assert leaked == [], leaked[:3]

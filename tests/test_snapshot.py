@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 import rpkit
-from rpkit.snapshot import read_snapshot_meta
+from rpkit.operations import read_snapshot_meta
 
 from .conftest import file_state, log_rows, table_rows
 

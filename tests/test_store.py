@@ -7,8 +7,7 @@ import sqlite3
 import pytest
 
 import rpkit
-from rpkit import schema
-from rpkit.store import get_meta
+from rpkit.store import get_meta, schema
 
 from .conftest import file_state, log_rows, table_rows
 

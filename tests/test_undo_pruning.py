@@ -12,17 +12,17 @@ import pytest
 import rpkit
 from rpkit import projection
 from rpkit.demo import generate
+from rpkit.operations import sink_frames
 from rpkit.store import get_meta
-from rpkit.timetravel import sink_frames
 
 from .conftest import frame_rows, table_rows
 
 
 @pytest.fixture
 def short_tail(monkeypatch):
-    monkeypatch.setattr(projection, "UNDO_TAIL", 40)
-    monkeypatch.setattr(projection, "UNDO_TAIL_FRACTION", 0.1)
-    monkeypatch.setattr(projection, "UNDO_PRUNE_STEP", 16)
+    monkeypatch.setattr(projection.undo, "UNDO_TAIL", 40)
+    monkeypatch.setattr(projection.undo, "UNDO_TAIL_FRACTION", 0.1)
+    monkeypatch.setattr(projection.undo, "UNDO_PRUNE_STEP", 16)
 
 
 def _from_scratch(conn, n):

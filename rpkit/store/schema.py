@@ -10,7 +10,9 @@ undoes instead of replaying the whole log.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from ..errors import TableError
 
 SCHEMA_VERSION = 2
 APPLICATION_ID = 0x72706B74  # "rpkt", stamped into the SQLite header
@@ -24,21 +26,43 @@ class Table:
     columns: tuple[tuple[str, str, str], ...]
     key: tuple[str, ...]
     ddl: str
+    extension: bool = field(default=False, compare=False)
 
     @property
     def column_names(self) -> list[str]:
         return [c[0] for c in self.columns]
 
 
-def _table(name: str, key: tuple[str, ...], cols: str, extra: str = "") -> Table:
+_SQL_TYPES = {"INTEGER", "TEXT", "REAL"}
+_DTYPES = {"Int64", "string", "float64", "datetime"}
+
+
+def _table(
+    name: str, key: tuple[str, ...], cols: str, extra: str = "", *, extension: bool = False
+) -> Table:
     parsed = []
     for line in cols.strip().splitlines():
-        col, sqltype, dtype = line.split()
-        parsed.append((col, sqltype, dtype))
+        parts = line.split()
+        if (
+            len(parts) != 3
+            or not parts[0].isidentifier()
+            or parts[1] not in _SQL_TYPES
+            or parts[2] not in _DTYPES
+        ):
+            raise TableError(
+                f"column {line.strip()!r} of table {name!r} must read 'name SQLTYPE dtype' with "
+                f"SQLTYPE one of {sorted(_SQL_TYPES)} and dtype one of {sorted(_DTYPES)}, "
+                "e.g. 'mood TEXT string'"
+            )
+        parsed.append((parts[0], parts[1], parts[2]))
+    names = [c for c, _, _ in parsed]
+    missing = [k for k in key if k not in names]
+    if not key or missing:
+        raise TableError(f"the key {key!r} of table {name!r} must name some of its columns {names}")
     body = ",\n  ".join(f"{c} {t}" for c, t, _ in parsed)
     pk = f",\n  PRIMARY KEY ({', '.join(key)})"
     ddl = f"CREATE TABLE {name} (\n  {body}{pk}{extra}\n)"
-    return Table(name, tuple(parsed), key, ddl)
+    return Table(name, tuple(parsed), tuple(key), ddl, extension)
 
 
 # Order matters: a table comes after the tables it refers to.
@@ -103,6 +127,38 @@ PROJECTED: dict[str, Table] = {
     ]
 }
 
+
+def register_table(name: str, key: tuple[str, ...] | str, columns: str) -> Table:
+    """Add an extension's projected table, e.g. a ``moods`` table keyed by ``entity``.
+
+    ``columns`` has one ``name SQLTYPE dtype`` line per column. The table is
+    created in a history the first time the projection writes to it there.
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise TableError(f"table name {name!r} must be an identifier such as 'moods'")
+    if name in PROJECTED and not PROJECTED[name].extension:
+        raise TableError(f"{name!r} is a built-in table and cannot be redefined")
+    if name in {"event_log", "rpkit_meta", "projection_undo"}:
+        raise TableError(f"{name!r} is a table of the store itself; choose another name")
+    table = _table(name, (key,) if isinstance(key, str) else tuple(key), columns, extension=True)
+    PROJECTED[name] = table
+    return table
+
+
+def ensure_tables(conn: sqlite3.Connection) -> None:
+    """Create the registered extension tables a history does not have yet."""
+    wanted = [t for t in PROJECTED.values() if t.extension]
+    if not wanted:
+        return
+    have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    for table in wanted:
+        if table.name not in have:
+            conn.execute(table.ddl)
+
+
+# The visibility rule (DESIGN §3), for events with ``id <= N``: visible at N.
+VISIBLE_AT = "(superseded_by IS NULL OR superseded_by > ?)"
+
 EVENT_LOG_DDL = """
 CREATE TABLE event_log (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -143,7 +199,8 @@ def create_v1(conn: sqlite3.Connection) -> None:
     conn.execute(META_DDL)
     conn.execute(EVENT_LOG_DDL)
     for table in PROJECTED.values():
-        conn.execute(table.ddl)
+        if not table.extension:
+            conn.execute(table.ddl)
     conn.execute("INSERT INTO rpkit_meta(key, value) VALUES ('schema_version', '1')")
     conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
 

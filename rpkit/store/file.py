@@ -1,32 +1,43 @@
-"""Opening a history: one SQLite file, checked before anything is written to it.
+"""The history file: checked before anything is written to it, then opened.
 
-``open_db`` refuses a directory, a file that is not SQLite, another
+``connect`` refuses a directory, a file that is not SQLite, another
 application's database and a newer rpkit schema without changing a byte, then
-turns on foreign keys, WAL and a busy timeout. ``atomic`` gives every rpkit
-operation all-or-nothing behaviour whether or not the caller has a transaction
-open.
+turns on foreign keys, WAL and a busy timeout, and creates or migrates the
+schema. ``require_history`` is the one check that a path names an existing
+history, for the operations that must never create one.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from os import PathLike
 from pathlib import Path
 
-from . import schema
-from .errors import (
+from ..errors import (
     ForeignDatabaseError,
     NotADatabaseError,
     ReadOnlyDatabaseError,
     SchemaVersionError,
 )
+from . import schema
+from .meta import set_meta
+from .transaction import atomic
 
 BUSY_TIMEOUT_S = 30.0
-_savepoints = itertools.count()
+
+
+def require_history(path: str | PathLike[str]) -> Path:
+    """``path`` as a Path if it is an existing file; refuse it before anything creates one."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    what = "is a directory" if path.is_dir() else "does not exist (moved or deleted?)"
+    raise NotADatabaseError(
+        f"{path} {what}, so it is not an existing history file; nothing was changed: check "
+        f"the path, or create a demo history with: rpkit demo {path}"
+    )
 
 
 def _check_writable(path: Path) -> None:
@@ -104,8 +115,16 @@ def _inspect(path: Path) -> int | None:
     return version
 
 
-def connect(path: str | PathLike[str]) -> sqlite3.Connection:
-    """Open (creating or migrating) a history and return a configured connection."""
+def connect(
+    path: str | PathLike[str],
+    *,
+    on_migrate: Callable[[sqlite3.Connection], None] | None = None,
+) -> sqlite3.Connection:
+    """Open (creating or migrating) a history and return a configured connection.
+
+    ``on_migrate`` runs inside the migration's transaction, after the schema
+    steps (the layer above passes a rebuild of the projection).
+    """
     path = Path(path)
     version = _inspect(path)
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S)
@@ -116,22 +135,19 @@ def connect(path: str | PathLike[str]) -> sqlite3.Connection:
             conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         if version is None or version < schema.SCHEMA_VERSION:
-            _create_or_migrate(conn, version)
+            _create_or_migrate(conn, version, on_migrate)
     except BaseException:
         conn.close()
         raise
     return conn
 
 
-def _create_or_migrate(conn: sqlite3.Connection, version: int | None) -> None:
-    from .projection import project  # the projection needs the store, not the reverse
-
+def _create_or_migrate(
+    conn: sqlite3.Connection,
+    version: int | None,
+    on_migrate: Callable[[sqlite3.Connection], None] | None,
+) -> None:
     with atomic(conn):
-        current = (
-            conn.execute("SELECT value FROM rpkit_meta WHERE key='schema_version'").fetchone()
-            if version is not None
-            else None
-        )
         if version is None:
             # Another process may have created it between our look and our lock.
             exists = conn.execute(
@@ -142,85 +158,9 @@ def _create_or_migrate(conn: sqlite3.Connection, version: int | None) -> None:
             schema.create(conn)
             set_meta(conn, "projected_at", 0)
             return
+        current = conn.execute("SELECT value FROM rpkit_meta WHERE key='schema_version'").fetchone()
         if current is not None and int(current[0]) >= schema.SCHEMA_VERSION:
             return
         schema.migrate(conn, version)
-        project(conn)  # a migrated history gets a projection built by this version
-
-
-@contextmanager
-def open_db(path: str | PathLike[str]) -> Iterator[sqlite3.Connection]:
-    """Open a history as a context manager: commit on a clean exit, roll back on an error.
-
-    >>> with open_db("history.db") as conn:            # doctest: +SKIP
-    ...     append(conn, "you_set", {"name": "Ada"})
-    """
-    conn = connect(path)
-    try:
-        yield conn
-    except BaseException:
-        conn.rollback()
-        raise
-    else:
-        conn.commit()
-    finally:
-        conn.close()
-
-
-@contextmanager
-def atomic(conn: sqlite3.Connection, *, write: bool = True) -> Iterator[sqlite3.Connection]:
-    """Run a block all-or-nothing.
-
-    Without an open transaction it starts one (``BEGIN IMMEDIATE`` for writers, so
-    two writers queue on the busy timeout instead of failing) and commits it; inside
-    a caller's transaction it uses a savepoint, so a failure undoes only this block.
-    """
-    if not conn.in_transaction:
-        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-        try:
-            yield conn
-        except BaseException:
-            conn.rollback()
-            raise
-        try:
-            conn.commit()
-        except BaseException:  # e.g. a deferred foreign key: the transaction is still open
-            conn.rollback()
-            raise
-        return
-    name = f"rpkit_{next(_savepoints)}"
-    conn.execute(f"SAVEPOINT {name}")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute(f"ROLLBACK TO {name}")
-        conn.execute(f"RELEASE {name}")
-        raise
-    else:
-        conn.execute(f"RELEASE {name}")
-
-
-def get_meta(conn: sqlite3.Connection, key: str, default: int = 0) -> int:
-    row = conn.execute("SELECT value FROM rpkit_meta WHERE key = ?", (key,)).fetchone()
-    return int(row[0]) if row and row[0] is not None else default
-
-
-def set_meta(conn: sqlite3.Connection, key: str, value: int | str) -> None:
-    conn.execute(
-        "INSERT INTO rpkit_meta(key, value) VALUES (?, ?) "
-        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        (key, str(value)),
-    )
-
-
-def head_id(conn: sqlite3.Connection) -> int:
-    """The newest event id, 0 for an empty log."""
-    return conn.execute("SELECT COALESCE(MAX(id), 0) FROM event_log").fetchone()[0]
-
-
-def db_path_of(conn: sqlite3.Connection) -> Path:
-    """The file behind a connection (its ``main`` database)."""
-    for _, name, file in conn.execute("PRAGMA database_list"):
-        if name == "main" and file:
-            return Path(file)
-    raise NotADatabaseError("this connection has no file behind it (an in-memory database?)")
+        if on_migrate is not None:
+            on_migrate(conn)

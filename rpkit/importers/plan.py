@@ -2,7 +2,7 @@
 
 An importer first *reads* its export into a plan (``Parsed``: chats, their turns
 and the alternatives each turn retires) without touching any database, so a
-malformed export is refused before a single row is written. ``_writer`` then
+malformed export is refused before a single row is written. ``writer`` then
 appends the plan in one transaction.
 """
 

@@ -1,11 +1,9 @@
 """Rewind: cut the log back to an event, after showing exactly what goes.
 
-Fixes over the app rpkit grew out of: the preview also says which chats lose
-events and which retired events come back; the rewind un-retires events whose
-retiring edit it deletes (the seed left them retired, and with foreign keys on
-its DELETE failed); the snapshot is taken while the write lock is held, so it is
-exactly the state the rewind starts from; the projection is rolled back by the
-tail instead of replayed from the first event.
+The preview also says which chats lose events and which retired events come
+back; the rewind un-retires events whose retiring edit it deletes; the
+snapshot is taken while the write lock is held, so it is exactly the state
+the rewind starts from; the projection is rolled back by the tail it undoes.
 """
 
 from __future__ import annotations
@@ -15,12 +13,13 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from .catalogue import TURN_KINDS
-from .errors import EventIdError, NotADatabaseError, NotATurnError, StalePreviewError
-from .events import check_event_id, get_event
-from .projection import reproject_from, rollback_point
+from ..errors import EventIdError, StalePreviewError
+from ..kinds import TURN_KINDS
+from ..log import get_turn
+from ..projection import reproject_from, rollback_point
+from ..store import atomic, check_event_id, head_id, require_history
+from .history import open_db
 from .snapshot import snapshot_dir, take_snapshot
-from .store import atomic, head_id, open_db
 
 
 def compute_rewind_preview(conn: sqlite3.Connection, after_event_id: int) -> dict[str, Any]:
@@ -87,12 +86,7 @@ def execute_rewind(
     and the rewind refuses (StalePreviewError) if the history changed since.
     """
     snapshot_dir(data_dir)  # refuse an unusable folder before taking any lock
-    if not Path(db_path).exists():  # open_db would create an empty history there
-        raise NotADatabaseError(
-            f"{db_path} does not exist (moved or deleted since the preview?); nothing was "
-            "rewound: pass the path of the history"
-        )
-    with open_db(db_path) as conn, atomic(conn):
+    with open_db(require_history(db_path)) as conn, atomic(conn):
         try:
             n = check_event_id(conn, after_event_id, what="after_event_id")
         except EventIdError as exc:
@@ -160,10 +154,5 @@ def rewind_points(conn: sqlite3.Connection, chat_id: int) -> dict[int, int]:
 
 def rewind_point(conn: sqlite3.Connection, turn_event_id: int) -> int:
     """The ``after_event_id`` for "rewind to here" on a turn (see ``rewind_points``)."""
-    ev, _ = get_event(conn, turn_event_id)
-    if ev.kind not in TURN_KINDS:
-        raise NotATurnError(
-            f"event {turn_event_id} is of kind {ev.kind!r}; 'rewind to here' takes a user or "
-            "assistant turn (for any event id, pass it to execute_rewind directly)"
-        )
+    ev, _ = get_turn(conn, turn_event_id, "rewind to")
     return rewind_points(conn, ev.chat_id)[ev.id]

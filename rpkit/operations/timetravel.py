@@ -1,22 +1,19 @@
-"""Time travel, diffs and verification: the projected state as DataFrames.
+"""Time travel and diffs: the projected state as DataFrames, at any event.
 
 ``state_at`` answers "what did every table look like at event N" without
 touching the database; ``diff_states`` says what changes between two such
-states; ``verify`` rebuilds the projection in a scratch database and compares.
+states.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from .events import check_event_id
-from .projection import MemorySink, fold, rollback_point, undo_entries
-from .schema import PROJECTED
-from .store import atomic, get_meta, head_id
+from ..projection import MemorySink, fold, rollback_point, undo_entries
+from ..store import PROJECTED, atomic, check_event_id, get_meta
 
 DIFF_COLUMNS = ["table", "key", "change", "column", "old", "new"]
 
@@ -35,6 +32,7 @@ def table_frame(name: str, rows: list[dict[str, Any]] | list[tuple]) -> pd.DataF
 
 
 def sink_frames(sink: MemorySink) -> dict[str, pd.DataFrame]:
+    """Every table of ``sink`` as a typed frame."""
     return {name: table_frame(name, list(rows.values())) for name, rows in sink.tables.items()}
 
 
@@ -62,7 +60,8 @@ def state_at(conn: sqlite3.Connection, event_id: int) -> dict[str, pd.DataFrame]
         return sink_frames(state_sink(conn, n))
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
+    """A frame cell as a plain Python value (None for NA, ISO text for a timestamp)."""
     if value is None or value is pd.NA or (isinstance(value, float) and value != value):
         return None
     if isinstance(value, pd.Timestamp):
@@ -76,7 +75,7 @@ def _rows(name: str, frame: pd.DataFrame) -> dict[tuple, dict[str, Any]]:
     key = PROJECTED[name].key
     out = {}
     for rec in frame.to_dict("records"):
-        rec = {k: _plain(v) for k, v in rec.items()}
+        rec = {k: plain_value(v) for k, v in rec.items()}
         out[tuple(rec[k] for k in key)] = rec
     return out
 
@@ -108,75 +107,3 @@ def diff_states(before: dict[str, pd.DataFrame], after: dict[str, pd.DataFrame])
     for i, col in ((4, "old"), (5, "new")):  # values as they are: 40 stays 40, not 40.0
         frame[col] = pd.Series([r[i] for r in records], index=frame.index, dtype=object)
     return frame
-
-
-@dataclass
-class VerifyReport:
-    """The outcome of ``verify``: ``ok`` and every difference found."""
-
-    ok: bool
-    projected_at: int
-    head_event_id: int
-    events_checked: int
-    differences: pd.DataFrame = field(repr=False)
-    problems: list[str] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return self.ok
-
-    def __repr__(self) -> str:
-        if self.ok:
-            return (
-                f"VerifyReport(ok: projection at event {self.projected_at} matches a rebuild of "
-                f"{self.events_checked} visible events)"
-            )
-        lines = [f"VerifyReport(NOT ok: {len(self.differences)} difference(s))", *self.problems]
-        if len(self.differences):
-            lines.append(self.differences.head(20).to_string())
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        head = "ok" if self.ok else "NOT ok"
-        body = "".join(f"<li>{p}</li>" for p in self.problems)
-        table = self.differences.head(50).to_html(index=False) if len(self.differences) else ""
-        return (
-            f"<p><b>verify: {head}</b> (projection at event {self.projected_at}, "
-            f"{self.events_checked} visible events)</p><ul>{body}</ul>{table}"
-        )
-
-
-def verify(conn: sqlite3.Connection) -> VerifyReport:
-    """Rebuild the projection into a scratch database and compare it with the live tables."""
-    with atomic(conn, write=False):
-        at = get_meta(conn, "projected_at")
-        head = head_id(conn)
-        sink = MemorySink()
-        checked = fold(conn, sink, 1, at, desc="verifying")
-        live = current_state(conn)
-    scratch = sqlite3.connect(":memory:")
-    try:
-        for table in PROJECTED.values():
-            scratch.execute(table.ddl)
-            cols = table.column_names
-            scratch.executemany(
-                f"INSERT INTO {table.name} VALUES ({', '.join('?' * len(cols))})",
-                [tuple(r[c] for c in cols) for r in sink.tables[table.name].values()],
-            )
-        rebuilt = {
-            name: table_frame(name, scratch.execute(f"SELECT * FROM {name}").fetchall())
-            for name in PROJECTED
-        }
-    finally:
-        scratch.close()
-    differences = diff_states(rebuilt, live)
-    problems = []
-    if at != head:
-        problems.append(
-            f"the projection shows event {at} but the log goes to {head}: run catch_up(conn)"
-        )
-    if len(differences):
-        problems.append(
-            f"{len(differences)} difference(s) between the live tables (new) and a rebuild "
-            "(old): run project(conn) to rebuild"
-        )
-    return VerifyReport(not problems, at, head, checked, differences, problems)

@@ -19,15 +19,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import schema
-from .errors import InvalidSnapshotError, SnapshotDirError, SnapshotError
-from .store import BUSY_TIMEOUT_S, atomic, db_path_of, open_db
+from ..errors import InvalidSnapshotError, SnapshotDirError, SnapshotError
+from ..projection import rebuild
+from ..store import BUSY_TIMEOUT_S, atomic, db_path_of, head_id, require_history, schema
+from ..store.schema import ensure_tables
+from .history import open_db
 
 SUFFIX = ".sqlite"
 _KIND = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _META_KEYS = ("kind", "taken_at", "source", "max_event_id", "events")
-# Copied on restore, in an order that satisfies the foreign keys.
-_CONTENT_TABLES = ["event_log", *schema.PROJECTED, "projection_undo"]
 
 
 def snapshot_dir(data_dir: str | PathLike[str]) -> Path:
@@ -242,6 +242,21 @@ def list_snapshots(data_dir: str | PathLike[str]) -> pd.DataFrame:
     return frame.sort_values(["taken_at", "path"], kind="stable").reset_index(drop=True)
 
 
+def resolve_snapshot(data_dir: str | PathLike[str], snapshot: str | PathLike[str]) -> Path:
+    """The snapshot file meant by ``snapshot``: a path, or a name in ``data_dir/snapshots``."""
+    path = Path(snapshot)
+    if not path.exists() and not path.is_absolute():
+        candidate = Path(data_dir) / "snapshots" / path
+        path = candidate if candidate.exists() else path
+    return path
+
+
+def _tables(conn: sqlite3.Connection, database: str) -> set[str]:
+    return {
+        r[0] for r in conn.execute(f"SELECT name FROM {database}.sqlite_master WHERE type='table'")
+    }
+
+
 def restore_snapshot(
     *, db_path: str | PathLike[str], data_dir: str | PathLike[str], snapshot: str | PathLike[str]
 ) -> Path:
@@ -251,12 +266,9 @@ def restore_snapshot(
     current state is snapshotted before anything is replaced, and that snapshot's
     path is returned so the restore itself can be undone.
     """
-    path = Path(snapshot)
-    if not path.exists() and not path.is_absolute():
-        candidate = Path(data_dir) / "snapshots" / path
-        path = candidate if candidate.exists() else path
+    path = resolve_snapshot(data_dir, snapshot)
     read_snapshot_meta(path, check=True)
-    with open_db(db_path) as conn:
+    with open_db(require_history(db_path)) as conn:
         conn.execute("ATTACH DATABASE ? AS snap", (str(path),))
         try:
             before = _copy_in(conn, path, data_dir)
@@ -276,10 +288,16 @@ def _copy_in(conn: sqlite3.Connection, path: Path, data_dir: str | PathLike[str]
     with atomic(conn):
         before = take_snapshot(conn, data_dir=data_dir, kind="pre-restore")
         conn.execute("PRAGMA defer_foreign_keys = ON")
-        for name in reversed(_CONTENT_TABLES):
+        ensure_tables(conn)
+        # In an order that satisfies the foreign keys; an extension table the
+        # snapshot lacks is emptied, and rebuilt below.
+        content = ["event_log", *schema.PROJECTED, "projection_undo"]
+        in_snapshot = _tables(conn, "snap")
+        for name in reversed(content):
             conn.execute(f"DELETE FROM main.{name}")
-        for name in _CONTENT_TABLES:
-            conn.execute(f"INSERT INTO main.{name} SELECT * FROM snap.{name}")
+        for name in content:
+            if name in in_snapshot:
+                conn.execute(f"INSERT INTO main.{name} SELECT * FROM snap.{name}")
         # Event ids are never reused: a restore keeps the highest id handed out.
         used = conn.execute(
             "SELECT COALESCE(MAX(seq), 0) FROM main.sqlite_sequence WHERE name = 'event_log'"
@@ -298,4 +316,6 @@ def _copy_in(conn: sqlite3.Connection, path: Path, data_dir: str | PathLike[str]
             "INSERT INTO main.rpkit_meta SELECT * FROM snap.rpkit_meta "
             "WHERE key NOT LIKE 'snapshot\\_%' ESCAPE '\\'"
         )
+        if any(name not in in_snapshot for name in content):
+            rebuild(conn, head_id(conn))
     return before

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import sqlite3
 
-from .errors import NotATurnError, PayloadError
-from .events import append_replacing, live_turn
-
-_REVISION_KEYS = ("text", "revision", "replaces")
+from ..errors import NotATurnError, PayloadError
+from ..kinds import KINDS
+from .append import append_replacing
+from .read import live_turn
 
 
 def _revise(conn: sqlite3.Connection, event_id: int, text: str, how: str, ts: object) -> int:
@@ -23,7 +23,8 @@ def _revise(conn: sqlite3.Connection, event_id: int, text: str, how: str, ts: ob
             kind=old.kind,
             field="text",
         )
-    payload = {k: v for k, v in old.payload.items() if k not in _REVISION_KEYS}
+    revised = {"text", *(f.name for f in KINDS[old.kind].revision)}
+    payload = {k: v for k, v in old.payload.items() if k not in revised}
     payload.update(text=text, revision=how, replaces=old.id)
     return append_replacing(conn, old.kind, payload, replaces=[old.id], chat_id=old.chat_id, ts=ts)
 
@@ -38,7 +39,7 @@ def regenerate_turn(
 ) -> int:
     """Replace a bot's reply with a regenerated one (assistant turns only)."""
     old = live_turn(conn, event_id, "regenerate")
-    if old.kind != "assistant_turn":
+    if KINDS[old.kind].speaker is None:  # only a bot's turn is regenerated
         raise NotATurnError(
             f"cannot regenerate event {event_id}: it is of kind {old.kind!r}; only assistant turns "
             "are regenerated (use edit_turn for your own turns)"

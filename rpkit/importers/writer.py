@@ -12,11 +12,10 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from .._progress import progress_bar
-from ..edits import hide_turn
-from ..events import append, append_replacing, next_chat_id
+from ..log import append, append_replacing, hide_turn, next_chat_id
+from ..progress import progress_bar
 from ..store import atomic, head_id
-from ._common import Chat, Parsed, Turn, slug
+from .plan import Chat, Parsed, Turn, slug
 from .report import ImportReport
 
 REVISIONS = {"sillytavern": "swipe", "chatgpt": "branch"}
