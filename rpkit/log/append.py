@@ -7,7 +7,6 @@ transaction as the log.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterable
 from typing import Any
@@ -18,7 +17,7 @@ from ..kinds import Event
 from ..projection import SqlSink, apply_event, move_to, settle_projection
 from ..store import atomic, plain_id, set_meta
 from .read import live_turn
-from .validate import check_payload, check_references, normalize_ts
+from .validate import check_payload, check_references, normalize_ts, payload_json
 
 
 def retire(conn: sqlite3.Connection, event_id: int, by: int) -> int:
@@ -60,7 +59,7 @@ def append_replacing(
         chat_id, cause_id = plain_id(chat_id), plain_id(cause_id)
         check_references(conn, sink, spec, payload, chat_id, cause_id)
         replaces = [live_turn(conn, old, "replace").id for old in replaces]
-        text = json.dumps(payload, ensure_ascii=False)
+        text = payload_json(payload)
         new_id = conn.execute(
             "INSERT INTO event_log(ts, chat_id, kind, payload, cause_id) VALUES (?, ?, ?, ?, ?)",
             (stamp, chat_id, kind, text, cause_id),

@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import AlreadyRetiredError, PayloadError, TimestampError, UnknownReferenceError
 from ..kinds import KINDS, Kind, Ref, Sink, kind_spec
 from ..kinds.declaration import TYPE_NAMES
-from ..store import is_id
+from ..store import is_id, plain_id
 from .read import live_turn
 
 
@@ -27,8 +27,20 @@ def _matches(value: Any, typ: type) -> bool:
             isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
         )
     if typ is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+        return is_id(value)
     return isinstance(value, typ)
+
+
+def json_value(value: object) -> object:
+    """``json.dumps``' fallback: a numpy integer (an id read from a frame) as an int."""
+    if is_id(value):
+        return int(value)
+    raise TypeError(f"{type(value).__name__} {value!r:.40} is not a JSON value")
+
+
+def payload_json(payload: dict[str, Any]) -> str:
+    """The payload as the JSON text the log stores."""
+    return json.dumps(payload, ensure_ascii=False, allow_nan=False, default=json_value)
 
 
 def check_payload(kind: str, payload: object) -> Kind:
@@ -59,7 +71,7 @@ def check_payload(kind: str, payload: object) -> Kind:
                 field=f.name,
             )
     try:
-        json.dumps(payload, allow_nan=False)
+        payload_json(payload)
     except (TypeError, ValueError) as exc:
         raise PayloadError(
             f"{kind} payload cannot be stored as JSON ({exc}); use strings, numbers, lists, dicts",
@@ -158,6 +170,7 @@ def _check_ref(sink: Sink, kind: str, ref: Ref, payload: dict[str, Any]) -> None
     if values is None:
         return
     for value in values if ref.each else [values]:
+        value = plain_id(value)
         exists = isinstance(value, str | int) and sink.get(ref.table, (value,)) is not None
         if ref.new and (exists or value in ref.reserved):
             raise PayloadError(

@@ -26,7 +26,7 @@ def compute_rewind_preview(conn: sqlite3.Connection, after_event_id: int) -> dic
     """What ``execute_rewind(after_event_id)`` would remove and bring back, as a dict.
 
     Keys: ``after_event_id``, ``head_event_id``, ``total_events`` and ``by_kind``
-    (rows removed, retired ones included, as in the seed), ``hidden_events`` (how
+    (rows removed, retired ones included), ``hidden_events`` (how
     many of those were already retired), ``by_chat`` (removed per chat id, None for
     world-level events) and ``restored_events`` (retired events that become
     visible again: id, kind, chat_id, superseded_by).

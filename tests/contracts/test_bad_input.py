@@ -31,29 +31,17 @@ from rpkit.cli import main
 from rpkit.importers import import_chatgpt, import_file, import_sharegpt, import_sillytavern
 from rpkit.widgets import AffinityExplorer, RewindPanel
 
-SAMPLES = Path(__file__).resolve().parent.parent / "data" / "exports"
+from ..helpers import ROOT, file_state
+
+SAMPLES = ROOT / "data" / "exports"
 
 
 # -- the history every case runs against --------------------------------------
 
 
-def settle(path: Path) -> None:
-    con = sqlite3.connect(path)
-    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    con.close()
-
-
-def state(path: Path) -> bytes:
-    settle(path)
-    return path.read_bytes()
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("bad-input") / "history.db"
-    rpkit.demo.build_demo(path, events=300, seed=11)
-    settle(path)
-    return path
+@pytest.fixture
+def template(demo_template) -> Path:
+    return demo_template
 
 
 @dataclass
@@ -666,7 +654,7 @@ def panel_stale(env: Env) -> RewindPanel:
     panel.confirm.value = True
     with rpkit.open_db(env.db) as conn:  # another window appends meanwhile
         rpkit.append(conn, "you_set", {"name": "another window"})
-    env.expected = state(env.db)
+    env.expected = file_state(env.db)
     panel.rewind_button.click()
     return panel
 
@@ -839,19 +827,19 @@ def _fill(word: str, env: Env) -> str:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_bad_input_is_refused_and_changes_nothing(env, case):
-    before = state(env.db)
+    before = file_state(env.db)
     with pytest.raises(case.error) as info:
         case.run(env)
     assert type(info.value) is case.error or case.error is CliFailure
     message = str(info.value)
     for word in case.words:
         assert _fill(word, env) in message, f"{_fill(word, env)!r} not in {message!r}"
-    assert state(env.db) == before
+    assert file_state(env.db) == before
 
 
 @pytest.mark.parametrize("case", WIDGETS, ids=[c.name for c in WIDGETS])
 def test_bad_input_in_the_rewind_panel_is_refused_and_changes_nothing(env, case):
-    before = state(env.db)
+    before = file_state(env.db)
     env.expected = before
     panel = case.run(env)
     if case.error is None:
@@ -861,7 +849,7 @@ def test_bad_input_in_the_rewind_panel_is_refused_and_changes_nothing(env, case)
     for word in case.words:
         assert word in panel.status, f"{word!r} not in {panel.status!r}"
     assert panel.last_snapshot is None
-    assert state(env.db) == env.expected
+    assert file_state(env.db) == env.expected
 
 
 def test_affinity_explorer_on_a_text_file(env):
@@ -961,13 +949,13 @@ def _attempt(env: Env, fmt: str, path: Path) -> str:
 
 
 def _attempt_once(env: Env, fmt: str, path: Path) -> str:
-    before, log_before = state(env.db), _log(env.db)
+    before, log_before = file_state(env.db), _log(env.db)
     try:
         with rpkit.open_db(env.db) as conn:
             report = IMPORT[fmt](conn, path)
     except rpkit.ImportFormatError as exc:
         assert str(path.name) in str(exc) or "export" in str(exc), str(exc)
-        assert state(env.db) == before
+        assert file_state(env.db) == before
         return "refused"
     log_after = _log(env.db)
     assert log_after[: len(log_before)] == log_before

@@ -5,7 +5,7 @@ from __future__ import annotations
 import rpkit
 from rpkit.store import get_meta
 
-from .conftest import frame_rows, log_rows, table_rows
+from ..helpers import frame_rows, log_rows, table_rows
 
 
 def test_project_rebuilds_the_same_tables(demo_path):

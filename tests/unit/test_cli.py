@@ -10,7 +10,7 @@ from click.testing import CliRunner
 import rpkit
 from rpkit.cli import main
 
-from .conftest import file_state, log_rows
+from ..helpers import file_state, log_rows
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ import rpkit
 from rpkit.cli import main
 from rpkit.importers import import_sharegpt
 
-from .conftest import file_state
+from ..helpers import ROOT, file_state
 
-SAMPLE = Path(__file__).resolve().parent.parent / "data" / "exports" / "sharegpt" / "roleplay.json"
+SAMPLE = ROOT / "data" / "exports" / "sharegpt" / "roleplay.json"
 
 
 @pytest.fixture

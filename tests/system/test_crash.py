@@ -32,6 +32,8 @@ import pytest
 import rpkit
 from rpkit.operations import read_snapshot_meta
 
+from ..helpers import settle
+
 CHILD = Path(__file__).with_name("_crash_child.py")
 COUNTED_TRIALS = 100  # kill points spread over the run, per operation
 TAIL_POINTS = 10  # and each of the last points (commit, checkpoint, close)
@@ -107,12 +109,6 @@ def partials(folder: Path) -> list[Path]:
 def copy_case(base: Path, dest: Path) -> Path:
     shutil.copytree(base, dest)
     return dest
-
-
-def settle(path: Path) -> None:
-    con = sqlite3.connect(path)
-    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    con.close()
 
 
 class Tally:

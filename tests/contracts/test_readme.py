@@ -9,7 +9,9 @@ import pytest
 
 from rpkit.demo import build_demo
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+from ..helpers import ROOT
+
+README = ROOT / "README.md"
 SNIPPETS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
 
 

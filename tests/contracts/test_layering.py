@@ -10,7 +10,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent.parent / "rpkit"
+from ..helpers import ROOT
+
+PACKAGE = ROOT / "rpkit"
 
 LAYERS = [
     ("utilities", ["rpkit.errors", "rpkit.progress", "rpkit.display", "rpkit.gcpause"]),

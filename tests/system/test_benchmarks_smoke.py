@@ -10,15 +10,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import rpkit
 from benchmarks import baselines
 from benchmarks.__main__ import COMPARISONS, plan
 
-from .conftest import table_rows
+from ..helpers import ROOT, table_rows
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = ROOT
 
 
 def test_a_tiny_run_reports_every_measurement(tmp_path):

@@ -16,7 +16,7 @@ from rpkit import frames
 from rpkit.kinds import KINDS, Summary
 from rpkit.store import PROJECTED
 
-from .conftest import table_rows
+from ..helpers import table_rows
 
 
 def mood_set(sink, ev):

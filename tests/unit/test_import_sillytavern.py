@@ -15,9 +15,9 @@ from rpkit.cli import main
 from rpkit.importers import import_file, import_sillytavern
 from rpkit.importers.plan import parse_date
 
-from .conftest import file_state
+from ..helpers import ROOT, file_state
 
-SAMPLES = Path(__file__).resolve().parent.parent / "data" / "exports" / "sillytavern"
+SAMPLES = ROOT / "data" / "exports" / "sillytavern"
 MAIN = "Mira - 2024-6-5@14h56m50s.jsonl"
 BRANCH = "Branch #1 - 2024-6-6@09h12m05s.jsonl"
 GROUP = "group/Thornwood road - 2024-07-12@01h31m37s.jsonl"

@@ -8,7 +8,7 @@ import pytest
 
 import rpkit
 
-from .conftest import file_state, log_rows, table_rows
+from ..helpers import file_state, log_rows, table_rows
 
 
 @pytest.fixture

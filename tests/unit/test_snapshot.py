@@ -9,7 +9,7 @@ import pytest
 import rpkit
 from rpkit.operations import read_snapshot_meta
 
-from .conftest import file_state, log_rows, table_rows
+from ..helpers import file_state, log_rows, table_rows
 
 
 def test_snapshot_describes_itself_and_is_listed(demo_path, tmp_path):

@@ -13,7 +13,9 @@ import rpkit
 from rpkit.classify import Classifier, ClassifyReport, Judgement, TurnInput, VaderClassifier
 from rpkit.importers import import_chatgpt, import_sharegpt, import_sillytavern
 
-EXPORTS = Path(__file__).resolve().parent.parent / "data" / "exports"
+from ..helpers import ROOT
+
+EXPORTS = ROOT / "data" / "exports"
 
 
 @pytest.fixture

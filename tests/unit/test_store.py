@@ -9,7 +9,7 @@ import pytest
 import rpkit
 from rpkit.store import get_meta, schema
 
-from .conftest import file_state, log_rows, table_rows
+from ..helpers import file_state, log_rows, table_rows
 
 
 def test_new_history_has_schema_and_settings(db_path):

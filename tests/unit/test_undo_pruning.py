@@ -15,7 +15,7 @@ from rpkit.demo import generate
 from rpkit.operations import sink_frames
 from rpkit.store import get_meta
 
-from .conftest import frame_rows, table_rows
+from ..helpers import frame_rows, table_rows
 
 
 @pytest.fixture

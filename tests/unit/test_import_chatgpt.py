@@ -14,11 +14,9 @@ import rpkit
 from rpkit.cli import main
 from rpkit.importers import import_chatgpt
 
-from .conftest import file_state
+from ..helpers import ROOT, file_state
 
-SAMPLE = (
-    Path(__file__).resolve().parent.parent / "data" / "exports" / "chatgpt" / "conversations.json"
-)
+SAMPLE = ROOT / "data" / "exports" / "chatgpt" / "conversations.json"
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 
 import rpkit
 
-from .conftest import file_state, frame_rows, log_rows, settle, table_rows
+from ..helpers import file_state, frame_rows, log_rows, settle, table_rows
 
 
 def test_preview_counts_include_retired_rows(demo_path):

@@ -32,6 +32,8 @@ from rpkit import frames
 from rpkit.cli import main
 from rpkit.importers import import_chatgpt
 
+from ..helpers import file_state
+
 PACKAGE = Path(rpkit.__file__).resolve().parent
 MARK = "Zq9x"
 HOSTILE = [
@@ -362,13 +364,6 @@ def _edit_snapshot(snap: Path, *statements: str) -> Path:
     return snap
 
 
-def _state(path: Path) -> bytes:
-    con = sqlite3.connect(path)
-    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    con.close()
-    return path.read_bytes()
-
-
 @pytest.mark.parametrize(
     ("damage", "words"),
     [
@@ -418,18 +413,18 @@ def _state(path: Path) -> bytes:
 def test_restore_refuses_a_snapshot_with_the_wrong_content(tmp_path, damage, words):
     db, snap = _snapshot(tmp_path)
     damage(snap)
-    before = _state(db)
+    before = file_state(db)
     with pytest.raises(rpkit.InvalidSnapshotError) as info:
         rpkit.restore_snapshot(db_path=db, data_dir=tmp_path, snapshot=snap)
     assert snap.name in str(info.value)
     for word in words:
         assert word in str(info.value)
-    assert _state(db) == before
+    assert file_state(db) == before
 
 
 def test_restore_refuses_what_is_not_an_rpkit_snapshot(tmp_path):
     db, snap = _snapshot(tmp_path)
-    before = _state(db)
+    before = file_state(db)
     foreign = tmp_path / "foreign.sqlite"
     con = sqlite3.connect(foreign)
     con.execute("CREATE TABLE event_log (id, payload)")
@@ -445,7 +440,7 @@ def test_restore_refuses_what_is_not_an_rpkit_snapshot(tmp_path):
         with pytest.raises(rpkit.InvalidSnapshotError) as info:
             rpkit.restore_snapshot(db_path=db, data_dir=tmp_path, snapshot=bad)
         assert bad.name in str(info.value)
-    assert _state(db) == before
+    assert file_state(db) == before
     assert not (tmp_path / "snapshots").exists() or not os.listdir(tmp_path / "snapshots")
     # planted among the snapshots, none of them is listed (and listing does not fail)
     (tmp_path / "snapshots").mkdir(exist_ok=True)

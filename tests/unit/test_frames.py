@@ -17,7 +17,7 @@ import rpkit
 from rpkit import frames
 from rpkit.demo import build_demo, dump_events
 
-from ._notebook_helpers import DEMO_EVENTS, copy_demo, dump
+from ..helpers import DEMO_EVENTS, copy_demo, dump
 
 
 @pytest.fixture

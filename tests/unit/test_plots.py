@@ -15,7 +15,7 @@ from matplotlib.axes import Axes  # noqa: E402
 import rpkit  # noqa: E402
 from rpkit import frames, plots  # noqa: E402
 
-from ._notebook_helpers import copy_demo  # noqa: E402
+from ..helpers import copy_demo  # noqa: E402
 
 PAIRS = ["corvin → you", "mira → you", "sable → you", "you → corvin", "you → mira", "you → sable"]
 

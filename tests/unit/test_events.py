@@ -9,7 +9,7 @@ import pytest
 import rpkit
 from rpkit.log import append_replacing
 
-from .conftest import file_state, log_rows, table_rows
+from ..helpers import file_state, log_rows, table_rows
 
 
 def _world(conn):

@@ -15,7 +15,7 @@ from rpkit import frames
 from rpkit.log import edit_turn, hide_turn
 from rpkit.store import atomic
 
-from ._notebook_helpers import DEMO_EVENTS, copy_demo
+from ..helpers import DEMO_EVENTS, copy_demo
 
 EVENT_DTYPES = {
     "id": "Int64",

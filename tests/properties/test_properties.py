@@ -22,7 +22,7 @@ import rpkit
 from rpkit import projection
 from rpkit.operations import sink_frames
 
-from .conftest import frame_rows, log_rows, table_rows
+from ..helpers import frame_rows, log_rows, table_rows
 
 BOTS = ["b1", "b2"]
 ENTITIES = ["you", *BOTS]

@@ -13,7 +13,7 @@ import rpkit  # noqa: E402
 from rpkit import frames  # noqa: E402
 from rpkit.widgets import AffinityExplorer, RewindPanel  # noqa: E402
 
-from ._notebook_helpers import copy_demo, dump  # noqa: E402
+from ..helpers import copy_demo, dump  # noqa: E402
 
 CHAT, TURN = 3, 291  # a user turn of "Debts and daggers" that a later edit replaced
 

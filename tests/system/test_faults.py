@@ -26,22 +26,12 @@ import pytest
 import rpkit
 from rpkit.demo import build_demo
 
+from ..helpers import ROOT, file_state, settle
+
 IS_ROOT = os.geteuid() == 0
 
 
 # -- helpers -------------------------------------------------------------------
-
-
-def settle(path: Path) -> None:
-    con = sqlite3.connect(path)
-    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    con.close()
-
-
-def state(path: Path) -> bytes:
-    """The history's bytes with the WAL folded in: equal bytes, equal history."""
-    settle(path)
-    return path.read_bytes()
 
 
 def snapshot_files(data_dir: Path) -> list[str]:
@@ -132,7 +122,7 @@ def test_snapshot_folder_that_cannot_be_created(tmp_path, op):
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     (data_dir / "snapshots").write_text("a file where the folder should be")
-    before = state(db)
+    before = file_state(db)
     with pytest.raises(rpkit.SnapshotDirError) as info:
         if op == "rewind":
             rpkit.execute_rewind(db_path=db, data_dir=data_dir, after_event_id=40)
@@ -144,7 +134,7 @@ def test_snapshot_folder_that_cannot_be_created(tmp_path, op):
     message = str(info.value)
     assert str(data_dir / "snapshots") in message and "cannot create" in message
     assert "data_dir" in message  # says what to do
-    assert state(db) == before
+    assert file_state(db) == before
     assert (data_dir / "snapshots").read_text() == "a file where the folder should be"
 
 
@@ -155,14 +145,14 @@ def test_snapshot_folder_that_is_not_writable(tmp_path, op):
         snap = rpkit.take_snapshot(conn, data_dir=tmp_path / "elsewhere", kind="manual")
     folder = tmp_path / "snapshots"
     folder.mkdir()
-    before = state(db)
+    before = file_state(db)
     with unwritable(folder), pytest.raises(rpkit.SnapshotDirError) as info:
         if op == "rewind":
             rpkit.execute_rewind(db_path=db, data_dir=tmp_path, after_event_id=40)
         else:
             rpkit.restore_snapshot(db_path=db, data_dir=tmp_path, snapshot=snap)
     assert str(folder) in str(info.value) and "not writable" in str(info.value)
-    assert state(db) == before
+    assert file_state(db) == before
     assert snapshot_files(tmp_path) == []
 
 
@@ -173,7 +163,7 @@ def test_snapshot_folder_full_by_a_file_size_limit(tmp_path, op):
     with rpkit.open_db(db) as conn:
         snap = rpkit.take_snapshot(conn, data_dir=tmp_path / "elsewhere", kind="manual")
     assert db.stat().st_size > 2 * 96 * 1024
-    before = state(db)
+    before = file_state(db)
     args = (
         rewind_args(db, tmp_path)
         if op == "rewind"
@@ -185,7 +175,7 @@ def test_snapshot_folder_full_by_a_file_size_limit(tmp_path, op):
         "could not write a snapshot" in got["message"] and "nothing was changed" in got["message"]
     )
     assert str(tmp_path / "snapshots") in got["message"]
-    assert state(db) == before
+    assert file_state(db) == before
     assert snapshot_files(tmp_path) == []  # the partial copy was removed
 
 
@@ -208,14 +198,14 @@ def small_tmpfs(tmp_path):
 def test_snapshot_folder_on_a_full_disk(tmp_path, small_tmpfs):
     db = history(tmp_path, events=400)
     assert db.stat().st_size > 2 * 64 * 1024
-    before = state(db)
+    before = file_state(db)
     with pytest.raises(rpkit.SnapshotError) as info:
         rpkit.execute_rewind(db_path=db, data_dir=small_tmpfs, after_event_id=40)
     message = str(info.value)
     assert "full" in message or "No space left" in message
     assert "nothing was changed" in message and "free some space" in message
     assert str(small_tmpfs / "snapshots") in message
-    assert state(db) == before
+    assert file_state(db) == before
     assert snapshot_files(small_tmpfs) == []
 
 
@@ -224,7 +214,7 @@ def test_snapshot_folder_on_a_full_disk(tmp_path, small_tmpfs):
 
 def test_read_only_history(tmp_path):
     db = history(tmp_path)
-    before = state(db)
+    before = file_state(db)
     with unwritable(db):
         with pytest.raises(rpkit.ReadOnlyDatabaseError) as info, rpkit.open_db(db):
             pass
@@ -233,7 +223,7 @@ def test_read_only_history(tmp_path):
         assert "copy it to a writable folder" in message
         with pytest.raises(rpkit.ReadOnlyDatabaseError):
             rpkit.execute_rewind(db_path=db, data_dir=tmp_path, after_event_id=40)
-    assert state(db) == before
+    assert file_state(db) == before
     assert snapshot_files(tmp_path) == []
 
 
@@ -242,14 +232,14 @@ def test_history_in_a_folder_that_is_not_writable(tmp_path):
     folder = tmp_path / "locked"
     folder.mkdir()
     db = history(folder)
-    before = state(db)
+    before = file_state(db)
     with unwritable(folder) as how, pytest.raises(rpkit.ReadOnlyDatabaseError) as info:
         rpkit.execute_rewind(db_path=db, data_dir=tmp_path, after_event_id=40)
     if how == "chmod":  # the file itself is writable: the folder is the problem
         assert str(folder) in str(info.value) and "-wal" in str(info.value)
     else:  # a read-only mount: the file is read-only too
         assert str(db) in str(info.value) and "read-only" in str(info.value)
-    assert state(db) == before
+    assert file_state(db) == before
     assert snapshot_files(tmp_path) == []
 
 
@@ -324,14 +314,14 @@ def test_history_replaced_between_preview_and_rewind(tmp_path, change, error, wo
     db = history(tmp_path)
     seen = preview_of(db)
     change(db)
-    before = db.read_bytes() if change in (_foreign, _text) else state(db)
+    before = db.read_bytes() if change in (_foreign, _text) else file_state(db)
     with pytest.raises(error) as info:
         rpkit.execute_rewind(
             db_path=db, data_dir=tmp_path, after_event_id=40, expected_preview=seen
         )
     for word in words:
         assert word in str(info.value)
-    after = db.read_bytes() if change in (_foreign, _text) else state(db)
+    after = db.read_bytes() if change in (_foreign, _text) else file_state(db)
     assert after == before
     assert snapshot_files(tmp_path) == []  # refused before the snapshot, let alone the cut
 
@@ -395,10 +385,7 @@ def test_import_report_after_a_rewind_counts_what_it_wrote(tmp_path):
     """After a rewind the next ids skip the cut ones; the report must count events, not ids."""
     from rpkit.importers import import_file
 
-    export = (
-        Path(__file__).resolve().parent.parent
-        / "data/exports/sillytavern/Mira - 2024-6-5@14h56m50s.jsonl"
-    )
+    export = ROOT / "data/exports/sillytavern/Mira - 2024-6-5@14h56m50s.jsonl"
     db = history(tmp_path, events=150)
     rpkit.execute_rewind(db_path=db, data_dir=tmp_path, after_event_id=50)
     report = import_file(db, "sillytavern", export)

@@ -27,15 +27,11 @@ import pytest
 
 import rpkit
 
+from ..helpers import ROOT
+
 CHILD = Path(__file__).with_name("_concurrency_child.py")
 ROLES = ["appender", "rewinder", "restorer", "importer", "catcher", "reader1", "reader2"]
-EXPORT = (
-    Path(__file__).resolve().parent.parent
-    / "data"
-    / "exports"
-    / "sillytavern"
-    / "Mira - 2024-6-5@14h56m50s.jsonl"
-)
+EXPORT = ROOT / "data" / "exports" / "sillytavern" / "Mira - 2024-6-5@14h56m50s.jsonl"
 
 pytestmark = pytest.mark.slow
 
