@@ -65,7 +65,7 @@ def append_replacing(
             (stamp, chat_id, kind, text, cause_id),
         ).lastrowid
         if spec.retires is not None:
-            replaces.append(payload[spec.retires])
+            replaces.append(plain_id(payload[spec.retires]))
         if not replaces:
             # A plain append changes nothing before it: fold just this event.
             apply_event(sink, Event(new_id, stamp, chat_id, kind, orjson.loads(text), cause_id))
