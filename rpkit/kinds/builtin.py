@@ -19,11 +19,8 @@ from .registry import KINDS, builtin_kind
 
 def touch_chat(sink: Sink, ev: Event, **changes: Any) -> None:
     """Record ``ev`` as its chat's newest event, with any other chat_state changes."""
-    if ev.chat_id is None:
-        return
-    row = sink.get("chat_state", (ev.chat_id,))
-    if row is not None:
-        sink.put("chat_state", {**row, "last_event_id": ev.id, **changes})
+    if ev.chat_id is not None:
+        sink.patch("chat_state", (ev.chat_id,), {"last_event_id": ev.id, **changes})
 
 
 # -- the bulk summary of turns, hides and affinity updates ----------------------------
@@ -201,17 +198,15 @@ def assistant_turn(sink: Sink, ev: Event) -> None:
 )
 def edge_update(sink: Sink, ev: Event) -> None:
     p = ev.payload
-    old = sink.get("edges", (p["src"], p["dst"]))
-    sink.put(
-        "edges",
-        {
-            "src": p["src"],
-            "dst": p["dst"],
-            "affinity": float((old["affinity"] if old else 0.0) + p["delta"]),
-            "updates": (old["updates"] if old else 0) + 1,
-            "last_event_id": ev.id,
-        },
-    )
+    key = (p["src"], p["dst"])
+    old = sink.get("edges", key)
+    if old is None:
+        row = {"src": p["src"], "dst": p["dst"], "affinity": float(0.0 + p["delta"])}
+        sink.put("edges", {**row, "updates": 1, "last_event_id": ev.id})
+    else:
+        affinity = float(old["affinity"] + p["delta"])
+        changes = {"affinity": affinity, "updates": old["updates"] + 1, "last_event_id": ev.id}
+        sink.patch("edges", key, changes)
     touch_chat(sink, ev)
 
 

@@ -30,11 +30,18 @@ class Event(NamedTuple):
 
 
 class Sink(Protocol):
-    """Projected tables as an effect sees them: rows are dicts, keys are tuples."""
+    """Projected tables as an effect sees them: rows are dicts, keys are tuples.
+
+    ``put`` writes a whole row; ``patch`` changes some columns of an existing
+    row (and does nothing when there is none). An effect never changes a row
+    dict it was given: it puts a new one or patches.
+    """
 
     def get(self, table: str, key: tuple) -> dict[str, Any] | None: ...
 
     def put(self, table: str, row: dict[str, Any]) -> None: ...
+
+    def patch(self, table: str, key: tuple, changes: dict[str, Any]) -> None: ...
 
 
 Effect = Callable[[Sink, Event], None]

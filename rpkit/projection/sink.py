@@ -18,6 +18,7 @@ class MemorySink:
 
     def __init__(self, record_from: int | None = None) -> None:
         self.codes = all_codes()
+        self.key_of = {name: code.key_of for name, code in self.codes.items()}
         self.tables: dict[str, dict[tuple, dict[str, Any]]] = {t: {} for t in PROJECTED}
         self.undo: list[UndoEntry] = []
         self.record_from = record_from
@@ -27,11 +28,22 @@ class MemorySink:
         return self.tables[table].get(key)
 
     def put(self, table: str, row: dict[str, Any]) -> None:
-        key = self.codes[table].key_of(row)
+        key = self.key_of[table](row)
         rows = self.tables[table]
         if self.record_from is not None and self.event_id > self.record_from:
             self.undo.append((self.event_id, table, key, rows.get(key)))
         rows[key] = row
+
+    def patch(self, table: str, key: tuple, changes: dict[str, Any]) -> None:
+        rows = self.tables[table]
+        old = rows.get(key)
+        if old is None:
+            return
+        if self.record_from is not None and self.event_id > self.record_from:
+            self.undo.append((self.event_id, table, key, old))
+            rows[key] = {**old, **changes}
+        else:  # no undo entry refers to the row (none is recorded before it): change it in place
+            old.update(changes)
 
     def is_empty(self) -> bool:
         return not self.undo and not any(self.tables.values())
@@ -84,10 +96,15 @@ class SqlSink(MemorySink):
         return row
 
     def put(self, table: str, row: dict[str, Any]) -> None:
-        key = self.codes[table].key_of(row)
+        key = self.key_of[table](row)
         self.get(table, key)  # load the old row so the undo entry is right
         super().put(table, row)
         self.dirty[table][key] = None
+
+    def patch(self, table: str, key: tuple, changes: dict[str, Any]) -> None:
+        old = self.get(table, key)
+        if old is not None:
+            self.put(table, {**old, **changes})
 
     def flush(self) -> None:
         for name, keys in self.dirty.items():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from operator import itemgetter
@@ -37,8 +36,20 @@ class TableCode:
     delete_one: str
 
 
-@functools.cache
+_made: dict[str, tuple[Table, TableCode]] = {}
+
+
 def _code(table: Table) -> TableCode:
+    """The code of ``table``, made once per table spec (a re-registered table gets new code)."""
+    made = _made.get(table.name)
+    if made is not None and made[0] is table:
+        return made[1]
+    code = _make(table)
+    _made[table.name] = (table, code)
+    return code
+
+
+def _make(table: Table) -> TableCode:
     name, cols, key = table.name, tuple(table.column_names), table.key
     insert = f"INSERT INTO {name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
     updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in key)
