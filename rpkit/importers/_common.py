@@ -17,6 +17,11 @@ from typing import Any
 
 from ..errors import ImportFormatError
 
+GROUP_DEFINITION = (
+    "this is a SillyTavern group definition (groups/*.json: its name, members and the "
+    "names of its chats), not a chat; import the group's chat files (group chats/"
+    "<chat id>.jsonl) or a folder holding both, and the definition names the chats"
+)
 SKIP_HINT = "fix the file, or pass skip_bad=True (rpkit import ... --skip-bad) to skip bad records"
 
 
@@ -258,7 +263,15 @@ def slug(name: str) -> str:
     return out or "bot"
 
 
-_NAMES = {"sillytavern": "SillyTavern", "chatgpt": "ChatGPT", "sharegpt": "ShareGPT"}
+_NAMES = {
+    "sillytavern": "SillyTavern",
+    "chatgpt": "ChatGPT",
+    "sharegpt": "ShareGPT",
+    "claude": "Claude.ai",
+    "agnai": "Agnaistic",
+    "jsonl": "JSON-lines (OpenAI messages)",
+    "sillytavern-group": "SillyTavern group definition",
+}
 
 
 def looks_like(obj: object) -> str | None:
@@ -267,11 +280,19 @@ def looks_like(obj: object) -> str | None:
         obj = obj[0]
     if not isinstance(obj, dict):
         return None
-    if "mapping" in obj:
+    keys = set(obj)
+    if "mapping" in keys:
         return "chatgpt"
-    if "conversations" in obj:
+    if "chat_messages" in keys:
+        return "claude"
+    if "conversations" in keys:
         return "sharegpt"
-    if {"mes", "character_name", "chat_metadata", "is_user"} & set(obj):
+    if "members" in keys and ({"chat_id", "chats"} & keys):
+        return "sillytavern-group"
+    if isinstance(obj.get("messages"), list):
+        first = next((m for m in obj["messages"] if isinstance(m, dict)), {})
+        return "jsonl" if "role" in first or "content" in first else "agnai"
+    if {"mes", "character_name", "character_names", "chat_metadata", "is_user"} & keys:
         return "sillytavern"
     return None
 
@@ -279,6 +300,8 @@ def looks_like(obj: object) -> str | None:
 def wrong_format(file: str, fmt: str, obj: object) -> ImportFormatError:
     """Refuse a file of another format, saying which importer fits it if we can tell."""
     guess = looks_like(obj)
+    if guess == "sillytavern-group":
+        return refuse(file, GROUP_DEFINITION)
     if guess is not None and guess != fmt:
         return refuse(
             file,

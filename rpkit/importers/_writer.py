@@ -19,7 +19,7 @@ from ..store import atomic, head_id
 from ._common import Chat, Parsed, Turn, slug
 from .report import ImportReport
 
-REVISIONS = {"sillytavern": "swipe", "chatgpt": "branch"}
+REVISIONS = {"sillytavern": "swipe", "chatgpt": "branch", "claude": "branch", "agnai": "retry"}
 
 
 def _existing(conn: sqlite3.Connection, fmt: str, files: list[str]):
@@ -163,7 +163,8 @@ class _Writer:
 def write(conn: sqlite3.Connection, parsed: Parsed) -> ImportReport:
     """Append ``parsed`` to the history in one transaction; return the report."""
     report = ImportReport(format=parsed.format, files=parsed.files)
-    files = sorted({c.file for c in parsed.chats})
+    # The file names the plan was read from (not its chats: a streamed plan is read once).
+    files = sorted(set(parsed.files))
     with atomic(conn):
         before = head_id(conn)
         chats, refs = _existing(conn, parsed.format, files)
