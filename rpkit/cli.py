@@ -253,20 +253,42 @@ def verify_cmd(db: Path) -> None:
 # -- importing exports and deriving affinity (issue 4) ---------------------
 
 
-@main.group(name="import")
+class _ImportGroup(click.Group):
+    """``rpkit import FORMAT PATH DB``, or ``rpkit import PATH DB`` to detect the format."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            positional = [a for a in args if not a.startswith("-")]
+            if len(positional) >= 3:
+                raise click.UsageError(
+                    f"unknown export format {args[0]!r}; use one of: "
+                    f"{', '.join(IMPORT_FORMATS)}, or leave it out to detect it"
+                )
+            return "detect", self.commands["detect"], args
+        return super().resolve_command(ctx, args)
+
+
+@main.group(name="import", cls=_ImportGroup)
 def import_group() -> None:
-    """Import another app's chat export into DB (created if missing)."""
+    """Import another app's chat export into DB (created if missing).
+
+    `rpkit import PATH DB` detects the format and says what it took the file for;
+    `rpkit import FORMAT PATH DB` names it.
+    """
+
+
+SKIP_BAD = click.option(
+    "--skip-bad",
+    is_flag=True,
+    help="Skip malformed records (listed in the report) instead of refusing.",
+)
 
 
 def _import_command(fmt: str, what: str):
     @import_group.command(name=fmt, help=f"Import {what} from PATH into DB.")
     @click.argument("path", type=click.Path(path_type=Path))
     @DB
-    @click.option(
-        "--skip-bad",
-        is_flag=True,
-        help="Skip malformed records (listed in the report) instead of refusing.",
-    )
+    @SKIP_BAD
     @_friendly
     def command(path: Path, db: Path, skip_bad: bool) -> None:
         from .importers import import_file
@@ -276,9 +298,30 @@ def _import_command(fmt: str, what: str):
     return command
 
 
-_import_command("sillytavern", "a SillyTavern chat (.jsonl) or a folder of them")
-_import_command("chatgpt", "a ChatGPT conversations.json (or one conversation)")
-_import_command("sharegpt", "a ShareGPT dataset (.json or .jsonl)")
+IMPORT_FORMATS = {
+    "sillytavern": "a SillyTavern or TavernAI chat (.jsonl) or a folder of them",
+    "chatgpt": "a ChatGPT conversations.json (or one conversation)",
+    "sharegpt": "a ShareGPT dataset (.json or .jsonl)",
+    "claude": "a Claude.ai conversations.json",
+    "agnai": "an Agnaistic chat export (.json)",
+    "jsonl": "a JSON-lines dataset of {messages: [{role, content}]} conversations",
+}
+for _fmt, _what in IMPORT_FORMATS.items():
+    _import_command(_fmt, _what)
+
+
+@import_group.command(name="detect", hidden=True)
+@click.argument("path", type=click.Path(path_type=Path))
+@DB
+@SKIP_BAD
+@_friendly
+def import_detected(path: Path, db: Path, skip_bad: bool) -> None:
+    """Import PATH into DB, detecting its format (`rpkit import PATH DB`)."""
+    from .importers import detect_format, import_file
+
+    fmt = detect_format(path)
+    click.echo(f"{path.name}: detected {fmt} ({IMPORT_FORMATS[fmt]})")
+    click.echo(repr(import_file(db, fmt, path, skip_bad=skip_bad)))
 
 
 @main.command(name="classify")

@@ -182,7 +182,10 @@ def _from_epoch(value: float, unit: str) -> datetime:
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"{value!r} is not a time")
     seconds = value / 1000 if unit == "ms" or (unit == "auto" and value >= _MS_FROM) else value
-    return datetime.fromtimestamp(seconds, UTC)
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError):
+        raise ValueError(f"{value!r} is too far from now to be a time") from None
 
 
 def parse_date(value: object, *, unit: str = "auto") -> datetime | None:
