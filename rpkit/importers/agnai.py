@@ -41,7 +41,9 @@ def _text(value: object) -> str | None:
 
 
 def _is_user(msg: dict, users: frozenset[str] = frozenset()) -> bool:
-    if users and any(msg.get(k) in users for k in ("name", "handle", "characterId")):
+    if users and any(
+        isinstance(msg.get(k), str) and msg[k] in users for k in ("name", "handle", "characterId")
+    ):
         return True
     return bool(msg.get("userId")) or not msg.get("characterId")
 

@@ -88,7 +88,7 @@ def _turn(message: Any, k: int, file: str, parsed: Parsed, problems: Problems, w
         problems.bad(file, at, f"a message must be an object, not {type(message).__name__}")
         return None
     sender = message.get("sender")
-    if sender not in SENDERS:
+    if not isinstance(sender, str) or sender not in SENDERS:
         problems.bad(file, at, f"unknown sender {sender!r}; expected human or assistant")
         return None
     extra: dict[str, Any] = {}

@@ -53,7 +53,7 @@ def _content(content: Any, notes: Notes, where: str) -> str:
     for part in content:
         if isinstance(part, str):
             texts.append(part)
-        elif isinstance(part, dict) and part.get("type", "text") in TEXT_PARTS:
+        elif isinstance(part, dict) and str(part.get("type", "text")) in TEXT_PARTS:
             if not isinstance(part.get("text"), str):
                 raise ValueError(f"a text part must have a string 'text', not {part!r}")
             texts.append(part["text"])
