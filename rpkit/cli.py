@@ -268,7 +268,7 @@ class _ImportGroup(click.Group):
         return super().resolve_command(ctx, args)
 
 
-@main.group(name="import", cls=_ImportGroup)
+@main.group(name="import", cls=_ImportGroup, subcommand_metavar="[FORMAT] PATH DB")
 def import_group() -> None:
     """Import another app's chat export into DB (created if missing).
 
