@@ -257,8 +257,10 @@ class _ImportGroup(click.Group):
     """``rpkit import FORMAT PATH DB``, or ``rpkit import PATH DB`` to detect the format."""
 
     def resolve_command(self, ctx: click.Context, args: list[str]):
+        positional = [a for a in args if not a.startswith("-")]
+        if args and args[0] in self.commands and len(positional) == 2 and Path(args[0]).exists():
+            return "detect", self.commands["detect"], args  # a folder named like a format
         if args and args[0] not in self.commands and not args[0].startswith("-"):
-            positional = [a for a in args if not a.startswith("-")]
             if len(positional) >= 3:
                 raise click.UsageError(
                     f"unknown export format {args[0]!r}; use one of: "

@@ -102,3 +102,11 @@ def test_cli_unknown_format_and_undetectable_file(tmp_path):
     result = runner.invoke(main, ["import", str(odd), str(db)])
     assert result.exit_code != 0 and "matches none of the formats" in result.output
     assert not db.exists()
+
+
+def test_cli_a_folder_named_like_a_format_is_detected(tmp_path, monkeypatch):
+    shutil.copytree(EXPORTS / "claude", tmp_path / "claude")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["import", "claude", "h.db"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("claude: detected claude")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -210,14 +211,15 @@ def _not_lines(path: Path, file: str) -> None:
     raise refuse(file, "this is one JSON document, not JSON lines (one conversation a line)")
 
 
+@dataclass
 class Stream(Parsed):
     """A plan whose chats are read from the file each time they are iterated."""
 
-    path: Path
-    skip_bad: bool
-    count: int = 0
+    path: Path = field(default_factory=Path)
+    count: int = 0  # records (turns and alternatives), counted by the checking pass
 
     def iter_chats(self, parsed: Parsed, problems: Problems) -> Iterator[Chat]:
+        """Read the file's chats one line at a time, noting problems in ``parsed``."""
         now = datetime.now(UTC)
         first = True
         for n, obj in _objects(self.path, self.files[0], problems):
@@ -229,6 +231,7 @@ class Stream(Parsed):
                 yield chat
 
     def records(self) -> int:
+        """How many records the checking pass counted (for the progress bar)."""
         return self.count
 
 
@@ -249,8 +252,7 @@ def read(path: Path, *, skip_bad: bool = False) -> Parsed:
         raise refuse(path.name, "is a folder; pass the .jsonl file in it")
     if not path.is_file():
         raise refuse(str(path), "no such file")
-    stream = Stream(format=FORMAT, files=[path.name])
-    stream.path, stream.skip_bad = path, skip_bad
+    stream = Stream(format=FORMAT, files=[path.name], path=path)
     problems = Problems(stream, skip_bad)
     for chat in stream.iter_chats(stream, problems):
         stream.count += sum(1 + len(t.alternatives) for t in chat.turns)
