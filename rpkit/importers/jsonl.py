@@ -208,7 +208,11 @@ def _not_lines(path: Path, file: str) -> None:
         return
     if looks_like(whole) not in (None, FORMAT):
         raise wrong_format(file, FORMAT, whole)
-    raise refuse(file, "this is one JSON document, not JSON lines (one conversation a line)")
+    raise refuse(
+        file,
+        "this is one JSON document, not JSON lines (one conversation a line); write one "
+        "conversation per line (for a list: jq -c '.[]' FILE > FILE.jsonl) and import that",
+    )
 
 
 @dataclass
