@@ -27,12 +27,12 @@ from os import PathLike
 from pathlib import Path
 
 from ..errors import ImportFormatError
-from ..store import open_db
+from ..operations import open_db
 from . import agnai, chatgpt, claude, jsonl, sharegpt, sillytavern
-from ._common import Parsed
-from ._writer import write
 from .detect import detect
+from .plan import Parsed
 from .report import ImportReport
+from .writer import write
 
 PathArg = str | PathLike[str]
 

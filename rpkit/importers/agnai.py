@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ._common import (
+from .plan import (
     Chat,
     Notes,
     Parsed,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ImportFormatError
-from ._common import _NAMES, GROUP_DEFINITION, looks_like, refuse
+from .plan import FORMAT_NAMES, GROUP_DEFINITION, looks_like, refuse
 
 # Keys that tell each format apart, for naming the nearest match of a file that fits none.
 TELLTALES = {
@@ -93,12 +93,12 @@ def _sniff_file(path: Path) -> tuple[str | None, Any]:
 
 
 def _refuse(name: str, obj: Any, what: str) -> ImportFormatError:
-    formats = ", ".join(f"{f} ({_NAMES[f]})" for f in TELLTALES)
+    formats = ", ".join(f"{f} ({FORMAT_NAMES[f]})" for f in TELLTALES)
     if obj is None:
         return refuse(name, f"{what}, so rpkit cannot tell its format; the formats are {formats}")
     fmt, shared = nearest(obj)
     near = (
-        f"; the nearest match is {fmt} ({_NAMES[fmt]}: it has {', '.join(sorted(shared))}), "
+        f"; the nearest match is {fmt} ({FORMAT_NAMES[fmt]}: it has {', '.join(sorted(shared))}), "
         f"try `rpkit import {fmt} PATH DB` to see what it lacks"
         if shared
         else ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 
-from .._html import key_value_table
+from ..display import key_value_table
 
 
 @dataclass

@@ -4,7 +4,7 @@ A chat file has one JSON object per line. The first line is a header
 (``user_name``, ``character_name``, ``create_date``, ``chat_metadata``; TavernAI
 rooms name ``character_names``) except in group chats, which start straight with
 messages and take their title and members from the group's definition
-(``_st_groups``) when it is at hand. A message line has ``name``,
+(``sillytavern_groups``) when it is at hand. A message line has ``name``,
 ``is_user``, ``is_system``, ``send_date``, ``mes``, and for regenerated replies
 ``swipes`` (every version), ``swipe_id`` (the one shown) and ``swipe_info``
 (their dates). Branch and checkpoint files (``chat_metadata.main_chat``) are
@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ._common import (
+from .plan import (
     GROUP_DEFINITION,
     Chat,
     Notes,
@@ -32,8 +32,8 @@ from ._common import (
     refuse,
     wrong_format,
 )
-from ._st_groups import Group, groups_in, groups_near
-from ._st_message import date_of, message
+from .sillytavern_groups import Group, groups_in, groups_near
+from .sillytavern_messages import date_of, message
 
 FORMAT = "sillytavern"
 HEADER_KEYS = {"user_name", "character_name", "character_names", "create_date", "chat_metadata"}
