@@ -12,7 +12,7 @@ from . import frames
 from .classify import classify
 from .demo import build_demo, dump_events
 from .errors import RpkitError
-from .importers import import_file
+from .importers import detect_format, import_file
 from .operations import (
     compute_rewind_preview,
     execute_rewind,
@@ -253,20 +253,44 @@ def verify_cmd(db: Path) -> None:
 # -- importing exports and deriving affinity ----------------------------------
 
 
-@main.group(name="import")
+class _ImportGroup(click.Group):
+    """``rpkit import FORMAT PATH DB``, or ``rpkit import PATH DB`` to detect the format."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        positional = [a for a in args if not a.startswith("-")]
+        if args and args[0] in self.commands and len(positional) == 2 and Path(args[0]).exists():
+            return "detect", self.commands["detect"], args  # a folder named like a format
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            if len(positional) >= 3:
+                raise click.UsageError(
+                    f"unknown export format {args[0]!r}; use one of: "
+                    f"{', '.join(IMPORT_FORMATS)}, or leave it out to detect it"
+                )
+            return "detect", self.commands["detect"], args
+        return super().resolve_command(ctx, args)
+
+
+@main.group(name="import", cls=_ImportGroup, subcommand_metavar="[FORMAT] PATH DB")
 def import_group() -> None:
-    """Import another app's chat export into DB (created if missing)."""
+    """Import another app's chat export into DB (created if missing).
+
+    `rpkit import PATH DB` detects the format and says what it took the file for;
+    `rpkit import FORMAT PATH DB` names it.
+    """
+
+
+SKIP_BAD = click.option(
+    "--skip-bad",
+    is_flag=True,
+    help="Skip malformed records (listed in the report) instead of refusing.",
+)
 
 
 def _import_command(fmt: str, what: str):
     @import_group.command(name=fmt, help=f"Import {what} from PATH into DB.")
     @click.argument("path", type=click.Path(path_type=Path))
     @DB
-    @click.option(
-        "--skip-bad",
-        is_flag=True,
-        help="Skip malformed records (listed in the report) instead of refusing.",
-    )
+    @SKIP_BAD
     @_friendly
     def command(path: Path, db: Path, skip_bad: bool) -> None:
         click.echo(repr(import_file(db, fmt, path, skip_bad=skip_bad)))
@@ -274,9 +298,28 @@ def _import_command(fmt: str, what: str):
     return command
 
 
-_import_command("sillytavern", "a SillyTavern chat (.jsonl) or a folder of them")
-_import_command("chatgpt", "a ChatGPT conversations.json (or one conversation)")
-_import_command("sharegpt", "a ShareGPT dataset (.json or .jsonl)")
+IMPORT_FORMATS = {
+    "sillytavern": "a SillyTavern or TavernAI chat (.jsonl) or a folder of them",
+    "chatgpt": "a ChatGPT conversations.json (or one conversation)",
+    "sharegpt": "a ShareGPT dataset (.json or .jsonl)",
+    "claude": "a Claude.ai conversations.json",
+    "agnai": "an Agnaistic chat export (.json)",
+    "jsonl": "a JSON-lines dataset of {messages: [{role, content}]} conversations",
+}
+for _fmt, _what in IMPORT_FORMATS.items():
+    _import_command(_fmt, _what)
+
+
+@import_group.command(name="detect", hidden=True)
+@click.argument("path", type=click.Path(path_type=Path))
+@DB
+@SKIP_BAD
+@_friendly
+def import_detected(path: Path, db: Path, skip_bad: bool) -> None:
+    """Import PATH into DB, detecting its format (`rpkit import PATH DB`)."""
+    fmt = detect_format(path)
+    click.echo(f"{path.name}: detected {fmt} ({IMPORT_FORMATS[fmt]})")
+    click.echo(repr(import_file(db, fmt, path, skip_bad=skip_bad)))
 
 
 @main.command(name="classify")

@@ -17,6 +17,11 @@ from typing import Any
 
 from ..errors import ImportFormatError
 
+GROUP_DEFINITION = (
+    "this is a SillyTavern group definition (groups/*.json: its name, members and the "
+    "names of its chats), not a chat; import the group's chat files (group chats/"
+    "<chat id>.jsonl) or a folder holding both, and the definition names the chats"
+)
 SKIP_HINT = "fix the file, or pass skip_bad=True (rpkit import ... --skip-bad) to skip bad records"
 
 
@@ -177,7 +182,10 @@ def _from_epoch(value: float, unit: str) -> datetime:
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"{value!r} is not a time")
     seconds = value / 1000 if unit == "ms" or (unit == "auto" and value >= _MS_FROM) else value
-    return datetime.fromtimestamp(seconds, UTC)
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError):
+        raise ValueError(f"{value!r} is too far from now to be a time") from None
 
 
 def parse_date(value: object, *, unit: str = "auto") -> datetime | None:
@@ -258,7 +266,15 @@ def slug(name: str) -> str:
     return out or "bot"
 
 
-_NAMES = {"sillytavern": "SillyTavern", "chatgpt": "ChatGPT", "sharegpt": "ShareGPT"}
+FORMAT_NAMES = {
+    "sillytavern": "SillyTavern",
+    "chatgpt": "ChatGPT",
+    "sharegpt": "ShareGPT",
+    "claude": "Claude.ai",
+    "agnai": "Agnaistic",
+    "jsonl": "JSON-lines (OpenAI messages)",
+    "sillytavern-group": "SillyTavern group definition",
+}
 
 
 def looks_like(obj: object) -> str | None:
@@ -267,11 +283,19 @@ def looks_like(obj: object) -> str | None:
         obj = obj[0]
     if not isinstance(obj, dict):
         return None
-    if "mapping" in obj:
+    keys = set(obj)
+    if "mapping" in keys:
         return "chatgpt"
-    if "conversations" in obj:
+    if "chat_messages" in keys:
+        return "claude"
+    if "conversations" in keys:
         return "sharegpt"
-    if {"mes", "character_name", "chat_metadata", "is_user"} & set(obj):
+    if "members" in keys and ({"chat_id", "chats"} & keys):
+        return "sillytavern-group"
+    if isinstance(obj.get("messages"), list):
+        first = next((m for m in obj["messages"] if isinstance(m, dict)), {})
+        return "jsonl" if "role" in first or "content" in first else "agnai"
+    if {"mes", "character_name", "character_names", "chat_metadata", "is_user"} & keys:
         return "sillytavern"
     return None
 
@@ -279,13 +303,15 @@ def looks_like(obj: object) -> str | None:
 def wrong_format(file: str, fmt: str, obj: object) -> ImportFormatError:
     """Refuse a file of another format, saying which importer fits it if we can tell."""
     guess = looks_like(obj)
+    if guess == "sillytavern-group":
+        return refuse(file, GROUP_DEFINITION)
     if guess is not None and guess != fmt:
         return refuse(
             file,
-            f"this is not a {_NAMES[fmt]} export, it looks like {_NAMES[guess]}: import it with "
+            f"this is not a {FORMAT_NAMES[fmt]} export, it looks like {FORMAT_NAMES[guess]}: import it with "
             f"`rpkit import {guess}` (import_{guess} in Python)",
         )
-    return refuse(file, f"this is not a {_NAMES[fmt]} export (none of its records fits)")
+    return refuse(file, f"this is not a {FORMAT_NAMES[fmt]} export (none of its records fits)")
 
 
 def load_document(data: bytes, file: str, fmt: str) -> Any:

@@ -18,32 +18,39 @@ from ..store import atomic, head_id
 from .plan import Chat, Parsed, Turn, slug
 from .report import ImportReport
 
-REVISIONS = {"sillytavern": "swipe", "chatgpt": "branch"}
+REVISIONS = {"sillytavern": "swipe", "chatgpt": "branch", "claude": "branch", "agnai": "retry"}
 
 
-def _existing(conn: sqlite3.Connection, fmt: str, files: list[str]):
-    """Chats, and turn refs with their text, already imported from these files."""
-    chats: dict[tuple[str, str], int] = {}
-    refs: dict[int, dict[str, str | None]] = {}
+def _existing(conn: sqlite3.Connection, fmt: str, files: list[str]) -> dict[tuple[str, str], int]:
+    """Chats already imported from these files, by (file, ref)."""
     if not files:
-        return chats, refs
+        return {}
     marks = ", ".join("?" * len(files))
     rows = conn.execute(
         f"""
-        SELECT kind, chat_id, json_extract(payload, '$.source.file'),
-               json_extract(payload, '$.source.ref'), json_extract(payload, '$.text')
+        SELECT chat_id, json_extract(payload, '$.source.file'), json_extract(payload, '$.source.ref')
         FROM event_log
-        WHERE json_extract(payload, '$.source.format') = ?
+        WHERE kind = 'chat_created' AND json_extract(payload, '$.source.format') = ?
           AND json_extract(payload, '$.source.file') IN ({marks})
         """,
         (fmt, *files),
     )
-    for kind, chat_id, file, ref, text in rows:
-        if kind == "chat_created":
-            chats[(file, str(ref))] = chat_id
-        elif chat_id is not None:
-            refs.setdefault(chat_id, {})[str(ref)] = text
-    return chats, refs
+    return {(file, str(ref)): chat_id for chat_id, file, ref in rows}
+
+
+def _refs(conn: sqlite3.Connection, fmt: str, file: str, chat_id: int) -> dict[str, str | None]:
+    """Turn refs, with their text, already imported into one chat (one chat in memory at a time)."""
+    rows = conn.execute(
+        """
+        SELECT json_extract(payload, '$.source.ref'), json_extract(payload, '$.text')
+        FROM event_log
+        WHERE chat_id = ? AND kind != 'chat_created'
+          AND json_extract(payload, '$.source.format') = ?
+          AND json_extract(payload, '$.source.file') = ?
+        """,
+        (chat_id, fmt, file),
+    )
+    return {str(ref): text for ref, text in rows if ref is not None}
 
 
 class _Writer:
@@ -162,15 +169,17 @@ class _Writer:
 def write(conn: sqlite3.Connection, parsed: Parsed) -> ImportReport:
     """Append ``parsed`` to the history in one transaction; return the report."""
     report = ImportReport(format=parsed.format, files=parsed.files)
-    files = sorted({c.file for c in parsed.chats})
+    # The file names the plan was read from (not its chats: a streamed plan is read once).
+    files = sorted(set(parsed.files))
     with atomic(conn):
         before = head_id(conn)
-        chats, refs = _existing(conn, parsed.format, files)
+        chats = _existing(conn, parsed.format, files)
         writer = _Writer(conn, parsed, report)
         with progress_bar(parsed.records(), f"import {parsed.format}", unit="message") as bar:
             for chat in parsed.chats:
                 chat_id = chats.get((chat.file, chat.ref))
-                writer.chat(chat, chat_id, refs.get(chat_id, {}) if chat_id else {}, bar)
+                done = _refs(conn, parsed.format, chat.file, chat_id) if chat_id else {}
+                writer.chat(chat, chat_id, done, bar)
         # Count rows, not ids: after a rewind the next ids skip the ones it cut.
         report.events, first, last = conn.execute(
             "SELECT COUNT(*), MIN(id), MAX(id) FROM event_log WHERE id > ?", (before,)
