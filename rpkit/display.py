@@ -16,6 +16,11 @@ def bold_paragraph(text: str, rest: str = "") -> str:
     return f"<p><b>{html.escape(text)}</b>{html.escape(rest)}</p>"
 
 
+def paragraph(text: str) -> str:
+    """A paragraph of escaped text."""
+    return f"<p>{html.escape(text)}</p>"
+
+
 def bullet_list(items: list[str]) -> str:
     """An unordered list of escaped items."""
     return "<ul>" + "".join(f"<li>{html.escape(item)}</li>" for item in items) + "</ul>"
