@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -231,13 +232,25 @@ def launch_chromium(playwright: Any, user_data_dir: Path) -> Any:
     if user_data_dir.exists():
         shutil.rmtree(user_data_dir)
     user_data_dir.mkdir(parents=True)
-    return playwright.chromium.launch_persistent_context(
+    context = playwright.chromium.launch_persistent_context(
         str(user_data_dir),
         executable_path=str(CHROMIUM),
         headless=True,
         args=CHROMIUM_ARGS,
         viewport={"width": 1400, "height": 1000},
     )
+    context.blocked = []  # what a page asked for off this machine (Voila links a CDN's CSS)
+
+    def only_loopback(route: Any) -> None:
+        host = urllib.parse.urlsplit(route.request.url).hostname
+        if host in ("127.0.0.1", "localhost") or route.request.url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            context.blocked.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_loopback)
+    return context
 
 
 class Steps:
