@@ -60,9 +60,8 @@ class TranscriptView(widgets.VBox):
         self.frame = transcript
         live = int((~transcript["retired"]).sum()) if len(transcript) else 0
         retired = len(transcript) - live
-        self.title.value = (
-            f"<b>{html.escape(chat_label)}</b>: {live} turns"
-            + (f", {retired} retired alternatives (struck through)" if retired else "")
+        self.title.value = f"<b>{html.escape(chat_label)}</b>: {live} turns" + (
+            f", {retired} retired alternatives (struck through)" if retired else ""
         )
         rows = []
         for r in transcript.itertuples():

@@ -8,6 +8,7 @@ what did not happen.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -131,10 +132,8 @@ class Server:
             except ProcessLookupError:
                 pass
         # kernels started in the same session that outlived the server
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         self._log_file.close()
 
 

@@ -58,8 +58,10 @@ def run_all(page: Any, name: str, timeout: float = 240) -> list[str]:
     menu(page, "Edit", "Clear Outputs of All Cells")
     wait_for(
         f"the outputs of {name} to be cleared",
-        lambda: page.locator(f"{NB} .jp-OutputArea-output").count() == 0
-        and all(p in ("[ ]:", "[ ]") for p in prompts(page)),
+        lambda: (
+            page.locator(f"{NB} .jp-OutputArea-output").count() == 0
+            and all(p in ("[ ]:", "[ ]") for p in prompts(page))
+        ),
         30,
     )
     menu(page, "Run", "Run All Cells")
@@ -77,6 +79,11 @@ def run_all(page: Any, name: str, timeout: float = 240) -> list[str]:
 def widget_outputs(page: Any) -> Any:
     """Output areas that hold a rendered widget view."""
     return page.locator(f"{NB} .jp-OutputArea-output:has(> .jupyter-widgets)")
+
+
+def widget_view(page: Any, n: int = 0) -> Any:
+    """The top widget (the panel's box) of the ``n``-th widget output."""
+    return widget_outputs(page).nth(n).locator(":scope > .jupyter-widgets").first
 
 
 def wait_widgets_settled(page: Any, name: str, timeout: float = 60) -> None:
