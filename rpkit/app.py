@@ -93,6 +93,7 @@ class HistoryApp(widgets.VBox):
         self.db_path = Path(db_path)
         self.data_dir = Path(data_dir) if data_dir is not None else self.db_path.parent
         self.rewind = RewindPanel(self.db_path, self.data_dir)
+        self.rewind.add_class("rpkit-rewind")
         self.transcript = TranscriptView()
         self.explorer: AffinityExplorer | None = None
         header = widgets.HTML(
@@ -104,6 +105,7 @@ class HistoryApp(widgets.VBox):
         )
         try:
             self.explorer = AffinityExplorer(self.db_path)
+            self.explorer.add_class("rpkit-affinity")
             affinity: widgets.Widget = self.explorer
         except RpkitError as exc:  # the panel's status line says the same
             affinity = widgets.HTML(f"<i>{html.escape(str(exc))}</i>")

@@ -1,5 +1,6 @@
-"""Fixtures of the browser tests: one JupyterLab and one Voila app for the session, one
-Chromium, a page per test, and numbered screenshots of each step.
+"""Fixtures of the browser tests: one JupyterLab, one Voila app and one Chromium for all
+of them (package scope: they stop when the last browser test is done, also after a
+failure), a page per test, and numbered screenshots of each step.
 
 Without Chromium (or Playwright) the tests skip, saying how to install it; under
 ``CI=true`` a skipped browser test is reported as a failure, so CI always runs them.
@@ -37,9 +38,9 @@ def pytest_runtest_makereport(item, call):
         report.sections.append(("screenshots", f"screenshots of each step: {folder}"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser_context(tmp_path_factory):
-    """Debian's Chromium (headless, new profile, loopback only) for the whole session."""
+    """Debian's Chromium (headless, new profile, loopback only) for all the browser tests."""
     reason = harness.missing_browser_reason()
     if reason:
         pytest.skip(reason)
@@ -56,7 +57,7 @@ def browser_context(tmp_path_factory):
             context.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lab_root(tmp_path_factory) -> Path:
     """A temporary copy of notebooks/ and data/ (JupyterLab's root; data/ is never touched)."""
     root = tmp_path_factory.mktemp("lab-root")
@@ -67,9 +68,9 @@ def lab_root(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lab(browser_context, lab_root, tmp_path_factory):
-    """One real ``jupyter lab`` for the session; stopped afterwards, also after a failure."""
+    """One real ``jupyter lab`` for all the browser tests; stopped afterwards, also after a failure."""
     server = harness.start_lab(lab_root, tmp_path_factory.mktemp("lab-home"))
     try:
         yield server
@@ -77,7 +78,7 @@ def lab(browser_context, lab_root, tmp_path_factory):
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def app_history(tmp_path_factory) -> Path:
     """The history the app serves: a copy of the demo, in a folder of its own."""
     folder = tmp_path_factory.mktemp("app-history")
@@ -85,7 +86,7 @@ def app_history(tmp_path_factory) -> Path:
     return folder / "demo.db"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def app(browser_context, app_history, tmp_path_factory):
     """The Voila app of ``make app`` on ``app_history``; stopped afterwards."""
     server = harness.start_app(app_history, tmp_path_factory.mktemp("app-home"))
