@@ -40,7 +40,7 @@ def main() -> int:
                 page = context.new_page()
                 page.set_viewport_size({"width": 1400, "height": 1150})
                 page.goto(server.url("/"))
-                page.locator(".rpkit-app").wait_for(state="visible", timeout=90_000)
+                harness.wait_visible(page, ".rpkit-rewind .widget-html", "the app's widgets")
                 panel = RewindPanelPage(page.locator(".rpkit-rewind").first)
                 panel.wait_status("3 chats.")
                 panel.pick_chat(3)

@@ -8,6 +8,7 @@ Without Chromium (or Playwright) the tests skip, saying how to install it; under
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -29,6 +30,7 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if item.get_closest_marker("browser") is None:
         return
+    setattr(item, f"report_{report.when}", report)
     if report.skipped and _under_ci():
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
@@ -97,7 +99,8 @@ def app(browser_context, app_history, tmp_path_factory):
 
 
 @pytest.fixture
-def page(browser_context):
+def page(browser_context, request):
+    """A new tab; when the test fails, a last screenshot of it joins the step screenshots."""
     page = browser_context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -105,6 +108,11 @@ def page(browser_context):
     try:
         yield page
     finally:
+        report = getattr(request.node, "report_call", None)
+        folder = getattr(request.node, "screenshots", None)
+        if report is not None and report.failed and folder is not None:
+            with contextlib.suppress(Exception):  # the page may be gone with the failure
+                page.screenshot(path=str(folder / "99-at-failure.png"), full_page=True)
         page.close()
 
 

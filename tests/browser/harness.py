@@ -71,6 +71,17 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float, interval: floa
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
 
 
+def wait_visible(page: Any, selector: str, what: str, timeout: float = 60) -> None:
+    """Wait for ``selector`` to be visible; on a time-out say what the page shows instead."""
+    try:
+        page.locator(selector).first.wait_for(state="visible", timeout=timeout * 1000)
+    except Exception as exc:
+        text = " ".join(page.locator("body").inner_text(timeout=5000).split())[:600]
+        raise AssertionError(
+            f"{what} did not appear within {timeout:.0f} s; the page shows: {text!r}"
+        ) from exc
+
+
 class Server:
     """A server process on 127.0.0.1 with a token, stopped (process group and all) by ``stop``."""
 

@@ -16,7 +16,7 @@ import pytest
 import rpkit
 from rpkit import frames
 
-from .harness import dump, query, wait_for
+from .harness import dump, query, wait_for, wait_visible
 from .panels import AffinityExplorerPage, RewindPanelPage, natural_size
 
 pytestmark = pytest.mark.browser
@@ -57,7 +57,7 @@ def test_app_page_rewind_and_undo(app, app_history, page, steps):
     before = dump(db)
 
     page.goto(app.url("/"))
-    page.locator(".rpkit-app").wait_for(state="visible", timeout=90_000)
+    wait_visible(page, ".rpkit-rewind .widget-html", "the app's widgets")
     panel = RewindPanelPage(page.locator(".rpkit-rewind").first)
     explorer = AffinityExplorerPage(page.locator(".rpkit-affinity").first)
     panel.wait_status("3 chats.")
