@@ -263,6 +263,16 @@ def launch_chromium(playwright: Any, user_data_dir: Path) -> Any:
     return context
 
 
+def unexpected_requests(context: Any) -> list[str]:
+    """What pages asked for off this machine (all refused), less the two font style
+    sheets that Voila's page template links from a CDN (its bundle holds the fonts too)."""
+    return [
+        url
+        for url in context.blocked
+        if not ("/@fortawesome/fontawesome-free@" in url and url.endswith(".min.css"))
+    ]
+
+
 class Steps:
     """Numbered screenshots of each step of a test, in one folder."""
 

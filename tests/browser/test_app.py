@@ -16,7 +16,7 @@ import pytest
 import rpkit
 from rpkit import frames
 
-from .harness import dump, query, wait_for, wait_visible
+from .harness import dump, query, unexpected_requests, wait_for, wait_visible
 from .panels import AffinityExplorerPage, RewindPanelPage, natural_size
 
 pytestmark = pytest.mark.browser
@@ -140,3 +140,4 @@ def test_app_page_rewind_and_undo(app, app_history, page, steps):
     explorer.wait_status(f"6 pair(s), x = turn, {updates} updates.")
     steps.shot(page, "undone")
     assert not page.js_errors, page.js_errors
+    assert not unexpected_requests(page.context), unexpected_requests(page.context)

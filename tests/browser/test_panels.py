@@ -19,7 +19,7 @@ import rpkit
 from rpkit import frames
 
 from . import jlab
-from .harness import ROOT, dump, query, wait_for
+from .harness import ROOT, dump, query, unexpected_requests, wait_for
 from .panels import AffinityExplorerPage, RewindPanelPage, natural_size
 
 pytestmark = pytest.mark.browser
@@ -138,6 +138,7 @@ def test_rewind_panel_preview_refuse_rewind_undo(lab, page, steps, scratch):
         assert panel.undo_button.is_disabled()
         steps.shot(page, "undone")
         assert not page.js_errors, page.js_errors
+        assert not unexpected_requests(page.context), unexpected_requests(page.context)
     finally:
         jlab.shut_down_kernels(lab)
 
@@ -211,5 +212,6 @@ def test_affinity_explorer_deselect_a_pair_and_change_the_axis(lab, page, steps,
         assert third[1] != second[1]
         steps.shot(page, "by-event")
         assert not page.js_errors, page.js_errors
+        assert not unexpected_requests(page.context), unexpected_requests(page.context)
     finally:
         jlab.shut_down_kernels(lab)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from . import jlab
-from .harness import ROOT
+from .harness import ROOT, unexpected_requests
 
 pytestmark = pytest.mark.browser
 
@@ -50,5 +50,6 @@ def test_tutorial_runs_in_jupyterlab(name, lab, page, steps):
         for img in widget_images:
             assert img["done"] and img["w"] >= 400 and img["h"] >= 200, (name, widget_images)
         assert not page.js_errors, page.js_errors
+        assert not unexpected_requests(page.context), unexpected_requests(page.context)
     finally:
         jlab.shut_down_kernels(lab)
