@@ -51,7 +51,7 @@ class TranscriptView(widgets.VBox):
         self.html = widgets.HTML(layout=widgets.Layout(width="100%"))
         self.box = widgets.Box(
             [self.html],
-            layout=widgets.Layout(max_height="640px", overflow_y="auto", width="100%"),
+            layout=widgets.Layout(max_height="640px", overflow="auto", width="100%"),
         )
         super().__init__([self.title, self.box], layout=widgets.Layout(width="100%"))
         self.add_class("rpkit-transcript")
