@@ -18,7 +18,7 @@ from pathlib import Path
 import ipywidgets as widgets
 import pandas as pd
 
-from . import RpkitError
+from .errors import RpkitError
 from .widgets import AffinityExplorer, RewindPanel
 
 __all__ = ["HistoryApp", "TranscriptView", "from_environment"]
