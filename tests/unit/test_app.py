@@ -16,7 +16,7 @@ from rpkit import frames
 from rpkit.app import HistoryApp, from_environment
 from rpkit.widgets import AffinityExplorer, RewindPanel
 
-from ._notebook_helpers import ROOT, copy_demo, dump
+from ..helpers import ROOT, copy_demo, dump
 
 CHAT, TURN = 3, 291  # a user turn of "Debts and daggers" that a later edit replaced
 
