@@ -24,7 +24,14 @@ LAYERS = [
     ("analysis", ["rpkit.frames", "rpkit.plots"]),
     (
         "front ends",
-        ["rpkit.classify", "rpkit.demo", "rpkit.importers", "rpkit.widgets", "rpkit.cli"],
+        [
+            "rpkit.classify",
+            "rpkit.demo",
+            "rpkit.importers",
+            "rpkit.widgets",
+            "rpkit.app",
+            "rpkit.cli",
+        ],
     ),
 ]
 
