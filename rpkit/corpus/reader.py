@@ -60,12 +60,16 @@ class PartitionReader:
 
     def __call__(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
         wanted = list(self.meta.columns) if columns is None else list(columns)
-        part = read_partition(Path(self.out), self.table, name, [c for c in wanted if c != "history"])
+        part = read_partition(
+            Path(self.out), self.table, name, [c for c in wanted if c != "history"]
+        )
         n = len(part)
         cols = {}
         for col in wanted:
             if col == "history":
-                cols[col] = pd.Categorical([name] * n, categories=self.meta["history"].cat.categories)
+                cols[col] = pd.Categorical(
+                    [name] * n, categories=self.meta["history"].cat.categories
+                )
             elif col in part.columns:
                 want = self.meta[col].dtype
                 keep = part[col].dtype == want or isinstance(want, pd.CategoricalDtype)
