@@ -22,7 +22,9 @@ import dask.dataframe as dd
 import pandas as pd
 import pyarrow.parquet as pq
 from dask.dataframe.utils import clear_known_categories
+from matplotlib.axes import Axes
 
+from . import analysis, plots
 from .dataset import PART, TABLES, from_arrow, list_histories, partition_dir, read_partition
 from .engine import compute
 from .errors import NotACorpusError
@@ -144,9 +146,41 @@ class Corpus:
 
     def summary(self) -> pd.DataFrame:
         """One row per history: chats, turns, events, speakers, first and last time, affinity."""
-        from .analysis import summary
+        return analysis.summary(self)
 
-        return summary(self)
+    def final_affinity(self) -> pd.DataFrame:
+        """The final affinity of every pair of every history (long form)."""
+        return analysis.final_affinity(self)
+
+    def trajectories(
+        self, *, by: str = "chat", quantiles: tuple[float, float] = (0.25, 0.75)
+    ) -> pd.DataFrame:
+        """Affinity aligned by turn position: median and band per pair role (see analysis)."""
+        return analysis.trajectories(self, by=by, quantiles=quantiles)
+
+    def turns_per_speaker(self) -> pd.DataFrame:
+        """Live turns per speaker over the corpus."""
+        return analysis.turns_per_speaker(self)
+
+    def revisions(self) -> pd.DataFrame:
+        """How often turns were edited, regenerated, swiped or hidden."""
+        return analysis.revisions(self)
+
+    def revision_positions(self, *, bins: int = 10) -> pd.DataFrame:
+        """Where in a chat turns were replaced, per action and part of the chat."""
+        return analysis.revision_positions(self, bins=bins)
+
+    def plot_trajectories(self, *, ax: Axes | None = None, by: str = "chat", **kw: Any) -> Axes:
+        """Chart ``trajectories(by=by)``; returns the Axes."""
+        return plots.trajectories(self.trajectories(by=by), ax=ax, **kw)
+
+    def plot_turns_per_speaker(self, *, ax: Axes | None = None, top: int = 12) -> Axes:
+        """Chart ``turns_per_speaker()``; returns the Axes."""
+        return plots.turns_per_speaker(self.turns_per_speaker(), ax=ax, top=top)
+
+    def plot_revisions(self, *, ax: Axes | None = None, bins: int = 10) -> Axes:
+        """Chart ``revision_positions(bins=bins)``; returns the Axes."""
+        return plots.revision_positions(self.revision_positions(bins=bins), ax=ax)
 
     def __repr__(self) -> str:
         shown = ", ".join(self.histories[:5]) + (" ..." if len(self.histories) > 5 else "")
