@@ -106,9 +106,9 @@ def test_rerun_builds_only_what_is_missing(tmp_path, client):
 def test_a_sillytavern_folder_builds_a_history_per_folder(tmp_path, client):
     source = EXPORTS / "sillytavern"
     report = build(source, tmp_path / "c", format="sillytavern", shard_size=50, client=client)
-    assert report.ok and list(report.shards["shard"]) == ["sillytavern-00000", "group-00000"]
+    assert report.ok and list(report.shards["shard"]) == ["sillytavern-00000", "sillytavern_group-00000"]
     summary = open_corpus(tmp_path / "c").summary()
-    assert summary["chats"].tolist() == [1, 2]  # the branch is a chat of its main chat's shard
+    assert summary["chats"].tolist() == [2, 1]  # the branch is a chat of its main chat's shard
 
 
 def test_jsonl_splitter_streams_lines_into_shards(tmp_path):

@@ -7,7 +7,7 @@
 * a JSON-lines file of conversations (ShareGPT ``.jsonl``, OpenAI ``messages``):
   ``shard_size`` lines a shard.
 
-Shards go to ``OUT/_shards/``, each written under a temporary name and renamed.
+Shards go to ``OUT/_shards/<source name>/``, each written under a temporary name and renamed.
 ``manifest.json`` lists them once the whole source is split, with the source's
 size and time: a rerun on the same source reuses the shards without reading it.
 """
@@ -47,6 +47,13 @@ class Split:
 
     shards: list[Shard] = field(default_factory=list)
     bad: list[tuple[str, str]] = field(default_factory=list)  # (where, reason)
+
+
+def _dest(out: Path, source: Path) -> Path:
+    """The folder of one source's shards: ``OUT/_shards/<source name>/``."""
+    dest = out / SHARDS / check_name(source.stem if source.is_file() else source.name)
+    dest.mkdir(parents=True, exist_ok=True)
+    return dest
 
 
 def _rel(path: Path, out: Path) -> str:
@@ -118,14 +125,14 @@ def split_sillytavern(source: Path, out: Path, shard_size: int, skip_bad: bool) 
         raise SourceError(f"{source} holds no SillyTavern .jsonl chat files")
     for folder, members in groups.items():
         rel = folder.relative_to(source).as_posix()
-        stem = source.name if rel == "." else rel.replace("/", "_")
+        stem = source.name if rel == "." else f"{source.name}_{rel.replace('/', '_')}"
         for i in range(0, len(members), shard_size):
             name = check_name(f"{stem}-{i // shard_size:05d}")
             tmp = temp_path(out, name, ".shard")
             tmp.mkdir()
             for p in members[i : i + shard_size]:
                 _link(p, tmp / p.name)
-            final = out / SHARDS / name
+            final = _dest(out, source) / name
             _publish(tmp, final)
             split.shards.append(Shard(name, _rel(final, out), len(members[i : i + shard_size])))
     return split
@@ -137,15 +144,15 @@ def split_sillytavern_file(source: Path, out: Path) -> Split:
     tmp = temp_path(out, name, ".shard")
     tmp.mkdir()
     _link(source, tmp / source.name)
-    final = out / SHARDS / name
+    final = _dest(out, source) / name
     _publish(tmp, final)
     return Split([Shard(name, _rel(final, out), 1)])
 
 
-def _write_json_shard(out: Path, name: str, records: list[Any], split: Split) -> None:
+def _write_json_shard(out: Path, source: Path, name: str, records: list[Any], split: Split) -> None:
     tmp = temp_path(out, name, ".json")
     tmp.write_bytes(orjson.dumps(records))
-    final = out / SHARDS / f"{name}.json"
+    final = _dest(out, source) / f"{name}.json"
     os.replace(tmp, final)
     split.shards.append(Shard(name, _rel(final, out), len(records)))
 
@@ -172,12 +179,12 @@ def split_json(source: Path, out: Path, shard_size: int, skip_bad: bool) -> Spli
                 continue
             batch.append(item)
             if len(batch) == shard_size:
-                _write_json_shard(out, check_name(f"{source.stem}-{n:05d}"), batch, split)
+                _write_json_shard(out, source, check_name(f"{source.stem}-{n:05d}"), batch, split)
                 batch, n = [], n + 1
     except ijson.JSONError as exc:
         raise SourceFormatError(f"{source.name} is not valid JSON ({exc})") from None
     if batch:
-        _write_json_shard(out, check_name(f"{source.stem}-{n:05d}"), batch, split)
+        _write_json_shard(out, source, check_name(f"{source.stem}-{n:05d}"), batch, split)
     return split
 
 
@@ -191,7 +198,7 @@ def split_lines(source: Path, out: Path, shard_size: int, skip_bad: bool) -> Spl
         if f is not None:
             f.close()
             name = check_name(f"{source.stem}-{n:05d}")
-            final = out / SHARDS / f"{name}.jsonl"
+            final = _dest(out, source) / f"{name}.jsonl"
             os.replace(tmp, final)
             split.shards.append(Shard(name, _rel(final, out), count))
             tmp, f, count, n = None, None, 0, n + 1
@@ -220,17 +227,16 @@ def split_lines(source: Path, out: Path, shard_size: int, skip_bad: bool) -> Spl
 
 def split_source(source: Path, out: Path, fmt: str, shard_size: int, skip_bad: bool) -> Split:
     """Split ``source`` into shards under ``OUT/_shards`` (or reuse those of an earlier run)."""
-    (out / SHARDS).mkdir(exist_ok=True)
-    manifest = out / SHARDS / "manifest.json"
+    manifest = _dest(out, source) / "manifest.json"
     stamp = _fingerprint(source, fmt, shard_size, skip_bad)
     if manifest.is_file():
         saved = json.loads(manifest.read_text())
         if saved.get("stamp") != stamp:
             was = saved.get("stamp", {})
             raise CorpusPathError(
-                f"{out} was built from {was.get('source')} ({was.get('format')}, shard_size "
-                f"{was.get('shard_size')}); that source changed or this build differs: "
-                "build into a new folder"
+                f"{manifest.parent} holds the shards of {was.get('source')} ({was.get('format')}"
+                f", shard_size {was.get('shard_size')}); that source changed, or this is another "
+                "source of the same name or another shard size: build into a new folder"
             )
         if all((out / s["path"]).exists() for s in saved["shards"]):
             return Split([Shard(**s) for s in saved["shards"]], [tuple(b) for b in saved["bad"]])
