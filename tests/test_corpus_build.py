@@ -106,7 +106,10 @@ def test_rerun_builds_only_what_is_missing(tmp_path, client):
 def test_a_sillytavern_folder_builds_a_history_per_folder(tmp_path, client):
     source = EXPORTS / "sillytavern"
     report = build(source, tmp_path / "c", format="sillytavern", shard_size=50, client=client)
-    assert report.ok and list(report.shards["shard"]) == ["sillytavern-00000", "sillytavern_group-00000"]
+    assert report.ok and list(report.shards["shard"]) == [
+        "sillytavern-00000",
+        "sillytavern_group-00000",
+    ]
     summary = open_corpus(tmp_path / "c").summary()
     assert summary["chats"].tolist() == [2, 1]  # the branch is a chat of its main chat's shard
 

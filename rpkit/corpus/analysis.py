@@ -12,99 +12,99 @@ read (``map_partitions``), and only the small per-history results are combined.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import dask
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from ..classify import YOU
+from .dataset import PART, partition_dir
 
 if TYPE_CHECKING:
     from .reader import Corpus
 
 ROLES = ("bot → you", "you → bot", "bot → bot")
 _TS = "datetime64[us, UTC]"
+BATCH = 16  # histories per summary task
 
 
-def _events_part(df: pd.DataFrame) -> pd.DataFrame:
-    g = df.assign(live=~df["hidden"]).groupby("history", observed=True)
-    out = pd.DataFrame(
-        {
-            "events": g["live"].sum().astype("int64"),
-            "retired_events": g["hidden"].sum().astype("int64"),
-            "first": g["ts"].min().astype(_TS),
-            "last": g["ts"].max().astype(_TS),
-        }
-    )
-    return out.reset_index().astype({"history": "string"})
+def _one_summary(out: Path, name: str) -> dict[str, Any]:
+    """One history's summary row, read with pyarrow (only the columns it needs)."""
+
+    def read(table: str, columns: list[str]) -> pa.Table:
+        return pq.read_table(partition_dir(out, table, name) / PART, columns=columns)
+
+    events = read("events", ["hidden", "ts"])
+    hidden = pc.sum(events.column("hidden")).as_py() or 0
+    span = pc.min_max(events.column("ts")).as_py() if events.num_rows else {}
+    turns = read("turns", ["retired", "speaker"])
+    live = turns.filter(pc.invert(turns.column("retired")))
+    speakers = pc.count_distinct(live.column("speaker")).as_py() if live.num_rows else 0
+    chats = pq.read_metadata(partition_dir(out, "chats", name) / PART).num_rows
+    aff = read("affinity", ["pair", "affinity"])
+    pairs = aff.column("pair").cast(pa.string()).to_pylist()
+    final = dict(zip(pairs, aff.column("affinity").to_pylist(), strict=True))  # last wins
+    return {
+        "history": name,
+        "chats": chats,
+        "turns": live.num_rows,
+        "speakers": speakers,
+        "events": events.num_rows - hidden,
+        "retired_events": hidden,
+        "first": span.get("min"),
+        "last": span.get("max"),
+        "final_affinity": dict(sorted(final.items())),
+    }
 
 
-def _turns_part(df: pd.DataFrame) -> pd.DataFrame:
-    live = df[~df["retired"]]
-    g = live.groupby("history", observed=True)
-    out = pd.DataFrame(
-        {"turns": g.size().astype("int64"), "speakers": g["speaker"].nunique().astype("int64")}
-    )
-    return out.reset_index().astype({"history": "string"})
+def _summaries(out: str, names: list[str]) -> list[dict[str, Any]]:
+    return [_one_summary(Path(out), name) for name in names]
 
 
-def _chats_part(df: pd.DataFrame) -> pd.DataFrame:
-    out = df.groupby("history", observed=True).size().astype("int64").rename("chats")
-    return out.reset_index().astype({"history": "string"})
-
-
-def _final_part(df: pd.DataFrame) -> pd.DataFrame:
-    last = df.groupby(["history", "pair"], observed=True, sort=True).tail(1)
-    return pd.DataFrame(
-        {
-            "history": last["history"].astype("string").to_numpy(),
-            "pair": last["pair"].astype("string").to_numpy(),
-            "affinity": last["affinity"].to_numpy(dtype=np.float64),
-        }
-    )
-
-
-def _meta(**dtypes: Any) -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series([], dtype=d) for c, d in dtypes.items()})
+def batches(names: list[str], size: int = BATCH) -> list[list[str]]:
+    """``names`` in runs of ``size``: one task each, so a task is worth its overhead."""
+    return [names[i : i + size] for i in range(0, len(names), size)]
 
 
 def final_affinity(corpus: Corpus) -> pd.DataFrame:
     """The final affinity of every pair of every history (long form)."""
-    part = corpus.affinity[["history", "pair", "affinity"]].map_partitions(
-        _final_part, meta=_meta(history="string", pair="string", affinity="float64")
-    )
-    (frame,) = corpus.compute(part)
-    return frame.sort_values(["history", "pair"]).reset_index(drop=True)
+    rows = summary(corpus)
+    return pd.DataFrame(
+        [
+            (h, pair, value)
+            for h, final in zip(rows["history"], rows["final_affinity"], strict=True)
+            for pair, value in final.items()
+        ],
+        columns=["history", "pair", "affinity"],
+    ).astype({"history": "string", "pair": "string", "affinity": "float64"})
 
 
 def summary(corpus: Corpus) -> pd.DataFrame:
     """One row per history: chats, turns (live), speakers, events (live, retired), times.
 
     ``final_affinity`` holds a dict ``{pair: affinity}`` of the history's pairs
-    (``final_affinity(corpus)`` has the same in long form).
+    (``final_affinity(corpus)`` has the same in long form). One Dask task per
+    run of ``BATCH`` histories reads only the columns it needs, with pyarrow.
     """
-    events = corpus.events[["history", "hidden", "ts"]].map_partitions(
-        _events_part,
-        meta=_meta(history="string", events="int64", retired_events="int64", first=_TS, last=_TS),
+    tasks = [dask.delayed(_summaries)(str(corpus.out), b) for b in batches(corpus.histories)]
+    parts = corpus.compute(*tasks)
+    columns = ["history", "chats", "turns", "speakers", "events", "retired_events"]
+    rows = pd.DataFrame(
+        [r for part in parts for r in part], columns=[*columns, "first", "last", "final_affinity"]
     )
-    turns = corpus.turns[["history", "retired", "speaker"]].map_partitions(
-        _turns_part, meta=_meta(history="string", turns="int64", speakers="int64")
-    )
-    chats = corpus.chats[["history", "chat_id"]].map_partitions(
-        _chats_part, meta=_meta(history="string", chats="int64")
-    )
-    final = corpus.affinity[["history", "pair", "affinity"]].map_partitions(
-        _final_part, meta=_meta(history="string", pair="string", affinity="float64")
-    )
-    ev, tu, ch, fa = corpus.compute(events, turns, chats, final)
-    rows = pd.DataFrame({"history": pd.array(corpus.histories, dtype="string")})
-    for part in (ch, tu, ev):
-        rows = rows.merge(part, on="history", how="left")
-    counts = ["chats", "turns", "speakers", "events", "retired_events"]
-    rows[counts] = rows[counts].fillna(0).astype("int64")
-    pairs = {h: dict(zip(g["pair"], g["affinity"], strict=True)) for h, g in fa.groupby("history")}
-    rows["final_affinity"] = pd.Series([pairs.get(h, {}) for h in rows["history"]], dtype=object)
-    return rows[["history", *counts, "first", "last", "final_affinity"]]
+    out = rows.astype({"history": "string", **dict.fromkeys(columns[1:], "int64")})
+    for col in ("first", "last"):
+        out[col] = pd.to_datetime(out[col], utc=True).astype(_TS)
+    return out
+
+
+def _meta(**dtypes: Any) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype=d) for c, d in dtypes.items()})
 
 
 def pair_role(src: pd.Series, dst: pd.Series) -> np.ndarray:
@@ -117,23 +117,33 @@ def _sample_part(df: pd.DataFrame, by: str) -> pd.DataFrame:
     """Each series' affinity at every x from 1 to its last update (a step function)."""
     x = "position" if by == "chat" else "turn"
     keys = ["history", "chat_id", "pair"] if by == "chat" else ["history", "pair"]
-    df = df[df[x].notna()]
+    df = df[df[x].notna() & (df[x] >= 1)]
     empty = pd.DataFrame({"role": [], x: [], "affinity": []}).astype(
         {"role": object, x: "int64", "affinity": "float64"}
     )
     if df.empty:
         return empty
-    series = df.groupby(keys, observed=True, sort=False).ngroup()
-    df = df.assign(role=pair_role(df["src"], df["dst"]), series=series)
+    series = df.groupby(keys, observed=True, sort=False).ngroup().to_numpy()
+    df = df.assign(series=series, at=df[x].astype("int64"))
     if by == "chat":  # what the pair gained within the chat: a running sum from 0
         df["affinity"] = df.groupby("series")["delta"].cumsum()
-    pieces = []
-    for (_, role), g in df.groupby(["series", "role"], sort=False):
-        at = g.groupby(g[x].astype("int64"))["affinity"].last()
-        grid = np.arange(1, int(at.index.max()) + 1)
-        values = at.reindex(grid).ffill().fillna(0.0).to_numpy()
-        pieces.append(pd.DataFrame({"role": role, x: grid, "affinity": values}))
-    return pd.concat(pieces, ignore_index=True) if pieces else empty
+    last = df.groupby(["series", "at"], sort=True).agg(
+        affinity=("affinity", "last"), src=("src", "first"), dst=("dst", "first")
+    )
+    ids = last.index.get_level_values("series").to_numpy()
+    at = last.index.get_level_values("at").to_numpy()
+    # Each series on the grid 1..its last x: known values placed, then carried forward.
+    first = np.r_[True, ids[1:] != ids[:-1]]
+    ends = np.r_[np.flatnonzero(first)[1:], len(ids)] - 1
+    lengths = at[ends]
+    offsets = np.r_[0, np.cumsum(lengths)[:-1]]
+    owner = np.repeat(np.arange(len(lengths)), lengths)
+    grid = np.arange(lengths.sum()) - offsets[owner] + 1
+    values = np.full(len(grid), np.nan)
+    values[offsets[np.cumsum(first) - 1] + at - 1] = last["affinity"].to_numpy()
+    filled = pd.Series(values).groupby(owner).ffill().fillna(0.0).to_numpy()
+    roles = pair_role(last["src"][first], last["dst"][first])
+    return pd.DataFrame({"role": roles[owner], x: grid, "affinity": filled})
 
 
 def trajectories(
@@ -222,6 +232,13 @@ def _revisions_part(df: pd.DataFrame, bins: int) -> pd.DataFrame:
 
 
 def _revision_rows(corpus: Corpus, bins: int) -> pd.DataFrame:
+    cache = corpus.__dict__.setdefault("_revision_cache", {})
+    if bins not in cache:
+        cache[bins] = _compute_revision_rows(corpus, bins)
+    return cache[bins]
+
+
+def _compute_revision_rows(corpus: Corpus, bins: int) -> pd.DataFrame:
     meta = _meta(history="string", action="string", bin="int64", turns="int64")
     cols = ["history", "chat_id", "position", "retired", "replaced_how"]
     (rows,) = corpus.compute(corpus.turns[cols].map_partitions(_revisions_part, bins, meta=meta))

@@ -153,11 +153,11 @@ def write_partition(out: Path, table: str, name: str, frame: pd.DataFrame, sourc
 
 def read_partition(out: Path, table: str, name: str, columns: list[str] | None = None):
     """One history's partition of ``table`` as its frame (``columns``: only those)."""
-    path = partition_dir(out, table, name) / PART
-    if columns is not None:
-        present = set(pq.read_schema(path).names)
-        columns = [c for c in columns if c in present]
-    return from_arrow(pq.read_table(path, columns=columns))
+    with pq.ParquetFile(partition_dir(out, table, name) / PART) as f:
+        if columns is not None:
+            present = set(f.schema_arrow.names)
+            columns = [c for c in columns if c in present]
+        return from_arrow(f.read(columns=columns))
 
 
 def list_histories(out: Path) -> list[str]:

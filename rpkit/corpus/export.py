@@ -18,8 +18,9 @@ from typing import Any
 import pandas as pd
 
 from .. import frames
+from ..schema import PROJECTED
 from ..store import atomic, open_db
-from ..timetravel import current_state
+from ..timetravel import table_frame
 from .dataset import (
     PART,
     TABLES,
@@ -48,7 +49,15 @@ CHAT_COLUMNS = [
 
 def chats_frame(conn: Any) -> pd.DataFrame:
     """One row per chat: the ``chats`` table and its ``chat_state``, by ``chat_id``."""
-    state = current_state(conn)
+    state = {  # as current_state(conn) has them, without building the other tables
+        name: table_frame(
+            name,
+            conn.execute(
+                f"SELECT {', '.join(PROJECTED[name].column_names)} FROM {name}"
+            ).fetchall(),
+        )
+        for name in ("chats", "chat_state")
+    }
     chats = state["chats"].rename(columns={"id": "chat_id"})
     merged = chats.merge(state["chat_state"], on="chat_id", how="left", sort=True)
     extra = [c for c in merged.columns if c not in CHAT_COLUMNS]

@@ -12,7 +12,6 @@ name)`` gives one history's frame exactly as ``rpkit.frames`` built it.
 from __future__ import annotations
 
 import html
-from functools import cached_property
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -25,22 +24,32 @@ from dask.dataframe.utils import clear_known_categories
 from matplotlib.axes import Axes
 
 from . import analysis, plots
-from .dataset import PART, TABLES, from_arrow, list_histories, partition_dir, read_partition
+from .dataset import (
+    PART,
+    TABLES,
+    from_arrow,
+    json_columns,
+    list_histories,
+    partition_dir,
+    read_partition,
+)
 from .engine import compute
 from .errors import NotACorpusError
 
 PathArg = str | PathLike[str]
 
 
-def _empty(path: Path) -> pd.DataFrame:
-    return from_arrow(pq.read_schema(path).empty_table())
-
-
 def union_meta(out: Path, table: str, names: list[str]) -> pd.DataFrame:
     """The empty frame of a table's columns over all histories (dtypes: first seen)."""
     dtypes: dict[str, Any] = {}
+    seen: set[tuple] = set()
     for name in names:
-        for col, dtype in _empty(partition_dir(out, table, name) / PART).dtypes.items():
+        schema = pq.read_schema(partition_dir(out, table, name) / PART)
+        key = (tuple(schema.names), tuple(map(str, schema.types)), tuple(json_columns(schema)))
+        if key in seen:  # most histories share a schema: convert each kind once
+            continue
+        seen.add(key)
+        for col, dtype in from_arrow(schema.empty_table()).dtypes.items():
             if col not in dtypes:
                 dtypes[col] = dtype
             elif dtypes[col] != dtype and not (
@@ -88,27 +97,23 @@ class Corpus:
         self.out = out
         self.histories = histories
         self.client = client
+        self._frames: dict[str, dd.DataFrame] = {}
 
     def frame(self, table: str) -> dd.DataFrame:
         """The table as a lazy Dask frame, one partition per history."""
         if table not in TABLES:
             raise NotACorpusError(f"a corpus has no table {table!r}; use one of {list(TABLES)}")
-        return self._frames[table]
-
-    @cached_property
-    def _frames(self) -> dict[str, dd.DataFrame]:
-        out = {}
-        for table in TABLES:
+        if table not in self._frames:
             meta = union_meta(self.out, table, self.histories)
-            reader = PartitionReader(str(self.out), table, meta)
             if not self.histories:
-                out[table] = dd.from_pandas(meta, npartitions=1)
+                self._frames[table] = dd.from_pandas(meta, npartitions=1)
             else:  # object columns stay objects (lists, dicts), not Arrow strings
+                reader = PartitionReader(str(self.out), table, meta)
                 with dask.config.set({"dataframe.convert-string": False}):
-                    out[table] = dd.from_map(
+                    self._frames[table] = dd.from_map(
                         reader, self.histories, meta=meta, enforce_metadata=False
                     )
-        return out
+        return self._frames[table]
 
     @property
     def events(self) -> dd.DataFrame:
