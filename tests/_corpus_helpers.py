@@ -27,7 +27,7 @@ def session_client(request: pytest.FixtureRequest):
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",
             silence_logs=50,
         )
         client = Client(cluster)

@@ -15,12 +15,12 @@ from typing import Any
 
 import dask
 
-from .._progress import _enabled
+from .._progress import SHOW_FROM, _enabled
 
 
 def show_progress(tasks: int) -> bool:
     """Whether to show a bar for ``tasks`` tasks (rpkit's progress setting; on from 2)."""
-    return _enabled(tasks * 50_000) if tasks > 1 else _enabled(0)
+    return _enabled(SHOW_FROM if tasks > 1 else 0)
 
 
 def compute(*objs: Any, client: Any = None, scheduler: str = "processes") -> tuple[Any, ...]:
