@@ -296,22 +296,22 @@ def classify_cmd(db: Path, retry_failed: bool) -> None:
 # -- corpus (rpkit.corpus): a self-contained group, calling the library only ---------------
 
 
-def _corpus_client(address: str | None):
-    """A ``distributed.Client`` for ``--cluster ADDRESS``, or None (the local scheduler)."""
-    if address is None:
-        return None
-    from distributed import Client
-
-    return Client(address)
-
-
-def _corpus_call(fn, *args, **kwargs):
+def _corpus_call(address: str | None, fn, *args, **kwargs):
+    """``fn(*args, client=..., **kwargs)`` on the cluster at ``address`` (None: locally)."""
     from .errors import RpkitError as _Error
 
+    client = None
     try:
-        return fn(*args, **kwargs)
+        if address is not None:
+            from distributed import Client
+
+            client = Client(address)
+        return fn(*args, client=client, **kwargs)
     except _Error as exc:
         raise click.ClickException(str(exc)) from exc
+    finally:
+        if client is not None:
+            client.close()
 
 
 _CLUSTER = click.option(
@@ -341,8 +341,7 @@ def corpus_export(out: Path, dbs: tuple[Path, ...], replace: bool, address: str 
     """Export the histories DB ... into the corpus folder OUT (one partition each)."""
     from .corpus import export
 
-    client = _corpus_client(address)
-    click.echo(repr(_corpus_call(export, dbs, out, client=client, replace=replace)))
+    click.echo(repr(_corpus_call(address, export, dbs, out, replace=replace)))
 
 
 @corpus_group.command(name="build")
@@ -366,13 +365,13 @@ def corpus_build(
     from .corpus import build
 
     report = _corpus_call(
+        address,
         build,
         source,
         out,
         format=fmt,
         shard_size=shard_size,
         classify=not no_classify,
-        client=_corpus_client(address),
         skip_bad=skip_bad,
     )
     click.echo(repr(report))
@@ -387,8 +386,10 @@ def corpus_summary(out: Path, address: str | None) -> None:
     """Print one row per history of the corpus OUT."""
     from .corpus import open_corpus
 
-    corpus = _corpus_call(open_corpus, out, client=_corpus_client(address))
-    frame = corpus.summary().drop(columns="final_affinity")
+    def summary(out: Path, client):
+        return open_corpus(out, client=client).summary().drop(columns="final_affinity")
+
+    frame = _corpus_call(address, summary, out)
     click.echo(frame.to_string(index=False) if len(frame) else "the corpus holds no history")
 
 

@@ -229,3 +229,31 @@ def test_an_unwritable_output_folder(exported):
     with unwritable(out), pytest.raises(CorpusPathError, match="cannot write"):
         export([next((out.parent / "h").glob("*.db"))], out)
     _unchanged(out, events)
+
+
+def test_a_shard_that_fails_is_reported_and_the_others_are_built(tmp_path, client):
+    records = json.loads(write_sharegpt(tmp_path / "s.json", 4).read_text())
+    records[2:] = [{"id": "x", "messages": []}, {"id": "y", "messages": []}]  # no conversations
+    source = tmp_path / "mixed.json"
+    source.write_text(json.dumps(records))
+    report = build(source, tmp_path / "c", format="sharegpt", shard_size=2, client=client)
+    assert not report.ok and report.count("done") == 1 and report.count("failed") == 1
+    failed = report.shards[report.shards["status"] == "failed"].iloc[0]
+    assert failed["shard"] == "mixed-00001" and "ImportFormatError" in failed["reason"]
+    assert "mixed-00001: failed (ImportFormatError" in repr(report)
+    assert open_corpus(tmp_path / "c").histories == ["mixed-00000"]
+
+
+def test_the_cli_builds_on_a_cluster_by_its_address(tmp_path, client):
+    from click.testing import CliRunner
+
+    from rpkit.cli import main
+
+    source = write_sharegpt(tmp_path / "s.json", 5)
+    address = client.scheduler.address
+    args = ["corpus", "build", "sharegpt", str(source), str(tmp_path / "c"), "--shard-size", "2"]
+    result = CliRunner().invoke(main, [*args, "--no-classify", "--cluster", address])
+    assert result.exit_code == 0, result.output
+    assert "3 shards into c/: 3 done, 0 skipped, 0 failed" in result.output
+    result = CliRunner().invoke(main, ["corpus", "build", "nope", str(source), str(tmp_path / "d")])
+    assert result.exit_code == 1 and "unknown export format 'nope'" in result.output
