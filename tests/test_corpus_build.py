@@ -26,7 +26,7 @@ from rpkit.corpus import (
     open_corpus,
 )
 from rpkit.corpus.shards import split_lines, split_source
-from rpkit.importers import import_file
+from rpkit.importers import FORMATS, import_file
 
 from ._corpus_helpers import demo_histories, session_client, write_sharegpt
 from .test_faults import unwritable
@@ -257,3 +257,26 @@ def test_the_cli_builds_on_a_cluster_by_its_address(tmp_path, client):
     assert "3 shards into c/: 3 done, 0 skipped, 0 failed" in result.output
     result = CliRunner().invoke(main, ["corpus", "build", "nope", str(source), str(tmp_path / "d")])
     assert result.exit_code == 1 and "unknown export format 'nope'" in result.output
+
+
+@pytest.mark.skipif(
+    "jsonl" not in FORMATS,
+    reason="the JSON-lines importer (format 'jsonl') is not merged yet",
+)
+def test_a_jsonl_dataset_builds_like_one_import(tmp_path, client):
+    source = tmp_path / "data.jsonl"
+    lines = [
+        {"messages": [{"role": "user", "content": f"I love it {i}"},
+                      {"role": "assistant", "content": f"Thanks, that is kind {i}"}]}
+        for i in range(5)
+    ]  # fmt: skip
+    source.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    single = tmp_path / "single.db"
+    import_file(single, "jsonl", source)
+    with rpkit.open_db(single) as conn:
+        chats = rpkit.current_state(conn)["chats"]
+        turns = sum(len(frames.turns(conn, int(c))) for c in chats["id"])
+    report = build(source, tmp_path / "c", format="jsonl", shard_size=2, client=client)
+    assert report.ok and report.count("done") == 3
+    summary = open_corpus(tmp_path / "c").summary()
+    assert summary["chats"].sum() == len(chats) and summary["turns"].sum() == turns

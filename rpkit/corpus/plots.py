@@ -67,7 +67,8 @@ def revision_positions(frame: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     for i, action in enumerate(actions):
         g = frame[frame["action"] == action].sort_values("start")
         ax.bar(g["start"] + (i + 0.5) * width, g["turns"], width=width, label=str(action))
-    ax.set_xticks(starts, [f"{s:.0%}" for s in starts])
+    step = starts[1] - starts[0] if len(starts) > 1 else 1.0
+    ax.set_xticks(starts + step / 2, [f"{s:.0%}–{s + step:.0%}" for s in starts])
     ax.set_xlabel("part of the chat (turn position / live turns)")
     ax.set_ylabel("retired turns")
     ax.set_title("Where in a chat people edit, regenerate and swipe")
