@@ -28,9 +28,8 @@ from typing import Any
 
 import pandas as pd
 
-from rpkit.schema import PROJECTED
-from rpkit.snapshot import take_snapshot
-from rpkit.store import open_db
+from rpkit.operations import open_db, take_snapshot
+from rpkit.store import PROJECTED
 
 SqlHandler = Callable[[sqlite3.Connection, int, str, Any, dict[str, Any], Any], None]
 SQL_HANDLERS: dict[str, SqlHandler] = {}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import rpkit
 from rpkit.demo import build_demo
-from rpkit.schema import SCHEMA_VERSION
+from rpkit.store import SCHEMA_VERSION
 
 CACHE_DIR = Path(__file__).resolve().parent / ".cache"
 

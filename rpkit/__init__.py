@@ -1,24 +1,36 @@
 """rpkit: explore, rewind and chart event-sourced chat histories.
 
-Importing ``rpkit`` registers the built-in projection handlers; everything in
-``__all__`` is the public API (DESIGN §10).
+Importing ``rpkit`` declares the built-in kinds with their effects; everything
+in ``__all__`` is the public API (DESIGN §10). The layers, bottom up: ``store``
+(the file), ``kinds`` (the catalogue), ``projection``, ``log`` (append, edits),
+``operations`` (snapshot, rewind, time travel, verify), ``frames`` and
+``plots`` (analysis), and the front ends ``widgets``, ``cli``, ``importers``.
 """
 
 from __future__ import annotations
 
-from ._progress import set_progress
-from .catalogue import KINDS, TURN_KINDS, register_kind
-from .classify import classify
-from .edits import edit_turn, hide_turn, regenerate_turn
+from . import classify
 from .errors import *  # noqa: F403
 from .errors import __all__ as _error_names
-from .events import append, next_chat_id
+from .kinds import KINDS, TURN_KINDS, Event, Ref, handler, register_kind
+from .log import append, edit_turn, hide_turn, next_chat_id, regenerate_turn
+from .operations import (
+    VerifyReport,
+    compute_rewind_preview,
+    current_state,
+    diff_states,
+    execute_rewind,
+    list_snapshots,
+    open_db,
+    restore_snapshot,
+    rewind_point,
+    state_at,
+    take_snapshot,
+    verify,
+)
+from .progress import set_progress
 from .projection import catch_up, project
-from .registry import Event, handler
-from .rewind import compute_rewind_preview, execute_rewind, rewind_point
-from .snapshot import list_snapshots, restore_snapshot, take_snapshot
-from .store import open_db
-from .timetravel import VerifyReport, current_state, diff_states, state_at, verify
+from .store import register_table
 
 __version__ = "0.1.0"
 
@@ -26,6 +38,7 @@ __all__ = [
     "KINDS",
     "TURN_KINDS",
     "Event",
+    "Ref",
     "VerifyReport",
     "append",
     "catch_up",
@@ -43,6 +56,7 @@ __all__ = [
     "project",
     "regenerate_turn",
     "register_kind",
+    "register_table",
     "restore_snapshot",
     "rewind_point",
     "set_progress",

@@ -25,6 +25,10 @@ the addressee (salience ``|c|``). Same text, same numbers, every time.
 
 Plug in your own (an LLM, a fine-tuned model) with any object that has a
 ``name`` and a ``classify(turn) -> Judgement`` method (``Classifier``).
+
+The module itself is callable: ``rpkit.classify(conn)`` is
+``rpkit.classify.classify(conn)``, and ``rpkit.classify.VaderClassifier`` is
+the classifier.
 """
 
 from __future__ import annotations
@@ -33,12 +37,14 @@ import json
 import math
 import re
 import sqlite3
+import sys
+import types
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from ._html import key_value_table
-from ._progress import progress_bar
-from .events import append
+from .display import key_value_table
+from .log import append
+from .progress import progress_bar
 from .store import atomic
 
 YOU = "you"
@@ -173,22 +179,10 @@ def _check(judgement: object) -> Judgement:
     return judgement
 
 
-def classify(
-    conn: sqlite3.Connection,
-    *,
-    classifier: Classifier | None = None,
-    retry_failed: bool = False,
-) -> ClassifyReport:
-    """Append affinity (and memories) derived from every visible turn that has none yet.
-
-    Each turn's events are written in one transaction with ``cause_id`` = the
-    turn and the turn's own time; running again adds nothing. A turn whose
-    classifier raised gets a ``classifier_failed`` event and is not asked again
-    unless ``retry_failed``. Returns a ``ClassifyReport``.
-    """
-    clf = classifier if classifier is not None else VaderClassifier()
-    name = str(getattr(clf, "name", type(clf).__name__))
-    report = ClassifyReport(classifier=name)
+def _turns_to_ask(
+    conn: sqlite3.Connection, report: ClassifyReport, *, retry_failed: bool
+) -> list[tuple[TurnInput, str]]:
+    """The visible turns with no derived event yet, with whom each addresses."""
     names = dict(conn.execute("SELECT id, name FROM bots"))
     you = conn.execute("SELECT name FROM you_entity WHERE id = 1").fetchone()
     names[YOU] = you[0] if you else "You"
@@ -241,6 +235,26 @@ def classify(
                 names.get(addressee, addressee),
             )
             todo.append((turn, ts))
+    return todo
+
+
+def classify(
+    conn: sqlite3.Connection,
+    *,
+    classifier: Classifier | None = None,
+    retry_failed: bool = False,
+) -> ClassifyReport:
+    """Append affinity (and memories) derived from every visible turn that has none yet.
+
+    Each turn's events are written in one transaction with ``cause_id`` = the
+    turn and the turn's own time; running again adds nothing. A turn whose
+    classifier raised gets a ``classifier_failed`` event and is not asked again
+    unless ``retry_failed``. Returns a ``ClassifyReport``.
+    """
+    clf = classifier if classifier is not None else VaderClassifier()
+    name = str(getattr(clf, "name", type(clf).__name__))
+    report = ClassifyReport(classifier=name)
+    todo = _turns_to_ask(conn, report, retry_failed=retry_failed)
     with progress_bar(len(todo), f"classify ({name})", unit="turn") as bar:
         # Commit every BATCH turns: an interrupted run keeps what it derived (a re-run
         # goes on from there) without paying for a commit per turn.
@@ -297,3 +311,13 @@ def _one(
             append(conn, "memory_added", mem, chat_id=turn.chat_id, cause_id=turn.event_id, ts=ts)
             report.memories += 1
     report.turns += 1
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as its ``classify`` function (``rpkit.classify(conn)``)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> ClassifyReport:
+        return classify(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

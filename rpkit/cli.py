@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 
 import click
+import pandas as pd
 
-from . import rewind, snapshot, store, timetravel
-from .catalogue import KINDS
+from . import frames
+from .classify import classify
+from .demo import build_demo, dump_events
 from .errors import RpkitError
+from .importers import detect_format, import_file
+from .operations import (
+    compute_rewind_preview,
+    execute_rewind,
+    list_snapshots,
+    open_db,
+    read_snapshot_meta,
+    resolve_snapshot,
+    restore_snapshot,
+    rewind_point,
+    verify,
+)
+from .store import head_id, require_history
 
 
 def _friendly(fn):
@@ -20,7 +34,7 @@ def _friendly(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (RpkitError, FileExistsError) as exc:
+        except RpkitError as exc:
             raise click.ClickException(str(exc)) from exc
 
     return wrapper
@@ -40,9 +54,7 @@ DATA_DIR = click.option(
 
 
 def _existing(db: Path) -> Path:
-    if not db.exists():
-        raise click.ClickException(f"{db} does not exist; create a demo with: rpkit demo {db}")
-    return db
+    return require_history(db)
 
 
 @click.group()
@@ -65,11 +77,9 @@ def main() -> None:
 @_friendly
 def demo(db: Path, events: int, seed: int, force: bool, dump: Path | None) -> None:
     """Create a deterministic demo history in DB."""
-    from .demo import build_demo, dump_events
-
     build_demo(db, events=events, seed=seed, force=force)
-    with store.open_db(db) as conn:
-        count = store.head_id(conn)
+    with open_db(db) as conn:
+        count = head_id(conn)
         if dump is not None:
             dump_events(conn, dump)
     click.echo(f"wrote {count} events to {db}")
@@ -80,19 +90,15 @@ def demo(db: Path, events: int, seed: int, force: bool, dump: Path | None) -> No
 @_friendly
 def info(db: Path) -> None:
     """Summarise a history: events, chats, projection."""
-    with store.open_db(_existing(db)) as conn:
-        head = store.head_id(conn)
-        total, hidden = conn.execute(
-            "SELECT COUNT(*), COALESCE(SUM(hidden), 0) FROM event_log"
-        ).fetchone()
-        click.echo(f"history      {db}")
-        click.echo(f"events       {total} ({hidden} retired), newest id {head}")
-        click.echo(f"projected at {store.get_meta(conn, 'projected_at')}")
-        for chat_id, title, turns in conn.execute(
-            "SELECT c.id, c.title, s.turn_count FROM chats c JOIN chat_state s "
-            "ON s.chat_id = c.id ORDER BY c.id"
-        ):
-            click.echo(f"chat {chat_id:<7} {turns:>5} turns  {title}")
+    with open_db(_existing(db)) as conn:
+        about = frames.summary(conn)
+    click.echo(f"history      {db}")
+    click.echo(
+        f"events       {about.events} ({about.retired} retired), newest id {about.head_event_id}"
+    )
+    click.echo(f"projected at {about.projected_at}")
+    for chat in about.chats.itertuples():
+        click.echo(f"chat {chat.chat_id:<7} {chat.turns:>5} turns  {chat.title}")
 
 
 @main.command()
@@ -106,38 +112,34 @@ def events(
     db: Path, chat_id: int | None, kind: str | None, include_hidden: bool, limit: int
 ) -> None:
     """List events, newest last."""
-    where, args = ["1 = 1"], []
-    if chat_id is not None:
-        where.append("chat_id = ?")
-        args.append(chat_id)
-    if kind is not None:
-        where.append("kind = ?")
-        args.append(kind)
-    if not include_hidden:
-        where.append("hidden = 0")
-    sql = (
-        "SELECT id, ts, chat_id, kind, payload, superseded_by FROM event_log "
-        f"WHERE {' AND '.join(where)} ORDER BY id DESC"
-    )
-    if limit:
-        sql += f" LIMIT {int(limit)}"
-    with store.open_db(_existing(db)) as conn:
-        if (
-            kind is not None
-            and kind not in KINDS
-            and not conn.execute(
-                "SELECT 1 FROM event_log WHERE kind = ? LIMIT 1", (kind,)
-            ).fetchone()
-        ):
-            raise click.ClickException(f"no event has kind {kind!r}; kinds are: {', '.join(KINDS)}")
-        rows = conn.execute(sql, args).fetchall()
-    for id_, ts, chat, k, payload, sup in reversed(rows):
-        p = json.loads(payload)
-        summary = p.get("text") or ", ".join(f"{a}={b}" for a, b in p.items())
-        summary = " ".join(str(summary).split())  # one line per event
-        mark = f" [retired by {sup}]" if sup else ""
-        chat_s = "-" if chat is None else str(chat)
-        click.echo(f"{id_:>7}  {ts[:19]}  {chat_s:>4}  {k:<17} {summary[:70]}{mark}")
+    with open_db(_existing(db)) as conn:
+        frame = frames.events(
+            conn, include_hidden=include_hidden, chat_id=chat_id, kind=kind, newest=limit or None
+        )
+    for row in frame.to_dict("records"):
+        click.echo(_event_line(row))
+
+
+def _event_line(row: dict) -> str:
+    """One line per event: id, time, chat, kind, its text (or its fields), retirement."""
+    original = {v: k for k, v in frames.RENAMED.items()}
+    shown = [
+        (original.get(c, c), v)
+        for c, v in row.items()
+        if c not in frames.EVENT_COLUMNS and not _missing(v)
+    ]
+    text = row.get("text")
+    summary = text if isinstance(text, str) and text else ", ".join(f"{a}={b}" for a, b in shown)
+    summary = " ".join(str(summary).split())  # one line per event
+    sup = row["superseded_by"]
+    mark = "" if _missing(sup) else f" [retired by {sup}]"
+    chat = "-" if _missing(row["chat_id"]) else str(row["chat_id"])
+    ts = row["ts"].strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{row['id']:>7}  {ts}  {chat:>4}  {str(row['kind']):<17} {summary[:70]}{mark}"
+
+
+def _missing(value: object) -> bool:
+    return value is None or (not isinstance(value, list) and bool(pd.isna(value)))
 
 
 def _echo_preview(p: dict) -> None:
@@ -155,7 +157,7 @@ def _echo_preview(p: dict) -> None:
 def _target(conn, after: int | None, turn: int | None) -> int:
     if (after is None) == (turn is None):
         raise click.UsageError("give AFTER_EVENT_ID or --turn, not both or neither")
-    return rewind.rewind_point(conn, turn) if turn is not None else after
+    return rewind_point(conn, turn) if turn is not None else after
 
 
 @main.command()
@@ -165,8 +167,8 @@ def _target(conn, after: int | None, turn: int | None) -> int:
 @_friendly
 def preview(db: Path, after_event_id: int | None, turn: int | None) -> None:
     """Show what a rewind to AFTER_EVENT_ID would remove and bring back."""
-    with store.open_db(_existing(db)) as conn:
-        _echo_preview(rewind.compute_rewind_preview(conn, _target(conn, after_event_id, turn)))
+    with open_db(_existing(db)) as conn:
+        _echo_preview(compute_rewind_preview(conn, _target(conn, after_event_id, turn)))
 
 
 @main.command(name="rewind")
@@ -180,13 +182,13 @@ def rewind_cmd(
     db: Path, after_event_id: int | None, turn: int | None, data_dir: Path | None, yes: bool
 ) -> None:
     """Delete every event after AFTER_EVENT_ID (snapshotted first, undo with restore)."""
-    with store.open_db(_existing(db)) as conn:
+    with open_db(_existing(db)) as conn:
         target = _target(conn, after_event_id, turn)
-        seen = rewind.compute_rewind_preview(conn, target)
+        seen = compute_rewind_preview(conn, target)
     _echo_preview(seen)
     if not yes:
         click.confirm("Rewind?", abort=True)
-    snap = rewind.execute_rewind(
+    snap = execute_rewind(
         db_path=db, data_dir=_data_dir(db, data_dir), after_event_id=target, expected_preview=seen
     )
     click.echo(f"rewound; snapshot of the previous state: {snap}")
@@ -201,7 +203,7 @@ def snapshots(db: Path | None, data_dir: Path | None) -> None:
     """List the snapshots of DB (or of --data-dir)."""
     if db is None and data_dir is None:
         raise click.UsageError("give DB or --data-dir")
-    frame = snapshot.list_snapshots(_data_dir(db, data_dir) if db is not None else data_dir)
+    frame = list_snapshots(_data_dir(db, data_dir) if db is not None else data_dir)
     if frame.empty:
         click.echo("no snapshots")
         return
@@ -223,16 +225,14 @@ def restore(db: Path, snapshot_path: Path, data_dir: Path | None, yes: bool) -> 
     _existing(db)
     if not yes:
         # Check the snapshot before asking, so nobody confirms a restore that cannot run.
-        found = snapshot_path
-        if not found.exists() and not found.is_absolute():
-            found = _data_dir(db, data_dir) / "snapshots" / snapshot_path
-        meta = snapshot.read_snapshot_meta(found, check=True)
+        found = resolve_snapshot(_data_dir(db, data_dir), snapshot_path)
+        meta = read_snapshot_meta(found, check=True)
         click.echo(
             f"{found.name}: {meta['kind']} snapshot, {meta['events']} events, "
             f"newest {meta['max_event_id']}"
         )
         click.confirm(f"Replace the content of {db} with it?", abort=True)
-    before = snapshot.restore_snapshot(
+    before = restore_snapshot(
         db_path=_existing(db), data_dir=_data_dir(db, data_dir), snapshot=snapshot_path
     )
     click.echo(f"restored {snapshot_path}; the replaced state is in {before}")
@@ -243,42 +243,83 @@ def restore(db: Path, snapshot_path: Path, data_dir: Path | None, yes: bool) -> 
 @_friendly
 def verify_cmd(db: Path) -> None:
     """Rebuild the projection in a scratch database and compare it with the live tables."""
-    with store.open_db(_existing(db)) as conn:
-        report = timetravel.verify(conn)
+    with open_db(_existing(db)) as conn:
+        report = verify(conn)
     click.echo(repr(report))
     if not report.ok:
         raise SystemExit(1)
 
 
-# -- importing exports and deriving affinity (issue 4) ---------------------
+# -- importing exports and deriving affinity ----------------------------------
 
 
-@main.group(name="import")
+class _ImportGroup(click.Group):
+    """``rpkit import FORMAT PATH DB``, or ``rpkit import PATH DB`` to detect the format."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        positional = [a for a in args if not a.startswith("-")]
+        if args and args[0] in self.commands and len(positional) == 2 and Path(args[0]).exists():
+            return "detect", self.commands["detect"], args  # a folder named like a format
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            if len(positional) >= 3:
+                raise click.UsageError(
+                    f"unknown export format {args[0]!r}; use one of: "
+                    f"{', '.join(IMPORT_FORMATS)}, or leave it out to detect it"
+                )
+            return "detect", self.commands["detect"], args
+        return super().resolve_command(ctx, args)
+
+
+@main.group(name="import", cls=_ImportGroup, subcommand_metavar="[FORMAT] PATH DB")
 def import_group() -> None:
-    """Import another app's chat export into DB (created if missing)."""
+    """Import another app's chat export into DB (created if missing).
+
+    `rpkit import PATH DB` detects the format and says what it took the file for;
+    `rpkit import FORMAT PATH DB` names it.
+    """
+
+
+SKIP_BAD = click.option(
+    "--skip-bad",
+    is_flag=True,
+    help="Skip malformed records (listed in the report) instead of refusing.",
+)
 
 
 def _import_command(fmt: str, what: str):
     @import_group.command(name=fmt, help=f"Import {what} from PATH into DB.")
     @click.argument("path", type=click.Path(path_type=Path))
     @DB
-    @click.option(
-        "--skip-bad",
-        is_flag=True,
-        help="Skip malformed records (listed in the report) instead of refusing.",
-    )
+    @SKIP_BAD
     @_friendly
     def command(path: Path, db: Path, skip_bad: bool) -> None:
-        from .importers import import_file
-
         click.echo(repr(import_file(db, fmt, path, skip_bad=skip_bad)))
 
     return command
 
 
-_import_command("sillytavern", "a SillyTavern chat (.jsonl) or a folder of them")
-_import_command("chatgpt", "a ChatGPT conversations.json (or one conversation)")
-_import_command("sharegpt", "a ShareGPT dataset (.json or .jsonl)")
+IMPORT_FORMATS = {
+    "sillytavern": "a SillyTavern or TavernAI chat (.jsonl) or a folder of them",
+    "chatgpt": "a ChatGPT conversations.json (or one conversation)",
+    "sharegpt": "a ShareGPT dataset (.json or .jsonl)",
+    "claude": "a Claude.ai conversations.json",
+    "agnai": "an Agnaistic chat export (.json)",
+    "jsonl": "a JSON-lines dataset of {messages: [{role, content}]} conversations",
+}
+for _fmt, _what in IMPORT_FORMATS.items():
+    _import_command(_fmt, _what)
+
+
+@import_group.command(name="detect", hidden=True)
+@click.argument("path", type=click.Path(path_type=Path))
+@DB
+@SKIP_BAD
+@_friendly
+def import_detected(path: Path, db: Path, skip_bad: bool) -> None:
+    """Import PATH into DB, detecting its format (`rpkit import PATH DB`)."""
+    fmt = detect_format(path)
+    click.echo(f"{path.name}: detected {fmt} ({IMPORT_FORMATS[fmt]})")
+    click.echo(repr(import_file(db, fmt, path, skip_bad=skip_bad)))
 
 
 @main.command(name="classify")
@@ -287,9 +328,7 @@ _import_command("sharegpt", "a ShareGPT dataset (.json or .jsonl)")
 @_friendly
 def classify_cmd(db: Path, retry_failed: bool) -> None:
     """Derive affinity (VADER, offline) for every visible turn of DB that has none yet."""
-    from .classify import classify
-
-    with store.open_db(_existing(db)) as conn:
+    with open_db(_existing(db)) as conn:
         click.echo(repr(classify(conn, retry_failed=retry_failed)))
 
 

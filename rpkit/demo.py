@@ -16,10 +16,11 @@ from datetime import UTC, datetime, timedelta
 from os import PathLike
 from pathlib import Path
 
-from ._progress import progress_bar
-from .edits import edit_turn, hide_turn, regenerate_turn
-from .events import append, next_chat_id
-from .store import atomic, open_db
+from .errors import HistoryExistsError
+from .log import append, edit_turn, hide_turn, next_chat_id, regenerate_turn
+from .operations import open_db
+from .progress import progress_bar
+from .store import atomic
 
 START = datetime(2026, 1, 5, 19, 0, tzinfo=UTC)
 
@@ -91,159 +92,122 @@ class _Clock:
         return self.now.isoformat()
 
 
+class _Writer:
+    """Appends the demo's events, drawing every choice from one seeded generator."""
+
+    def __init__(self, conn: sqlite3.Connection, seed: int) -> None:
+        self.conn = conn
+        self.rng = random.Random(seed)
+        self.clock = _Clock(self.rng)
+        self.start_id = self.head()
+        self.hidden_done = self.failure_done = False
+
+    def head(self) -> int:
+        return self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM event_log").fetchone()[0]
+
+    def add(self, kind: str, payload: dict, *, low: int = 5, high: int = 90, **kw: int) -> int:
+        return append(self.conn, kind, payload, ts=self.clock.tick(low, high), **kw)
+
+    def world(self) -> list[tuple[int, list[str], list[int]]]:
+        """You, the bots, the places and the chats (each opening a scene)."""
+        self.add("you_set", {"name": "Wren", "persona": "A courier with too many secrets."})
+        for bot_id, (name, persona) in BOTS.items():
+            self.add("bot_created", {"bot_id": bot_id, "name": name, "persona": persona})
+        for cid, name, kind, parent in PLACES:
+            payload = {"container_id": cid, "name": name, "kind": kind}
+            if parent is not None:
+                payload["parent_id"] = parent
+            self.add("container_created", payload)
+        chats = []
+        for title, bots, places in CHATS:
+            chat_id = next_chat_id(self.conn)
+            self.add("chat_created", {"title": title, "bot_ids": bots}, chat_id=chat_id)
+            opening = {"container_id": places[0], "title": f"{title}: opening"}
+            self.add("scene_started", opening, chat_id=chat_id)
+            chats.append((chat_id, bots, places))
+        return chats
+
+    def exchange(self, chat_id: int, bots: list[str], failing: bool) -> tuple[str, int, int]:
+        """Your turn and a bot's reply, each followed by the affinity derived from it."""
+        rng = self.rng
+        user = self.add("user_turn", {"text": rng.choice(USER_LINES)}, chat_id=chat_id)
+        bot = rng.choice(bots)
+        if rng.random() < 0.05:
+            self.mood[bot] = rng.uniform(-1.5, 1.5)
+        delta = round(self.mood[bot] + rng.gauss(0, 1.0), 2)
+        if not failing:  # derived events follow their turn, before the next one
+            tone = {"src": "you", "dst": bot, "delta": round(delta * 0.6, 2), "reason": "user tone"}
+            self.add("edge_update", tone, chat_id=chat_id, cause_id=user, low=1, high=2)
+        reply = self.add(
+            "assistant_turn",
+            {"bot_id": bot, "text": rng.choice(BOT_LINES[bot])},
+            chat_id=chat_id,
+            low=2,
+            high=20,
+        )
+        if failing:
+            error = {"stage": "affinity", "error": "timeout after 30s waiting for the model"}
+            self.add("classifier_failed", error, chat_id=chat_id, cause_id=reply, low=1, high=2)
+            self.failure_done = True
+        else:
+            tone = {"src": bot, "dst": "you", "delta": delta, "reason": "reply tone"}
+            self.add("edge_update", tone, chat_id=chat_id, cause_id=reply, low=1, high=2)
+        return bot, user, reply
+
+    def aside(
+        self, chat_id: int, bot: str, places: list[int], user: int, reply: int, n: int
+    ) -> None:
+        """Now and then: a memory, an activity, a scene change, a regeneration, an edit, a hide."""
+        rng, roll = self.rng, self.rng.random()
+        if roll < 0.08:
+            memory = {
+                "owner": bot,
+                "text": rng.choice(MEMORIES).format(who=BOTS[bot][0]),
+                "salience": round(rng.uniform(0.2, 1.0), 2),
+            }
+            self.add("memory_added", memory, chat_id=chat_id, cause_id=reply, low=1, high=2)
+        elif roll < 0.14:
+            place = rng.choice(places)
+            action = rng.choice(
+                ["pours a drink", "sharpens a blade", "counts coins", "keeps watch"]
+            )
+            activity = {"container_id": place, "entity": bot, "action": action}
+            self.add("activity_logged", activity, chat_id=chat_id)
+        elif roll < 0.18:
+            scene = {"container_id": rng.choice(places), "title": "a change of scene"}
+            self.add("scene_started", scene, chat_id=chat_id, low=60, high=600)
+        elif roll < 0.20:
+            self.add("scene_ended", {}, chat_id=chat_id)
+        elif roll < 0.24:
+            regenerate_turn(self.conn, reply, rng.choice(BOT_LINES[bot]), ts=self.clock.tick(2, 10))
+        elif roll < 0.28:
+            text = rng.choice(USER_LINES) + " (edited)"
+            edit_turn(self.conn, user, text, ts=self.clock.tick(2, 10))
+        elif not self.hidden_done and n > self.events // 2:
+            hide_turn(self.conn, user, ts=self.clock.tick(2, 10))
+            self.hidden_done = True
+
+    def run(self, events: int) -> int:
+        self.events = events
+        chats = self.world()
+        # Each pair drifts around a mood that changes now and then: affinity rises and falls.
+        self.mood = {bot: self.rng.uniform(-0.5, 1.0) for bot in BOTS}
+        with progress_bar(total=events, desc="demo history") as bar:
+            while (n := self.head() - self.start_id) < events:
+                if bar is not None:
+                    bar.update(n - bar.n)
+                chat_id, bots, places = self.rng.choice(chats)
+                failing = not self.failure_done and n > events // 3
+                bot, user, reply = self.exchange(chat_id, bots, failing)
+                self.aside(chat_id, bot, places, user, reply, n)
+            if bar is not None:
+                bar.update(bar.total - bar.n)
+        return self.head() - self.start_id
+
+
 def generate(conn: sqlite3.Connection, *, events: int = 400, seed: int = 7) -> int:
     """Append a demo history of about ``events`` events to ``conn``; return the count."""
-    rng = random.Random(seed)
-    clock = _Clock(rng)
-    start_id = conn.execute("SELECT COALESCE(MAX(id), 0) FROM event_log").fetchone()[0]
-
-    def written() -> int:
-        return conn.execute("SELECT COALESCE(MAX(id), 0) FROM event_log").fetchone()[0] - start_id
-
-    append(
-        conn,
-        "you_set",
-        {"name": "Wren", "persona": "A courier with too many secrets."},
-        ts=clock.tick(),
-    )
-    for bot_id, (name, persona) in BOTS.items():
-        append(
-            conn,
-            "bot_created",
-            {"bot_id": bot_id, "name": name, "persona": persona},
-            ts=clock.tick(),
-        )
-    for cid, name, kind, parent in PLACES:
-        payload = {"container_id": cid, "name": name, "kind": kind}
-        if parent is not None:
-            payload["parent_id"] = parent
-        append(conn, "container_created", payload, ts=clock.tick())
-    chats = []
-    for title, bots, places in CHATS:
-        chat_id = next_chat_id(conn)
-        append(
-            conn,
-            "chat_created",
-            {"title": title, "bot_ids": bots},
-            chat_id=chat_id,
-            ts=clock.tick(),
-        )
-        append(
-            conn,
-            "scene_started",
-            {"container_id": places[0], "title": f"{title}: opening"},
-            chat_id=chat_id,
-            ts=clock.tick(),
-        )
-        chats.append((chat_id, bots, places))
-    # Each pair drifts around a mood that changes now and then: affinity rises and falls.
-    mood = {bot: rng.uniform(-0.5, 1.0) for bot in BOTS}
-    hidden_done = failure_done = False
-    with progress_bar(total=events, desc="demo history") as bar:
-        while (n := written()) < events:
-            if bar is not None:
-                bar.update(n - bar.n)
-            chat_id, bots, places = rng.choice(chats)
-            user = append(
-                conn,
-                "user_turn",
-                {"text": rng.choice(USER_LINES)},
-                chat_id=chat_id,
-                ts=clock.tick(),
-            )
-            bot = rng.choice(bots)
-            if rng.random() < 0.05:
-                mood[bot] = rng.uniform(-1.5, 1.5)
-            delta = round(mood[bot] + rng.gauss(0, 1.0), 2)
-            failing = not failure_done and n > events // 3
-            if not failing:  # derived events follow their turn, before the next one
-                append(
-                    conn,
-                    "edge_update",
-                    {
-                        "src": "you",
-                        "dst": bot,
-                        "delta": round(delta * 0.6, 2),
-                        "reason": "user tone",
-                    },
-                    chat_id=chat_id,
-                    cause_id=user,
-                    ts=clock.tick(1, 2),
-                )
-            reply = append(
-                conn,
-                "assistant_turn",
-                {"bot_id": bot, "text": rng.choice(BOT_LINES[bot])},
-                chat_id=chat_id,
-                ts=clock.tick(2, 20),
-            )
-            if failing:
-                append(
-                    conn,
-                    "classifier_failed",
-                    {"stage": "affinity", "error": "timeout after 30s waiting for the model"},
-                    chat_id=chat_id,
-                    cause_id=reply,
-                    ts=clock.tick(1, 2),
-                )
-                failure_done = True
-            else:
-                append(
-                    conn,
-                    "edge_update",
-                    {"src": bot, "dst": "you", "delta": delta, "reason": "reply tone"},
-                    chat_id=chat_id,
-                    cause_id=reply,
-                    ts=clock.tick(1, 2),
-                )
-            roll = rng.random()
-            if roll < 0.08:
-                append(
-                    conn,
-                    "memory_added",
-                    {
-                        "owner": bot,
-                        "text": rng.choice(MEMORIES).format(who=BOTS[bot][0]),
-                        "salience": round(rng.uniform(0.2, 1.0), 2),
-                    },
-                    chat_id=chat_id,
-                    cause_id=reply,
-                    ts=clock.tick(1, 2),
-                )
-            elif roll < 0.14:
-                append(
-                    conn,
-                    "activity_logged",
-                    {
-                        "container_id": rng.choice(places),
-                        "entity": bot,
-                        "action": rng.choice(
-                            ["pours a drink", "sharpens a blade", "counts coins", "keeps watch"]
-                        ),
-                    },
-                    chat_id=chat_id,
-                    ts=clock.tick(),
-                )
-            elif roll < 0.18:
-                append(
-                    conn,
-                    "scene_started",
-                    {"container_id": rng.choice(places), "title": "a change of scene"},
-                    chat_id=chat_id,
-                    ts=clock.tick(60, 600),
-                )
-            elif roll < 0.20:
-                append(conn, "scene_ended", {}, chat_id=chat_id, ts=clock.tick())
-            elif roll < 0.24:
-                regenerate_turn(conn, reply, rng.choice(BOT_LINES[bot]), ts=clock.tick(2, 10))
-            elif roll < 0.28:
-                edit_turn(conn, user, rng.choice(USER_LINES) + " (edited)", ts=clock.tick(2, 10))
-            elif not hidden_done and n > events // 2:
-                hide_turn(conn, user, ts=clock.tick(2, 10))
-                hidden_done = True
-        if bar is not None:
-            bar.update(bar.total - bar.n)
-    return written()
+    return _Writer(conn, seed).run(events)
 
 
 def build_demo(
@@ -253,7 +217,7 @@ def build_demo(
     path = Path(path)
     if path.exists():
         if not force:
-            raise FileExistsError(f"{path} exists; pass force=True (or --force) to replace it")
+            raise HistoryExistsError(f"{path} exists; pass force=True (or --force) to replace it")
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     with open_db(path) as conn, atomic(conn):

@@ -11,6 +11,10 @@ class RpkitError(Exception):
     """Base of every error rpkit raises."""
 
 
+class RpkitWarning(UserWarning):
+    """Something works, but not as well as it could (e.g. a rebuild on its slow path)."""
+
+
 # -- the store ---------------------------------------------------------------
 
 
@@ -28,6 +32,14 @@ class ForeignDatabaseError(StoreError):
 
 class SchemaVersionError(StoreError):
     """The history was written by a newer rpkit (or is otherwise incompatible)."""
+
+
+class HistoryExistsError(StoreError, FileExistsError):
+    """A new history was asked for at a path that already holds a file."""
+
+
+class TableError(StoreError, ValueError):
+    """An extension's projected table declared with a bad name, column or key."""
 
 
 # -- events ------------------------------------------------------------------
@@ -124,6 +136,7 @@ __all__ = [
     "EventIdError",
     "ForeignDatabaseError",
     "FrameError",
+    "HistoryExistsError",
     "ImportFormatError",
     "InvalidSnapshotError",
     "NotADatabaseError",
@@ -132,11 +145,13 @@ __all__ = [
     "ReadOnlyDatabaseError",
     "UnknownReferenceError",
     "RpkitError",
+    "RpkitWarning",
     "SchemaVersionError",
     "SnapshotDirError",
     "SnapshotError",
     "StalePreviewError",
     "StoreError",
+    "TableError",
     "TimestampError",
     "TurnError",
     "UnknownKindError",

@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from .errors import FrameError
-from .frames import RewindDiff, _parse_pairs
+from .frames import RewindDiff, parse_pairs
 from .frames import affinity as affinity_frame
 
 X_AXES = {
@@ -101,6 +101,34 @@ def _marks(mark: Any, x: str) -> list[tuple[str, Any]]:
     return [(str(label), _mark_value(v, x)) for label, v in items]
 
 
+def _pairs_of(timeline: pd.DataFrame) -> list[str]:
+    """The timeline's pairs, in its category order when it has one."""
+    known = [str(p) for p in pd.unique(timeline["pair"].astype(object))]
+    if isinstance(timeline["pair"].dtype, pd.CategoricalDtype):
+        known = [str(p) for p in timeline["pair"].cat.categories if p in set(known)]
+    return known
+
+
+def _draw_marks(ax: Axes, marks: list[tuple[str, Any]]) -> None:
+    """Dashed vertical lines, each labelled along its top."""
+    for label, value in marks:
+        ax.axvline(value, label=label, gid="mark", **MARK_STYLE)
+        ax.annotate(
+            f" {label}",
+            xy=(value, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(2, -2),
+            textcoords="offset points",
+            rotation=90,
+            ha="left",
+            va="top",
+            fontsize="small",
+            color=MARK_STYLE["color"],
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
+            parse_math=False,
+        )
+
+
 def affinity(
     timeline: pd.DataFrame | sqlite3.Connection,
     *,
@@ -128,10 +156,8 @@ def affinity(
         raise FrameError(
             f"the timeline has no column(s) {sorted(missing)}; pass rpkit.frames.affinity(conn)"
         )
-    known = [str(p) for p in pd.unique(timeline["pair"].astype(object))]
-    if isinstance(timeline["pair"].dtype, pd.CategoricalDtype):
-        known = [str(p) for p in timeline["pair"].cat.categories if p in set(known)]
-    shown = known if pairs is None else _parse_pairs(pairs, known)
+    known = _pairs_of(timeline)
+    shown = known if pairs is None else parse_pairs(pairs, known)
     marks = _marks(mark, x)
     ax = _new_axes(ax, (9, 4.5))
     ax.axhline(0.0, color="0.8", linewidth=0.8, label="_zero")
@@ -150,22 +176,7 @@ def affinity(
             gid="pair",
         )
         handles.append(line)
-    for label, value in marks:
-        ax.axvline(value, label=label, gid="mark", **MARK_STYLE)
-        ax.annotate(
-            f" {label}",
-            xy=(value, 1.0),
-            xycoords=("data", "axes fraction"),
-            xytext=(2, -2),
-            textcoords="offset points",
-            rotation=90,
-            ha="left",
-            va="top",
-            fontsize="small",
-            color=MARK_STYLE["color"],
-            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
-            parse_math=False,
-        )
+    _draw_marks(ax, marks)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("affinity (running sum of deltas)")
     if title:

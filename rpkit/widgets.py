@@ -26,21 +26,11 @@ from IPython.display import HTML
 from matplotlib.figure import Figure
 
 from . import frames, plots
-from .errors import FrameError, NotADatabaseError, RpkitError
-from .rewind import execute_rewind, rewind_point
-from .snapshot import restore_snapshot
-from .store import open_db
+from .errors import FrameError, RpkitError
+from .operations import execute_rewind, open_db, restore_snapshot, rewind_point
+from .store import require_history
 
 __all__ = ["AffinityExplorer", "RewindPanel"]
-
-
-def _require_history(path: Path) -> None:
-    """A panel opens an existing history; it never creates one at a mistyped path."""
-    if not path.is_file():
-        raise NotADatabaseError(
-            f"{path} is not an existing history file; check the path (create a demo history "
-            "with: rpkit demo PATH)"
-        )
 
 
 def _png(fig: Figure) -> bytes:
@@ -173,7 +163,7 @@ class RewindPanel(_StatusMixin, widgets.VBox):
 
     @_guarded("Loading the history")
     def _load(self, keep_chat: int | None = None) -> None:
-        _require_history(self.db_path)
+        require_history(self.db_path)
         with open_db(self.db_path) as conn:
             chats = conn.execute("SELECT id, title FROM chats ORDER BY id").fetchall()
         options = [(f"{chat_id}: {title}", chat_id) for chat_id, title in chats]
@@ -370,7 +360,7 @@ class AffinityExplorer(_StatusMixin, widgets.VBox):
     def _read(self) -> pd.DataFrame:
         if isinstance(self.source, sqlite3.Connection):
             return frames.affinity(self.source)
-        _require_history(Path(self.source))
+        require_history(self.source)
         with open_db(self.source) as conn:
             return frames.affinity(conn)
 

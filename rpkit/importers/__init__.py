@@ -4,8 +4,11 @@
 ...     report = import_sillytavern(conn, "chats/Megumin")
 ...     report.chats, report.turns, report.retired
 
-Each importer reads the whole export first and refuses a malformed one
-(``ImportFormatError`` naming the file, line or node and the reason) before
+Formats: SillyTavern/TavernAI chat files, ChatGPT and Claude.ai
+``conversations.json``, ShareGPT datasets, Agnaistic chat exports and
+JSON-lines conversation datasets (``FORMATS``); ``detect_format`` tells them
+apart. Each importer reads the whole export first (the JSON-lines one
+streams it) and refuses a malformed one (``ImportFormatError`` naming the file, line or node and the reason) before
 anything is written; with ``skip_bad=True`` it skips the bad records instead
 and lists them in the report. It then writes in one transaction: ``you_set``
 and ``bot_created`` where needed, a ``chat_created`` per conversation and the
@@ -24,11 +27,12 @@ from os import PathLike
 from pathlib import Path
 
 from ..errors import ImportFormatError
-from ..store import open_db
-from . import chatgpt, sharegpt, sillytavern
-from ._common import Parsed
-from ._writer import write
+from ..operations import open_db
+from . import agnai, chatgpt, claude, jsonl, sharegpt, sillytavern
+from .detect import detect
+from .plan import Parsed
 from .report import ImportReport
+from .writer import write
 
 PathArg = str | PathLike[str]
 
@@ -36,6 +40,9 @@ READERS: dict[str, Callable[..., Parsed]] = {
     "sillytavern": sillytavern.read,
     "chatgpt": chatgpt.read,
     "sharegpt": sharegpt.read,
+    "claude": claude.read,
+    "agnai": agnai.read,
+    "jsonl": jsonl.read,
 }
 FORMATS = tuple(READERS)
 
@@ -73,14 +80,63 @@ def import_sharegpt(
     return write(conn, sharegpt.read(Path(path), skip_bad=skip_bad))
 
 
+def import_claude(
+    conn: sqlite3.Connection, path: PathArg, *, skip_bad: bool = False
+) -> ImportReport:
+    """Import a Claude.ai ``conversations.json``: a chat per conversation.
+
+    The text of a turn is its ``text`` blocks; ``thinking`` blocks, tool use and
+    attachments are kept in the turn's payload, not in the transcript.
+    """
+    return write(conn, claude.read(Path(path), skip_bad=skip_bad))
+
+
+def import_agnai(
+    conn: sqlite3.Connection,
+    path: PathArg,
+    *,
+    skip_bad: bool = False,
+    user: str | None = None,
+) -> ImportReport:
+    """Import an Agnaistic chat export (``{"messages": [...]}``) as one chat.
+
+    The user is the message with a ``userId`` or without a ``characterId``, or
+    whose name, handle or characterId is ``user``; exports without dates are
+    stamped with the time of the import.
+    """
+    return write(conn, agnai.read(Path(path), skip_bad=skip_bad, user=user))
+
+
+def import_jsonl(
+    conn: sqlite3.Connection, path: PathArg, *, skip_bad: bool = False
+) -> ImportReport:
+    """Import a JSON-lines dataset, one ``{"messages": [{"role", "content"}]}`` a line.
+
+    The file is streamed (checked in one pass, written in a second), so its size
+    is not limited by memory; each line becomes a chat.
+    """
+    return write(conn, jsonl.read(Path(path), skip_bad=skip_bad))
+
+
+def detect_format(path: PathArg) -> str:
+    """The format of an export file or folder (one of ``FORMATS``), as ``rpkit import`` sniffs it.
+
+    Raises ImportFormatError, listing the formats and the nearest match, when none fits.
+    """
+    return detect(Path(path))
+
+
 def import_file(
-    db_path: PathArg, format: str, path: PathArg, *, skip_bad: bool = False
+    db_path: PathArg, format: str | None, path: PathArg, *, skip_bad: bool = False
 ) -> ImportReport:
     """Read an export of ``format`` and import it into the history at ``db_path``.
 
-    The export is read before the history is opened, so a refused export
-    leaves no new file behind (this is what ``rpkit import`` calls).
+    ``format`` None (or ``"auto"``) detects it (``detect_format``). The export
+    is read before the history is opened, so a refused export leaves no new
+    file behind (this is what ``rpkit import`` calls).
     """
+    if format is None or format == "auto":
+        format = detect_format(path)
     if format not in READERS:
         raise ImportFormatError(
             f"unknown export format {format!r}; use one of: {', '.join(FORMATS)}"
@@ -93,8 +149,12 @@ def import_file(
 __all__ = [
     "FORMATS",
     "ImportReport",
+    "detect_format",
+    "import_agnai",
     "import_chatgpt",
+    "import_claude",
     "import_file",
+    "import_jsonl",
     "import_sharegpt",
     "import_sillytavern",
 ]

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ._common import (
+from .plan import (
     Chat,
     Parsed,
     Problems,
@@ -182,6 +182,35 @@ def _path(
     return path[::-1]
 
 
+def _branches(
+    mapping: dict[str, Any], children: dict[str, list[str]], path: list[str]
+) -> dict[str, list[str]]:
+    """The nodes off the path, keyed by the path node that retires them ("": none does)."""
+
+    def subtree(root: str, seen: set[str]) -> list[str]:
+        order, stack = [], [root]
+        while stack:
+            node = stack.pop()
+            if node in seen:
+                raise _BadTree(f"node {node} is reached twice (the tree has a cycle)")
+            seen.add(node)
+            order.append(node)
+            stack.extend(reversed(children[node]))
+        return order
+
+    seen: set[str] = set(path)
+    branches: dict[str, list[str]] = {}
+    for k, node in enumerate(path):
+        nxt = path[k + 1] if k + 1 < len(path) else None
+        for kid in children[node]:
+            if kid != nxt:
+                branches.setdefault(nxt or "", []).extend(subtree(kid, seen))
+    roots = [n for n, node in mapping.items() if node.get("parent") is None and n != path[0]]
+    for root in roots:
+        branches.setdefault(path[0], [])[:0] = subtree(root, seen)
+    return branches
+
+
 def _conversation(i: int, conv: Any, file: str, parsed: Parsed, problems: Problems) -> Chat | None:
     if not isinstance(conv, dict) or not isinstance(conv.get("mapping"), dict):
         what = "no 'mapping' object" if isinstance(conv, dict) else type(conv).__name__
@@ -201,30 +230,7 @@ def _conversation(i: int, conv: Any, file: str, parsed: Parsed, problems: Proble
             raise _BadTree(f"current_node must be a node id, not {current!r}")
         children = _check_tree(mapping)
         path = _path(mapping, children, current, notes, file, label)
-        on_path = set(path)
-
-        def subtree(root: str, seen: set[str]) -> list[str]:
-            order, stack = [], [root]
-            while stack:
-                node = stack.pop()
-                if node in seen:
-                    raise _BadTree(f"node {node} is reached twice (the tree has a cycle)")
-                seen.add(node)
-                order.append(node)
-                stack.extend(reversed(children[node]))
-            return order
-
-        seen: set[str] = set(on_path)
-        # Branches hanging off the path, keyed by the path node that retires them.
-        branches: dict[str, list[str]] = {}
-        for k, node in enumerate(path):
-            nxt = path[k + 1] if k + 1 < len(path) else None
-            for kid in children[node]:
-                if kid != nxt:
-                    branches.setdefault(nxt or "", []).extend(subtree(kid, seen))
-        roots = [n for n, node in mapping.items() if node.get("parent") is None and n != path[0]]
-        for root in roots:
-            branches.setdefault(path[0], [])[:0] = subtree(root, seen)
+        branches = _branches(mapping, children, path)
     except _BadTree as exc:
         problems.bad(file, label, str(exc))
         return None

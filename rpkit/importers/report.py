@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 
-from .._html import key_value_table
+from ..display import bullet_list, key_value_table, paragraph
 
 
 @dataclass
@@ -83,6 +82,5 @@ class ImportReport:
         parts = [key_value_table("ImportReport", self._rows())]
         for title, items in (("bad records", self.bad_records), ("warnings", self.warnings)):
             if items:
-                lis = "".join(f"<li>{html.escape(i)}</li>" for i in items)
-                parts.append(f"<p>{title} ({len(items)}):</p><ul>{lis}</ul>")
+                parts.append(paragraph(f"{title} ({len(items)}):") + bullet_list(items))
         return "".join(parts)

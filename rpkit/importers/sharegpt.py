@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ._common import (
+from .plan import (
     Chat,
     Parsed,
     Problems,
@@ -37,6 +37,42 @@ TOOL_ROLES = {"tool", "function", "function_call", "function_response", "observa
 ROLES = USER_ROLES | BOT_ROLES | SYSTEM_ROLES | TOOL_ROLES
 
 
+def _message(
+    i: int, j: int, msg: Any, at: str, file: str, parsed: Parsed, problems: Problems
+) -> Turn | None:
+    """One message as a turn; None (listed, or counted as skipped) when it cannot be one."""
+    if not isinstance(msg, dict):
+        problems.bad(file, at, f"a message must be an object, not {type(msg).__name__}")
+        return None
+    role, value = msg.get("from"), msg.get("value")
+    if not isinstance(role, str) or role.lower() not in ROLES:
+        problems.bad(
+            file,
+            at,
+            f"unknown 'from' {role!r}; expected human/user, gpt/assistant, system or tool",
+        )
+        return None
+    if not isinstance(value, str):
+        problems.bad(file, at, f"'value' must be a string, not {type(value).__name__}")
+        return None
+    role = role.lower()
+    if not value.strip():
+        parsed.skip("empty message")
+        return None
+    is_user = role in USER_ROLES | SYSTEM_ROLES
+    extra = {} if role in USER_ROLES | BOT_ROLES else {"role": role}
+    if role not in {"human", "gpt"}:
+        extra["from"] = role
+    return Turn(
+        ref=f"{i}/{j}",
+        role="user" if is_user else "bot",
+        text=value,
+        speaker=None if is_user else BOT,
+        hidden=role in SYSTEM_ROLES | TOOL_ROLES,
+        extra=extra,
+    )
+
+
 def _conversation(
     i: int, conv: Any, file: str, now: datetime, parsed: Parsed, problems: Problems
 ) -> Chat | None:
@@ -55,39 +91,9 @@ def _conversation(
             Turn(ref=f"{i}/system", role="user", text=system, hidden=True, extra={"role": "system"})
         )
     for j, msg in enumerate(conv["conversations"]):
-        at = f"{where}, message {j}"
-        if not isinstance(msg, dict):
-            problems.bad(file, at, f"a message must be an object, not {type(msg).__name__}")
-            continue
-        role, value = msg.get("from"), msg.get("value")
-        if not isinstance(role, str) or role.lower() not in ROLES:
-            problems.bad(
-                file,
-                at,
-                f"unknown 'from' {role!r}; expected human/user, gpt/assistant, system or tool",
-            )
-            continue
-        if not isinstance(value, str):
-            problems.bad(file, at, f"'value' must be a string, not {type(value).__name__}")
-            continue
-        role = role.lower()
-        if not value.strip():
-            parsed.skip("empty message")
-            continue
-        is_user = role in USER_ROLES | SYSTEM_ROLES
-        extra = {} if role in USER_ROLES | BOT_ROLES else {"role": role}
-        if role not in {"human", "gpt"}:
-            extra["from"] = role
-        turns.append(
-            Turn(
-                ref=f"{i}/{j}",
-                role="user" if is_user else "bot",
-                text=value,
-                speaker=None if is_user else BOT,
-                hidden=role in SYSTEM_ROLES | TOOL_ROLES,
-                extra=extra,
-            )
-        )
+        turn = _message(i, j, msg, f"{where}, message {j}", file, parsed, problems)
+        if turn is not None:
+            turns.append(turn)
     first = next((t.text for t in turns if t.role == "user" and not t.hidden), "")
     snippet = " ".join(first.split())
     snippet = snippet if len(snippet) <= 60 else snippet[:57] + "..."

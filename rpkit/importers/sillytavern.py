@@ -1,8 +1,10 @@
 """Reading SillyTavern chat files (``.jsonl``): one chat per file, a folder of them.
 
 A chat file has one JSON object per line. The first line is a header
-(``user_name``, ``character_name``, ``create_date``, ``chat_metadata``) except in
-group chats, which start straight with messages. A message line has ``name``,
+(``user_name``, ``character_name``, ``create_date``, ``chat_metadata``; TavernAI
+rooms name ``character_names``) except in group chats, which start straight with
+messages and take their title and members from the group's definition
+(``sillytavern_groups``) when it is at hand. A message line has ``name``,
 ``is_user``, ``is_system``, ``send_date``, ``mes``, and for regenerated replies
 ``swipes`` (every version), ``swipe_id`` (the one shown) and ``swipe_info``
 (their dates). Branch and checkpoint files (``chat_metadata.main_chat``) are
@@ -17,7 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ._common import (
+from .plan import (
+    GROUP_DEFINITION,
     Chat,
     Notes,
     Parsed,
@@ -26,43 +29,14 @@ from ._common import (
     decode,
     fill_dates,
     looks_like,
-    parse_date,
     refuse,
     wrong_format,
 )
+from .sillytavern_groups import Group, groups_in, groups_near
+from .sillytavern_messages import date_of, message
 
 FORMAT = "sillytavern"
-HEADER_KEYS = {"user_name", "character_name", "create_date", "chat_metadata"}
-MESSAGE_KEYS = {
-    "name",
-    "is_user",
-    "is_system",
-    "is_name",
-    "send_date",
-    "mes",
-    "swipes",
-    "swipe_id",
-    "swipe_info",
-    "extra",
-    "force_avatar",
-    "original_avatar",
-    "gen_started",
-    "gen_finished",
-    "title",
-    "gen_id",
-    "api",
-    "model",
-    "variedSwipes",
-    "chid",
-}
-
-
-def _date(value: object, notes: Notes, where: str) -> datetime | None:
-    try:
-        return parse_date(value)
-    except ValueError:
-        notes.warn("unrecognised date, took the date of the message before", f"{where}: {value!r}")
-        return None
+HEADER_KEYS = {"user_name", "character_name", "character_names", "create_date", "chat_metadata"}
 
 
 def _lines(data: bytes, file: str, problems: Problems) -> list[tuple[int, dict[str, Any]]]:
@@ -98,110 +72,6 @@ def _lines(data: bytes, file: str, problems: Problems) -> list[tuple[int, dict[s
     return out
 
 
-def _flag(
-    msg: dict, key: str, file: str, line: int, problems: Problems, notes: Notes
-) -> bool | None:
-    value = msg.get(key, False)
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in {"true", "false"}:
-        notes.warn(f"{key} written as a string", f"{file} line {line}")
-        return value.lower() == "true"
-    problems.bad(file, f"line {line}", f"{key} must be true or false, not {value!r}")
-    return None
-
-
-def _message(
-    line: int, msg: dict, file: str, header: dict, problems: Problems, notes: Notes
-) -> Turn | None:
-    where = f"{file} line {line}"
-    if "mes" not in msg:
-        problems.bad(file, f"line {line}", "the message has no 'mes' (its text)")
-        return None
-    mes = msg["mes"]
-    if not isinstance(mes, str):
-        problems.bad(file, f"line {line}", f"'mes' must be a string, not {type(mes).__name__}")
-        return None
-    if "is_user" not in msg:
-        problems.bad(file, f"line {line}", "the message has no 'is_user' (who wrote it)")
-        return None
-    is_user = _flag(msg, "is_user", file, line, problems, notes)
-    is_system = _flag(msg, "is_system", file, line, problems, notes)
-    if is_user is None or is_system is None:
-        return None
-    swipes = msg.get("swipes")
-    if swipes is not None and (
-        not isinstance(swipes, list) or not all(isinstance(s, str) for s in swipes)
-    ):
-        problems.bad(file, f"line {line}", "'swipes' must be a list of strings")
-        return None
-    name = msg.get("name")
-    if not isinstance(name, str) or not name:
-        name = header.get("user_name" if is_user else "character_name") or (
-            "You" if is_user else "Unknown"
-        )
-        notes.warn("message without a name, named after the chat header", where)
-    unknown = sorted(set(msg) - MESSAGE_KEYS)
-    if unknown:
-        notes.warn(f"unknown message keys kept out of the import: {', '.join(unknown)}", where)
-    ts = _date(msg.get("send_date"), notes, where)
-    extra = {"name": name} if not is_user else {}
-    role = "user" if is_user else "bot"
-    speaker = None if is_user else name
-    turn = Turn(
-        ref=str(line), role=role, text=mes, speaker=speaker, ts=ts, hidden=is_system, extra=extra
-    )
-    if is_system:
-        turn.extra["is_system"] = True
-    if not swipes or len(swipes) < 2:
-        return turn
-
-    swipe_id = msg.get("swipe_id")
-    if (
-        isinstance(swipe_id, bool)
-        or not isinstance(swipe_id, int)
-        or not (0 <= swipe_id < len(swipes))
-    ):
-        notes.warn(
-            "swipe_id missing or out of range; the shown text ('mes') is the selected one",
-            f"{where}: swipe_id {swipe_id!r} of {len(swipes)} swipes",
-        )
-        swipe_id = swipes.index(mes) if mes in swipes else None
-    elif swipes[swipe_id] != mes:
-        notes.warn(
-            "'mes' differs from its selected swipe; imported 'mes' (what SillyTavern shows)", where
-        )
-    info = msg.get("swipe_info")
-    dates: list[datetime | None] = [None] * len(swipes)
-    if isinstance(info, list) and len(info) == len(swipes):
-        for k, item in enumerate(info):
-            if isinstance(item, dict):
-                dates[k] = _date(item.get("send_date"), notes, f"{where} swipe {k}")
-    elif info is not None:
-        count = len(info) if isinstance(info, list) else "no list"
-        notes.warn(
-            "swipe_info does not match swipes; swipes took the message's date",
-            f"{where}: {count} swipe_info for {len(swipes)} swipes",
-        )
-    for k, text in enumerate(swipes):
-        if k == swipe_id:
-            continue
-        turn.alternatives.append(
-            Turn(
-                ref=f"{line}/{k}",
-                role=role,
-                text=text,
-                speaker=speaker,
-                ts=dates[k] or ts,
-                extra={**extra, "swipe": k},
-            )
-        )
-    if swipe_id is not None:
-        turn.extra["swipe"] = swipe_id
-        turn.ts = dates[swipe_id] or ts
-    return turn
-
-
 def _title(stem: str, character: str | None, branch_of: str | None) -> str:
     title = stem if not character or character.lower() in stem.lower() else f"{character} - {stem}"
     return f"{title} (branch of {branch_of})" if branch_of else title
@@ -231,8 +101,87 @@ def _sniff(data: bytes, file: str) -> None:
         raise wrong_format(file, FORMAT, first)
 
 
-def read_file(path: Path, file: str, parsed: Parsed, problems: Problems) -> Chat | None:
-    """Read one chat file into a plan (None when it holds no message)."""
+def _header(
+    lines: list[tuple[int, dict[str, Any]]], file: str, problems: Problems, notes: Notes
+) -> tuple[dict[str, Any], list[tuple[int, dict[str, Any]]]] | None:
+    """The chat header (wherever it is; ``{}`` for none) and the message lines."""
+    at = [k for k, (_, obj) in enumerate(lines) if "mes" not in obj and HEADER_KEYS & set(obj)]
+    if not at:
+        first_line, first = lines[0]
+        if "mes" not in first:
+            problems.bad(
+                file,
+                f"line {first_line}",
+                "neither a chat header (user_name, character_name, ...) nor a message "
+                "(mes, is_user, ...); is this a SillyTavern chat file?",
+            )
+            return None
+        return {}, lines
+    for k in at[1:]:
+        problems.bad(file, f"line {lines[k][0]}", "a second chat header in the middle of the chat")
+    line, header = lines[at[0]][0], dict(lines[at[0]][1])
+    if at[0] > 0:
+        notes.warn(
+            "the chat header is not on the first line; read it all the same", f"{file} line {line}"
+        )
+    for key in ("user_name", "character_name"):
+        if header.get(key) in ("unused", ""):
+            # Newer SillyTavern writes "unused" and names speakers on their messages.
+            header.pop(key)
+        elif key in header and not isinstance(header[key], str):
+            problems.bad(
+                file, f"line {line}", f"header {key} must be a string, not {header[key]!r}"
+            )
+            header.pop(key)
+    names = header.get("character_names")
+    if names is not None and not (
+        isinstance(names, list) and all(isinstance(n, str) and n for n in names)
+    ):
+        problems.bad(
+            file, f"line {line}", f"character_names must be a list of names, not {names!r}"
+        )
+        header.pop("character_names")
+    if not isinstance(header.get("chat_metadata", {}), dict):
+        notes.warn("chat_metadata is not an object; ignored", f"{file} line {line}")
+        header["chat_metadata"] = {}
+    return header, [x for k, x in enumerate(lines) if k not in at]
+
+
+def _cast(header: dict, turns: list[Turn]) -> list[str]:
+    """The chat's bots: the header's, else whoever speaks (a group chat, a newer file)."""
+    if header.get("character_name"):
+        return [header["character_name"]]
+    if header.get("character_names"):  # a TavernAI room
+        return list(dict.fromkeys(header["character_names"]))
+    speakers: Counter[str] = Counter()
+    for t in turns:
+        if t.role == "bot" and not t.hidden and t.speaker:
+            speakers[t.speaker] += 1
+    return list(speakers)
+
+
+def _persona(header: dict, turns: list[Turn], notes: Notes, file: str) -> str | None:
+    """The user's name; a persona renamed mid-chat keeps each message's name in its payload."""
+    names = [t.extra.get("name") for t in turns if t.role == "user" and not t.hidden]
+    user = header.get("user_name") or next((n for n in names if n), None)
+    renamed = sorted({n for n in names if n and n != user})
+    if renamed:
+        notes.warn(
+            f"the persona's name changes mid-chat ({user!r}, then {', '.join(map(repr, renamed))}): "
+            "every user message is yours, each keeps its name in the payload",
+            file,
+        )
+    for t in turns:
+        for version in (t, *t.alternatives):
+            if version.role == "user" and version.extra.get("name") in (user, None):
+                version.extra.pop("name", None)
+    return user
+
+
+def read_file(
+    path: Path, file: str, parsed: Parsed, problems: Problems, groups: dict[str, Group]
+) -> Chat | None:
+    """Read one chat file into a plan (None when it holds nothing to import)."""
     data = path.read_bytes()
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         decode(data, file)  # raises the UTF-16 message
@@ -243,62 +192,19 @@ def read_file(path: Path, file: str, parsed: Parsed, problems: Problems) -> Chat
         if not data.strip():
             problems.bad(file, "line 1", "the file is empty; is it a SillyTavern chat?")
         return None
-    header: dict[str, Any] = {}
-    first_line, first = lines[0]
-    if "mes" not in first:
-        if not HEADER_KEYS & set(first):
-            problems.bad(
-                file,
-                f"line {first_line}",
-                "neither a chat header (user_name, character_name, ...) nor a message "
-                "(mes, is_user, ...); is this a SillyTavern chat file?",
-            )
-            return None
-        header = first
-        lines = lines[1:]
-        for key in ("user_name", "character_name"):
-            if header.get(key) in ("unused", ""):
-                # Newer SillyTavern writes "unused" and names speakers on their messages.
-                header.pop(key)
-            elif key in header and not isinstance(header[key], str):
-                problems.bad(
-                    file,
-                    f"line {first_line}",
-                    f"header {key} must be a string, not {header[key]!r}",
-                )
-                header.pop(key)
-        if not isinstance(header.get("chat_metadata", {}), dict):
-            notes.warn("chat_metadata is not an object; ignored", f"{file} line {first_line}")
-            header["chat_metadata"] = {}
-    turns = []
-    for line, msg in lines:
-        if "mes" not in msg and HEADER_KEYS & set(msg):
-            problems.bad(file, f"line {line}", "a second chat header in the middle of the chat")
-            continue
-        turn = _message(line, msg, file, header, problems, notes)
-        if turn is not None:
-            turns.append(turn)
+    split = _header(lines, file, problems, notes)
+    if split is None:
+        return None
+    header, lines = split
+    turns = [t for line, msg in lines if (t := message(line, msg, file, header, problems, notes))]
     if not turns and not header:
         return None
-    character = named = header.get("character_name")
-    if character:
-        bots = [character]
-    else:  # a group chat, or a newer file: the cast is whoever speaks
-        speakers: Counter[str] = Counter()
-        for t in turns:
-            if t.role == "bot" and not t.hidden and t.speaker:
-                speakers[t.speaker] += 1
-        bots = list(speakers)
-        if len(bots) == 1:
-            character = bots[0]
-    user_name = header.get("user_name") or next(
-        (
-            m["name"]
-            for _, m in lines
-            if m.get("is_user") is True and isinstance(m.get("name"), str) and m["name"]
-        ),
-        None,
-    )
+    if not turns:
+        notes.warn("a chat header without messages: imported as an empty chat", file)
+    bots = _cast(header, turns)
+    named = header.get("character_name")
+    character = named or (bots[0] if len(bots) == 1 else None)
+    user_name = _persona(header, turns, notes, file)
     metadata = header.get("chat_metadata") or {}
     branch_of = metadata.get("main_chat") if isinstance(metadata.get("main_chat"), str) else None
     extra: dict[str, Any] = {}
@@ -306,11 +212,16 @@ def read_file(path: Path, file: str, parsed: Parsed, problems: Problems) -> Chat
         extra["branch_of"] = branch_of
     if len(bots) > 1 or not header:
         extra["group"] = True
-    created = _date(header.get("create_date"), notes, f"{file} header") if header else None
+    title = _title(Path(file).stem, character, branch_of)
+    group = groups.get(Path(file).stem) if not header else None
+    if group is not None:
+        title = f"{group.name} - {Path(file).stem}"
+        extra.update(group_id=group.id, members=list(group.members))
+    created = date_of(header.get("create_date"), notes, f"{file} header") if header else None
     chat = Chat(
         file=file,
         ref=f"chat:{named}" if named else "chat",  # stable while the file grows
-        title=_title(Path(file).stem, character, branch_of),
+        title=title,
         bots=bots,
         user_name=user_name,
         created=created,
@@ -321,28 +232,35 @@ def read_file(path: Path, file: str, parsed: Parsed, problems: Problems) -> Chat
     return chat
 
 
-def _files(path: Path) -> list[tuple[Path, str]]:
+def _files(path: Path) -> tuple[list[tuple[Path, str]], dict[str, Group]]:
+    """The chat files to read, with their names in the report, and the groups beside them."""
     if path.is_dir():
         found = sorted(p for p in path.rglob("*.jsonl") if p.is_file())
+        groups = groups_in([p for p in path.rglob("*.json") if p.is_file()])
         if not found:
+            if groups:
+                raise refuse(path.name, GROUP_DEFINITION)
             raise refuse(path.name, "the folder holds no .jsonl chat files")
         names = Counter(p.name for p in found)
-        return [
+        for p in found:
+            groups = {**groups_near(p), **groups}
+        files = [
             (p, p.name if names[p.name] == 1 else p.relative_to(path).as_posix()) for p in found
         ]
+        return files, groups
     if not path.is_file():
         raise refuse(str(path), "no such file or folder")
-    return [(path, path.name)]
+    return [(path, path.name)], groups_near(path)
 
 
 def read(path: Path, *, skip_bad: bool = False) -> Parsed:
     """Read a SillyTavern chat file, or every ``.jsonl`` under a folder, into a plan."""
-    files = _files(path)
+    files, groups = _files(path)
     parsed = Parsed(format=FORMAT, files=[name for _, name in files])
     problems = Problems(parsed, skip_bad)
     for p, name in files:
         bad_before = len(parsed.bad_records)
-        chat = read_file(p, name, parsed, problems)
+        chat = read_file(p, name, parsed, problems, groups)
         if chat is not None:
             parsed.chats.append(chat)
         elif len(parsed.bad_records) == bad_before:

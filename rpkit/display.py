@@ -1,0 +1,41 @@
+"""HTML for result objects shown in a notebook: every string escaped, no ids or addresses.
+
+Every ``_repr_html_`` in rpkit builds its HTML from these helpers, so text
+from a history (titles, turns, names) is always shown as text.
+"""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+
+
+def bold_paragraph(text: str, rest: str = "") -> str:
+    """A paragraph of bold text, then plain ``rest``, both escaped."""
+    return f"<p><b>{html.escape(text)}</b>{html.escape(rest)}</p>"
+
+
+def paragraph(text: str) -> str:
+    """A paragraph of escaped text."""
+    return f"<p>{html.escape(text)}</p>"
+
+
+def bullet_list(items: list[str]) -> str:
+    """An unordered list of escaped items."""
+    return "<ul>" + "".join(f"<li>{html.escape(item)}</li>" for item in items) + "</ul>"
+
+
+def frame_table(frame: pd.DataFrame, *, index: bool = False) -> str:
+    """A DataFrame as an HTML table, cells escaped."""
+    return frame.to_html(index=index, escape=True)
+
+
+def key_value_table(title: str, rows: list[tuple[str, str]]) -> str:
+    """A titled two-column table of labels and values, every string escaped."""
+    body = "".join(
+        f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+        f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
+        for k, v in rows
+    )
+    return f"{bold_paragraph(title)}<table>{body}</table>"

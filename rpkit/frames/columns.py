@@ -1,0 +1,80 @@
+"""Typed columns built straight from SQLite cells, and the checks frames share.
+
+Cells go from the cursor into numpy object arrays and from there into
+nullable ``Int64``, UTC datetimes and pandas strings, never row by row
+through pandas, so a million events stay quick.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from itertools import chain
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import FrameError
+from ..kinds import KINDS, TURN_KINDS
+from ..store import is_id
+
+TURNS = tuple(sorted(TURN_KINDS))
+
+
+def check_chat(conn: sqlite3.Connection, chat_id: object) -> int:
+    """``chat_id`` as an int if the history has that chat; refuse it otherwise."""
+    if not is_id(chat_id):
+        raise FrameError(
+            f"chat_id must be an int, not {type(chat_id).__name__} {chat_id!r}; "
+            "the chats are listed by current_state(conn)['chats']"
+        )
+    chat_id = int(chat_id)
+    if conn.execute("SELECT 1 FROM event_log WHERE chat_id = ? LIMIT 1", (chat_id,)).fetchone():
+        return chat_id
+    known = [
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT chat_id FROM event_log WHERE chat_id IS NOT NULL ORDER BY chat_id"
+        )
+    ]
+    raise FrameError(f"there is no chat {chat_id} in this history; pick one of {known}")
+
+
+def kind_categories(present: Iterable[str]) -> list[str]:
+    """The categories of a kind column: the catalogue's order, then any other kind present."""
+    return [*KINDS, *sorted(set(present) - set(KINDS))]
+
+
+def id_array(values: Sequence[Any]) -> pd.arrays.IntegerArray:
+    """Ids (None allowed) as nullable Int64, without a per-item pandas conversion."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iu":
+        return pd.arrays.IntegerArray(values.astype(np.int64), np.zeros(len(values), bool))
+    floats = np.array(values, dtype=np.float64)  # None becomes NaN; ids stay exact < 2**53
+    mask = np.isnan(floats)
+    return pd.arrays.IntegerArray(np.where(mask, 0, floats).astype(np.int64), mask)
+
+
+def utc_times(values: Sequence[str]) -> pd.DatetimeIndex:
+    """ISO-8601 texts as UTC datetimes."""
+    return pd.to_datetime(pd.Index(values, dtype=object), utc=True, format="ISO8601")
+
+
+def object_array(values: Sequence[Any]) -> np.ndarray:
+    """``values`` as a 1-d object array (lists stay single cells)."""
+    return np.fromiter(values, dtype=object, count=len(values))
+
+
+def query_cells(conn: sqlite3.Connection, sql: str, args: Sequence[Any], width: int) -> np.ndarray:
+    """A query's cells as an (rows, width) object array, with no list of row tuples."""
+    cells = np.fromiter(chain.from_iterable(conn.execute(sql, args)), dtype=object)
+    return cells.reshape(-1, width)
+
+
+def string_array(values: Any) -> pd.arrays.StringArray:
+    """Strings (None allowed) as a pandas string array; pandas converts anything else."""
+    arr = values if isinstance(values, np.ndarray) else object_array(values)
+    try:
+        return pd.arrays.StringArray(arr)
+    except ValueError:
+        return pd.array(arr, dtype="string")

@@ -1,0 +1,193 @@
+"""Rewind previews and diffs as frames: what a rewind removes, brings back and changes."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from ..display import bold_paragraph, frame_table
+from ..kinds import TURN_KINDS
+from ..operations import compute_rewind_preview, current_state, diff_states, state_at
+from ..store import atomic, check_event_id
+from .columns import id_array, kind_categories
+from .event_table import event_rows
+from .timeline import pair_label
+
+
+def _chat_titles(conn: sqlite3.Connection) -> dict[int, str]:
+    return dict(conn.execute("SELECT id, title FROM chats"))
+
+
+@dataclass
+class RewindPreview:
+    """``compute_rewind_preview`` as frames, with the dict kept for ``execute_rewind``.
+
+    ``by_kind``: events removed per kind (``retired``: of those, already retired);
+    ``by_chat``: events and turns removed per chat (NA: world-level events);
+    ``restored``: retired events the rewind brings back; ``removed``: the events
+    that go, as an ``events`` frame.
+    """
+
+    after_event_id: int
+    preview: dict[str, Any] = field(repr=False)
+    by_kind: pd.DataFrame = field(repr=False)
+    by_chat: pd.DataFrame = field(repr=False)
+    restored: pd.DataFrame = field(repr=False)
+    removed: pd.DataFrame = field(repr=False)
+
+    @property
+    def total_events(self) -> int:
+        return int(self.preview["total_events"])
+
+    def summary(self) -> str:
+        """One paragraph saying what the rewind removes and brings back."""
+        p = self.preview
+        chats = ", ".join(
+            f"{'world' if pd.isna(r.chat_id) else f'chat {r.chat_id}'}: {r.events}"
+            for r in self.by_chat.itertuples()
+        )
+        text = (
+            f"Rewind to after event {p['after_event_id']} (newest is {p['head_event_id']}): "
+            f"removes {p['total_events']} events ({p['hidden_events']} already retired)"
+        )
+        if chats:
+            text += f" [{chats}]"
+        text += f"; brings back {len(self.restored)} retired events."
+        return text
+
+    def __repr__(self) -> str:
+        return f"RewindPreview({self.summary()})"
+
+    def _repr_html_(self) -> str:
+        parts = [
+            bold_paragraph(self.summary()),
+            frame_table(self.by_kind),
+            frame_table(self.by_chat),
+        ]
+        if len(self.restored):
+            parts.append(frame_table(self.restored))
+        return "".join(parts)
+
+
+def rewind_preview(conn: sqlite3.Connection, after_event_id: int) -> RewindPreview:
+    """What rewinding to ``after_event_id`` removes and brings back, as frames.
+
+    The numbers are those of ``compute_rewind_preview`` (kept in ``.preview``,
+    which ``execute_rewind(expected_preview=...)`` checks against).
+    """
+    with atomic(conn, write=False):
+        preview = compute_rewind_preview(conn, after_event_id)
+        n = preview["after_event_id"]
+        titles = _chat_titles(conn)
+        removed = event_rows(conn, "WHERE id > ?", (n,), retired=True)
+        restored = event_rows(  # by the superseded_by index, not a scan of ids up to n
+            conn,
+            "INDEXED BY event_log_superseded_by WHERE id <= ? AND superseded_by > ?",
+            (n, n),
+            retired=True,
+        )
+    retired = removed.groupby("kind", observed=True)["hidden"].sum()
+    kinds = list(preview["by_kind"])
+    by_kind = pd.DataFrame(
+        {
+            "kind": pd.Categorical(kinds, categories=kind_categories(kinds)),
+            "events": id_array(list(preview["by_kind"].values())),
+            "retired": id_array([int(retired.get(k, 0)) for k in kinds]),
+        }
+    )
+    chats = list(preview["by_chat"])
+    is_turn = removed["kind"].isin(list(TURN_KINDS)) & ~removed["hidden"]
+    turns_gone = removed[is_turn].groupby("chat_id").size()
+    by_chat = pd.DataFrame(
+        {
+            "chat_id": id_array(chats),
+            "title": pd.array([titles.get(c) for c in chats], dtype="string"),
+            "events": id_array(list(preview["by_chat"].values())),
+            "turns": id_array([int(turns_gone.get(c, 0)) if c is not None else 0 for c in chats]),
+        }
+    )
+    keep = [
+        c
+        for c in ("id", "ts", "chat_id", "kind", "superseded_by", "text", "src", "dst", "delta")
+        if c in restored.columns
+    ]
+    return RewindPreview(n, preview, by_kind, by_chat, restored[keep], removed)
+
+
+@dataclass
+class RewindDiff:
+    """What a rewind changes in the projected tables, computed without touching them.
+
+    ``changes``: the long diff (``diff_states`` of now and ``state_at(n)``: rows
+    ``removed``, ``added`` back and ``changed`` per column); ``affinity``: per
+    pair, the affinity ``now`` and ``after`` the rewind (NA where the pair has no
+    edge), and the change.
+    """
+
+    after_event_id: int
+    changes: pd.DataFrame = field(repr=False)
+    affinity: pd.DataFrame = field(repr=False)
+
+    @property
+    def counts(self) -> pd.DataFrame:
+        """Rows removed, added back and changed per table (changed: rows, not cells)."""
+        rows = self.changes.drop_duplicates(["table", "key", "change"])
+        table = rows.groupby(["table", "change"]).size().unstack("change", fill_value=0)
+        for col in ("removed", "added", "changed"):
+            if col not in table.columns:
+                table[col] = 0
+        return table[["removed", "added", "changed"]].astype("int64")
+
+    def __repr__(self) -> str:
+        c = self.counts
+        return (
+            f"RewindDiff(after event {self.after_event_id}: {int(c['removed'].sum())} rows "
+            f"removed, {int(c['added'].sum())} added back, {int(c['changed'].sum())} changed "
+            f"in {len(c)} tables)"
+        )
+
+    def _repr_html_(self) -> str:
+        return (
+            bold_paragraph(repr(self)[11:-1])
+            + frame_table(self.counts, index=True)
+            + frame_table(self.affinity)
+        )
+
+
+def _affinity_change(now: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    cols = ["src", "dst", "affinity"]
+    merged = now[cols].merge(
+        after[cols], on=["src", "dst"], how="outer", suffixes=("_now", "_after")
+    )
+    merged = merged.sort_values(["src", "dst"], kind="stable").reset_index(drop=True)
+    now_v = merged["affinity_now"].astype("Float64")
+    after_v = merged["affinity_after"].astype("Float64")
+    return pd.DataFrame(
+        {
+            "src": merged["src"].astype("string"),
+            "dst": merged["dst"].astype("string"),
+            "pair": pd.array(
+                [pair_label(s, d) for s, d in zip(merged["src"], merged["dst"], strict=True)],
+                dtype="string",
+            ),
+            "now": now_v,
+            "after": after_v,
+            "change": after_v.fillna(0.0) - now_v.fillna(0.0),
+        }
+    )
+
+
+def rewind_diff(conn: sqlite3.Connection, after_event_id: int) -> RewindDiff:
+    """What ``execute_rewind(after_event_id)`` would change in every projected table.
+
+    Read-only: the live tables and ``state_at(after_event_id)`` are compared in
+    one read transaction.
+    """
+    n = check_event_id(conn, after_event_id, what="after_event_id")
+    with atomic(conn, write=False):
+        now = current_state(conn)
+        then = state_at(conn, n)
+    return RewindDiff(n, diff_states(now, then), _affinity_change(now["edges"], then["edges"]))

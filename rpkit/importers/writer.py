@@ -1,0 +1,192 @@
+"""Writing a parsed export into a history: one transaction, idempotent by source.
+
+Every event an import writes carries ``"source": {"format", "file", "ref"}`` in
+its payload (``file`` is the file's name, ``ref`` the line, message index or
+node id). Before writing, the sources already in the log are read, so a second
+import of the same file adds nothing, and an export that grew since (a
+SillyTavern chat you kept talking in) adds only its new messages.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from ..log import append, append_replacing, hide_turn, next_chat_id
+from ..progress import progress_bar
+from ..store import atomic, head_id
+from .plan import Chat, Parsed, Turn, slug
+from .report import ImportReport
+
+REVISIONS = {"sillytavern": "swipe", "chatgpt": "branch", "claude": "branch", "agnai": "retry"}
+
+
+def _existing(conn: sqlite3.Connection, fmt: str, files: list[str]) -> dict[tuple[str, str], int]:
+    """Chats already imported from these files, by (file, ref)."""
+    if not files:
+        return {}
+    marks = ", ".join("?" * len(files))
+    rows = conn.execute(
+        f"""
+        SELECT chat_id, json_extract(payload, '$.source.file'), json_extract(payload, '$.source.ref')
+        FROM event_log
+        WHERE kind = 'chat_created' AND json_extract(payload, '$.source.format') = ?
+          AND json_extract(payload, '$.source.file') IN ({marks})
+        """,
+        (fmt, *files),
+    )
+    return {(file, str(ref)): chat_id for chat_id, file, ref in rows}
+
+
+def _refs(conn: sqlite3.Connection, fmt: str, file: str, chat_id: int) -> dict[str, str | None]:
+    """Turn refs, with their text, already imported into one chat (one chat in memory at a time)."""
+    rows = conn.execute(
+        """
+        SELECT json_extract(payload, '$.source.ref'), json_extract(payload, '$.text')
+        FROM event_log
+        WHERE chat_id = ? AND kind != 'chat_created'
+          AND json_extract(payload, '$.source.format') = ?
+          AND json_extract(payload, '$.source.file') = ?
+        """,
+        (chat_id, fmt, file),
+    )
+    return {str(ref): text for ref, text in rows if ref is not None}
+
+
+class _Writer:
+    def __init__(self, conn: sqlite3.Connection, parsed: Parsed, report: ImportReport) -> None:
+        self.conn = conn
+        self.fmt = parsed.format
+        self.notes = parsed.notes
+        self.report = report
+        self.bots = {name: bot_id for bot_id, name in conn.execute("SELECT id, name FROM bots")}
+        self.taken = set(self.bots.values()) | {"you"}
+        row = conn.execute("SELECT name FROM you_entity WHERE id = 1").fetchone()
+        self.you = row[0] if row else None
+
+    def source(self, file: str, ref: str) -> dict[str, Any]:
+        return {"format": self.fmt, "file": file, "ref": ref}
+
+    def you_named(self, chat: Chat) -> None:
+        name = chat.user_name or "You"
+        if self.you is None:
+            append(
+                self.conn,
+                "you_set",
+                {"name": name, "source": self.source(chat.file, "user")},
+                ts=chat.created,
+            )
+            self.you = name
+        elif chat.user_name and chat.user_name != self.you:
+            self.notes.warn(
+                f"the export's user {chat.user_name!r} is imported as this history's "
+                f"you ({self.you!r})",
+                chat.file,
+            )
+
+    def bot_id(self, name: str, chat: Chat, ts: object) -> str:
+        if name in self.bots:
+            return self.bots[name]
+        base = bot_id = slug(name)
+        n = 2
+        while bot_id in self.taken:
+            bot_id, n = f"{base}-{n}", n + 1
+        append(
+            self.conn,
+            "bot_created",
+            {"bot_id": bot_id, "name": name, "source": self.source(chat.file, f"bot:{name}")},
+            ts=ts,
+        )
+        self.bots[name] = bot_id
+        self.taken.add(bot_id)
+        self.report.bots += 1
+        return bot_id
+
+    def turn(self, chat: Chat, chat_id: int, t: Turn, replaces: list[int]) -> int:
+        payload: dict[str, Any] = {"text": t.text}
+        kind = "user_turn"
+        if t.role == "bot":
+            kind = "assistant_turn"
+            payload = {"bot_id": self.bot_id(t.speaker or "Assistant", chat, t.ts), **payload}
+        payload.update(t.extra)
+        if replaces:  # how this turn replaced its alternatives, as edits record it
+            payload["revision"] = REVISIONS.get(self.fmt, "alternative")
+        payload["source"] = self.source(chat.file, t.ref)
+        new = append_replacing(
+            self.conn, kind, payload, replaces=replaces, chat_id=chat_id, ts=t.ts
+        )
+        self.report.turns += 1
+        if t.hidden:
+            hide_turn(self.conn, new, ts=t.ts)
+            self.report.hidden += 1
+            self.report.retired += 1
+        return new
+
+    def chat(self, chat: Chat, chat_id: int | None, done: dict[str, str | None], bar) -> None:
+        if chat_id is None:
+            self.you_named(chat)
+            bot_ids = [self.bot_id(name, chat, chat.created) for name in chat.bots]
+            chat_id = next_chat_id(self.conn)
+            payload = {
+                "title": chat.title,
+                "bot_ids": bot_ids,
+                **chat.extra,
+                "source": self.source(chat.file, chat.ref),
+            }
+            append(self.conn, "chat_created", payload, chat_id=chat_id, ts=chat.created)
+            self.report.chats += 1
+            extended = False
+        else:
+            extended = True
+        wrote = False
+        for t in chat.turns:
+            if bar is not None:
+                bar.update(1 + len(t.alternatives))
+            if t.ref in done:
+                self.report.already_imported += 1 + len(t.alternatives)
+                if done[t.ref] != t.text:
+                    self.notes.warn(
+                        "messages imported before with other text: the history keeps the "
+                        "earlier text (another file with the same name? rename it to import "
+                        "it as a chat of its own)",
+                        f"{chat.file} message {t.ref}",
+                    )
+                continue
+            replaces = []
+            for alt in t.alternatives:
+                if alt.ref in done:
+                    continue
+                alt_id = self.turn(chat, chat_id, alt, [])
+                if not alt.hidden:
+                    replaces.append(alt_id)
+            self.turn(chat, chat_id, t, replaces)
+            self.report.retired += len(replaces)
+            wrote = True
+        if extended and wrote:
+            self.report.chats_extended += 1
+
+
+def write(conn: sqlite3.Connection, parsed: Parsed) -> ImportReport:
+    """Append ``parsed`` to the history in one transaction; return the report."""
+    report = ImportReport(format=parsed.format, files=parsed.files)
+    # The file names the plan was read from (not its chats: a streamed plan is read once).
+    files = sorted(set(parsed.files))
+    with atomic(conn):
+        before = head_id(conn)
+        chats = _existing(conn, parsed.format, files)
+        writer = _Writer(conn, parsed, report)
+        with progress_bar(parsed.records(), f"import {parsed.format}", unit="message") as bar:
+            for chat in parsed.chats:
+                chat_id = chats.get((chat.file, chat.ref))
+                done = _refs(conn, parsed.format, chat.file, chat_id) if chat_id else {}
+                writer.chat(chat, chat_id, done, bar)
+        # Count rows, not ids: after a rewind the next ids skip the ones it cut.
+        report.events, first, last = conn.execute(
+            "SELECT COUNT(*), MIN(id), MAX(id) FROM event_log WHERE id > ?", (before,)
+        ).fetchone()
+    if report.events:
+        report.first_event_id, report.last_event_id = first, last
+    report.skipped = dict(parsed.skipped)
+    report.bad_records = list(parsed.bad_records)
+    report.warnings = parsed.notes.lines()
+    return report

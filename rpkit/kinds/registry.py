@@ -1,0 +1,91 @@
+"""The kinds a history may hold, keyed by name: the built-ins and registered extensions."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import EventError, UnknownKindError
+from .declaration import CHAT_RULES, Effect, Kind, Ref, parse_fields
+
+KINDS: dict[str, Kind] = {}
+
+
+def declare(kind: Kind) -> Kind:
+    """Add a built-in kind (``rpkit.kinds.builtin`` declares them all)."""
+    KINDS[kind.name] = kind
+    return kind
+
+
+def builtin_kind(
+    name: str, fields: str = "", *, revision: str = "", **options: Any
+) -> Callable[[Effect], Effect]:
+    """Declare a built-in kind whose effect is the decorated function."""
+
+    def register(effect: Effect) -> Effect:
+        spec = Kind(
+            name,
+            parse_fields(fields),
+            revision=parse_fields(revision),
+            effect=effect,
+            builtin=True,
+            **options,
+        )
+        declare(spec)
+        return effect
+
+    return register
+
+
+def kind_spec(kind: object) -> Kind:
+    """The declaration of ``kind``; refuse a name no declaration has."""
+    if not isinstance(kind, str) or kind not in KINDS:
+        known = ", ".join(sorted(KINDS))
+        raise UnknownKindError(
+            f"unknown event kind {kind!r}; use one of: {known} (or register_kind() an extension)"
+        )
+    return KINDS[kind]
+
+
+def register_kind(
+    name: str,
+    fields: str = "",
+    *,
+    chat: str = "optional",
+    refs: tuple[Ref, ...] = (),
+    effect: Effect | None = None,
+    commutes: bool = False,
+) -> Kind:
+    """Add an extension kind, e.g. ``register_kind("mood_set", "entity:str mood:str")``.
+
+    ``effect(sink, event)`` is how it changes the projected tables (or use
+    ``@handler(name)``); set ``commutes`` when the effect reads no turn counts,
+    speakers or edges, so rebuilds keep summing those in bulk.
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise EventError(f"kind name {name!r} must be an identifier such as 'mood_set'")
+    if name in KINDS and KINDS[name].builtin:
+        raise EventError(f"{name!r} is a built-in kind and cannot be redefined")
+    if chat not in CHAT_RULES[:3]:
+        raise EventError(f"chat must be 'never', 'optional' or 'required', not {chat!r}")
+    kind = Kind(
+        name, parse_fields(fields), chat=chat, refs=tuple(refs), effect=effect, commutes=commutes
+    )
+    KINDS[name] = kind
+    return kind
+
+
+def handler(kind: str, *, commutes: bool = False) -> Callable[[Effect], Effect]:
+    """Make the decorated function the effect of ``kind`` (replacing any earlier one).
+
+    Replacing a built-in effect drops the bulk summary that stood for it, so
+    rebuilds fold those events one by one (and say so once).
+    """
+
+    def register(fn: Effect) -> Effect:
+        old = kind_spec(kind)
+        KINDS[kind] = dataclasses.replace(old, effect=fn, summary=None, commutes=commutes)
+        return fn
+
+    return register

@@ -1,0 +1,94 @@
+"""Appending to the event log: check, write, retire what is replaced, project.
+
+Every append is atomic: a payload, reference or timestamp that does not fit is
+refused before a row is written, and the projection moves in the same
+transaction as the log.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+from ..kinds import Event
+from ..projection import SqlSink, apply_event, move_to, settle_projection
+from ..store import atomic, plain_id, set_meta
+from .read import live_turn
+from .validate import check_payload, check_references, normalize_ts, payload_json
+
+
+def retire(conn: sqlite3.Connection, event_id: int, by: int) -> int:
+    """Retire ``event_id`` and every live event derived from it; return how many."""
+    cur = conn.execute(
+        """
+        WITH RECURSIVE derived(id) AS (
+          SELECT ? UNION SELECT e.id FROM event_log e JOIN derived d ON e.cause_id = d.id
+        )
+        UPDATE event_log SET hidden = 1, superseded_by = ?
+        WHERE id IN derived AND superseded_by IS NULL AND id < ?
+        """,
+        (event_id, by, by),
+    )
+    return cur.rowcount
+
+
+def append_replacing(
+    conn: sqlite3.Connection,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    replaces: Iterable[int] = (),
+    chat_id: int | None = None,
+    cause_id: int | None = None,
+    ts: object = None,
+) -> int:
+    """Append an event that retires the live turns ``replaces`` (and what they caused).
+
+    This is how edits, regenerations, hides and imported alternatives (swipes,
+    branches) enter the log.
+    """
+    spec = check_payload(kind, payload)
+    stamp = normalize_ts(ts)
+    replaces = list(replaces)
+    with atomic(conn):
+        settle_projection(conn)
+        sink = SqlSink(conn)
+        chat_id, cause_id = plain_id(chat_id), plain_id(cause_id)
+        check_references(conn, sink, spec, payload, chat_id, cause_id)
+        replaces = [live_turn(conn, old, "replace").id for old in replaces]
+        text = payload_json(payload)
+        new_id = conn.execute(
+            "INSERT INTO event_log(ts, chat_id, kind, payload, cause_id) VALUES (?, ?, ?, ?, ?)",
+            (stamp, chat_id, kind, text, cause_id),
+        ).lastrowid
+        if spec.retires is not None:
+            replaces.append(plain_id(payload[spec.retires]))
+        if not replaces:
+            # A plain append changes nothing before it: fold just this event.
+            apply_event(sink, Event(new_id, stamp, chat_id, kind, orjson.loads(text), cause_id))
+            sink.flush()
+            set_meta(conn, "projected_at", new_id)
+            return new_id
+        for old in replaces:
+            retire(conn, old, new_id)
+        move_to(conn, new_id)
+    return new_id
+
+
+def append(
+    conn: sqlite3.Connection,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    chat_id: int | None = None,
+    cause_id: int | None = None,
+    ts: object = None,
+) -> int:
+    """Check ``payload`` against ``kind``, write the event, project it; return its id.
+
+    >>> bot = append(conn, "bot_created", {"bot_id": "mira", "name": "Mira"})  # doctest: +SKIP
+    """
+    return append_replacing(conn, kind, payload, chat_id=chat_id, cause_id=cause_id, ts=ts)

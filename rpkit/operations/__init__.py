@@ -1,0 +1,38 @@
+"""Operations on a whole history: open, snapshot, rewind, time travel, verify."""
+
+from __future__ import annotations
+
+from .history import open_db
+from .rewind import compute_rewind_preview, execute_rewind, rewind_point, rewind_points
+from .snapshot import (
+    list_snapshots,
+    read_snapshot_meta,
+    resolve_snapshot,
+    restore_snapshot,
+    snapshot_dir,
+    take_snapshot,
+)
+from .timetravel import current_state, diff_states, plain_value, sink_frames, state_at, table_frame
+from .verify import VerifyReport, verify
+
+__all__ = [
+    "VerifyReport",
+    "compute_rewind_preview",
+    "current_state",
+    "diff_states",
+    "execute_rewind",
+    "list_snapshots",
+    "open_db",
+    "plain_value",
+    "read_snapshot_meta",
+    "resolve_snapshot",
+    "restore_snapshot",
+    "rewind_point",
+    "rewind_points",
+    "sink_frames",
+    "snapshot_dir",
+    "state_at",
+    "table_frame",
+    "take_snapshot",
+    "verify",
+]

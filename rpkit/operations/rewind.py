@@ -1,0 +1,158 @@
+"""Rewind: cut the log back to an event, after showing exactly what goes.
+
+The preview also says which chats lose events and which retired events come
+back; the rewind un-retires events whose retiring edit it deletes; the
+snapshot is taken while the write lock is held, so it is exactly the state
+the rewind starts from; the projection is rolled back by the tail it undoes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from ..errors import EventIdError, StalePreviewError
+from ..kinds import TURN_KINDS
+from ..log import get_turn
+from ..projection import reproject_from, rollback_point
+from ..store import atomic, check_event_id, head_id, require_history
+from .history import open_db
+from .snapshot import snapshot_dir, take_snapshot
+
+
+def compute_rewind_preview(conn: sqlite3.Connection, after_event_id: int) -> dict[str, Any]:
+    """What ``execute_rewind(after_event_id)`` would remove and bring back, as a dict.
+
+    Keys: ``after_event_id``, ``head_event_id``, ``total_events`` and ``by_kind``
+    (rows removed, retired ones included), ``hidden_events`` (how
+    many of those were already retired), ``by_chat`` (removed per chat id, None for
+    world-level events) and ``restored_events`` (retired events that become
+    visible again: id, kind, chat_id, superseded_by).
+    """
+    n = check_event_id(conn, after_event_id, what="after_event_id")
+    # Each query reads only the tail or the retired rows (NOT INDEXED and INDEXED BY
+    # steer SQLite to the id range and the superseded_by index), so a preview costs the tail.
+    with atomic(conn, write=False):
+        by_kind = dict(
+            conn.execute(
+                "SELECT kind, COUNT(*) FROM event_log WHERE id > ? GROUP BY kind ORDER BY kind",
+                (n,),
+            )
+        )
+        by_chat = dict(
+            conn.execute(
+                "SELECT chat_id, COUNT(*) FROM event_log NOT INDEXED WHERE id > ? GROUP BY chat_id "
+                "ORDER BY chat_id",
+                (n,),
+            )
+        )
+        hidden = conn.execute(
+            "SELECT COUNT(*) FROM event_log WHERE id > ? AND hidden = 1", (n,)
+        ).fetchone()[0]
+        restored = [
+            {"id": i, "kind": k, "chat_id": c, "superseded_by": s}
+            for i, k, c, s in conn.execute(
+                "SELECT id, kind, chat_id, superseded_by FROM event_log "
+                "INDEXED BY event_log_superseded_by "
+                "WHERE id <= ? AND superseded_by > ? ORDER BY id",
+                (n, n),
+            )
+        ]
+        head = head_id(conn)
+    return {
+        "after_event_id": n,
+        "head_event_id": head,
+        "total_events": sum(by_kind.values()),
+        "by_kind": by_kind,
+        "hidden_events": hidden,
+        "by_chat": by_chat,
+        "restored_events": restored,
+    }
+
+
+def execute_rewind(
+    *,
+    db_path: str | PathLike[str],
+    data_dir: str | PathLike[str],
+    after_event_id: int,
+    expected_preview: dict[str, Any] | None = None,
+) -> Path:
+    """Snapshot, then in one transaction cut the log after ``after_event_id``; return the snapshot.
+
+    Afterwards the log and every projected table equal ``state_at(after_event_id)``
+    as it was before. Pass the preview the user confirmed as ``expected_preview``
+    and the rewind refuses (StalePreviewError) if the history changed since.
+    """
+    snapshot_dir(data_dir)  # refuse an unusable folder before taking any lock
+    with open_db(require_history(db_path)) as conn, atomic(conn):
+        try:
+            n = check_event_id(conn, after_event_id, what="after_event_id")
+        except EventIdError as exc:
+            if expected_preview is None:
+                raise
+            raise StalePreviewError(
+                f"the history changed since the preview: {exc}; preview again and confirm "
+                "the new counts"
+            ) from exc
+        if expected_preview is not None:
+            now = compute_rewind_preview(conn, n)
+            if now != expected_preview:
+                raise StalePreviewError(
+                    f"the history changed since the preview of a rewind to {n} "
+                    f"(it then had {expected_preview.get('head_event_id')} as newest event, now "
+                    f"{now['head_event_id']}); preview again and confirm the new counts"
+                )
+        snapshot = take_snapshot(conn, data_dir=data_dir, kind="rewind")
+        start = rollback_point(conn, n)
+        conn.execute(
+            "UPDATE event_log SET hidden = 0, superseded_by = NULL WHERE superseded_by > ?", (n,)
+        )
+        conn.execute("DELETE FROM event_log WHERE id > ?", (n,))
+        # n may fall in a gap left by an earlier rewind: the state there is the newest
+        # surviving event's, and the projection says so (verify expects projected_at == head)
+        reproject_from(conn, start, head_id(conn))
+    return snapshot
+
+
+def rewind_points(conn: sqlite3.Connection, chat_id: int) -> dict[int, int]:
+    """ "Rewind to here" for every turn of a chat (retired ones too): turn id -> point.
+
+    The point keeps the turn and the events derived from it (its affinity
+    updates, memories, classifier results), but never the chat's next turn: a
+    classifier that runs later derives events after many turns, and "rewind to
+    here" must still end the conversation at this turn.
+    """
+    marks = ", ".join("?" * len(TURN_KINDS))
+    turns = [
+        r[0]
+        for r in conn.execute(
+            f"SELECT id FROM event_log WHERE chat_id = ? AND kind IN ({marks}) ORDER BY id",
+            (chat_id, *sorted(TURN_KINDS)),
+        )
+    ]
+    derived = dict(
+        conn.execute(
+            f"""
+            WITH RECURSIVE derived(root, id) AS (
+              SELECT id, id FROM event_log WHERE chat_id = ? AND kind IN ({marks})
+              UNION
+              SELECT d.root, e.id FROM event_log e JOIN derived d ON e.cause_id = d.id
+            )
+            SELECT root, MAX(id) FROM derived GROUP BY root
+            """,
+            (chat_id, *sorted(TURN_KINDS)),
+        )
+    )
+    nxt = [*turns[1:], None] if turns else []
+    return {
+        t: derived[t] if n is None else min(derived[t], n - 1)
+        for t, n in zip(turns, nxt, strict=True)
+    }
+
+
+def rewind_point(conn: sqlite3.Connection, turn_event_id: int) -> int:
+    """The ``after_event_id`` for "rewind to here" on a turn (see ``rewind_points``)."""
+    ev, _ = get_turn(conn, turn_event_id, "rewind to")
+    return rewind_points(conn, ev.chat_id)[ev.id]

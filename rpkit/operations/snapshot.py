@@ -1,0 +1,321 @@
+"""Snapshots: complete, self-describing copies of a history, and restoring them.
+
+A snapshot is written with SQLite's backup API from a separate connection (so
+it holds exactly the committed state, WAL included), under a temporary name,
+fsynced and then renamed: a partial file is never listed or restorable. The
+copy describes itself in its own ``rpkit_meta`` table, so listing snapshots
+reads the files and no separate index can drift.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import sqlite3
+from datetime import UTC, datetime
+from os import PathLike
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import InvalidSnapshotError, SnapshotDirError, SnapshotError
+from ..projection import rebuild
+from ..store import BUSY_TIMEOUT_S, atomic, db_path_of, head_id, require_history, schema
+from ..store.schema import ensure_tables
+from .history import open_db
+
+SUFFIX = ".sqlite"
+_KIND = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+_META_KEYS = ("kind", "taken_at", "source", "max_event_id", "events")
+
+
+def snapshot_dir(data_dir: str | PathLike[str]) -> Path:
+    """The folder that holds a history's snapshots (created if missing)."""
+    folder = Path(data_dir) / "snapshots"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SnapshotDirError(
+            f"cannot create the snapshot folder {folder} ({exc.strerror or exc}); "
+            "pass a data_dir you can write to"
+        ) from exc
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise SnapshotDirError(
+            f"the snapshot folder {folder} is not writable; fix its permissions or pass "
+            "another data_dir"
+        )
+    return folder
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+_PARTIAL = re.compile(r"^\..+\.(\d+)\.partial(-journal|-wal|-shm)?$")
+
+
+def _remove_dead_partials(folder: Path) -> None:
+    """Delete temporary files left by snapshot writers that were killed mid-write.
+
+    A ``.partial`` name carries its writer's pid; files of a live process (this one
+    included) are left alone. They are never listed or restorable either way.
+    """
+    for path in folder.glob(".*.partial*"):
+        match = _PARTIAL.match(path.name)
+        pid = int(match.group(1)) if match else 0
+        if not 1 < pid < 2**22 or pid == os.getpid():  # not a name take_snapshot writes
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+        except OSError:  # alive, owned by someone else
+            continue
+
+
+def take_snapshot(conn: sqlite3.Connection, *, data_dir: str | PathLike[str], kind: str) -> Path:
+    """Write a complete copy of the committed history into ``data_dir/snapshots/``.
+
+    Writes made on ``conn`` but not yet committed are not in the copy.
+    """
+    if not isinstance(kind, str) or not _KIND.match(kind):
+        raise SnapshotError(
+            f"snapshot kind {kind!r} must be 1-40 letters, digits, '-' or '_' (e.g. 'manual')"
+        )
+    folder = snapshot_dir(data_dir)
+    _remove_dead_partials(folder)
+    source = db_path_of(conn)
+    now = datetime.now(UTC)
+    stem = f"{kind}-{now.strftime('%Y%m%dT%H%M%S%fZ')}"
+    tmp = folder / f".{stem}.{os.getpid()}.partial"
+    try:
+        src = sqlite3.connect(source, timeout=BUSY_TIMEOUT_S)
+        dst = sqlite3.connect(tmp)
+        try:
+            src.backup(dst)
+            dst.execute("PRAGMA journal_mode = DELETE")
+            max_id, count = dst.execute(
+                "SELECT COALESCE(MAX(id), 0), COUNT(*) FROM event_log"
+            ).fetchone()
+            meta = {
+                "kind": kind,
+                "taken_at": now.isoformat(),
+                "source": source.name,
+                "max_event_id": max_id,
+                "events": count,
+            }
+            dst.executemany(
+                "INSERT OR REPLACE INTO rpkit_meta(key, value) VALUES (?, ?)",
+                [(f"snapshot_{k}", str(v)) for k, v in meta.items()],
+            )
+            dst.commit()
+        finally:
+            dst.close()
+            src.close()
+        with tmp.open("rb+") as fh:
+            os.fsync(fh.fileno())
+        final = folder / f"{stem}-e{max_id}{SUFFIX}"
+        n = 1
+        while final.exists():
+            final = folder / f"{stem}-e{max_id}-{n}{SUFFIX}"
+            n += 1
+        os.replace(tmp, final)
+        _fsync_dir(folder)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise SnapshotDirError(
+            f"could not write a snapshot into {folder} ({exc.strerror or exc}); nothing was "
+            "changed; free some space or pass another data_dir"
+        ) from exc
+    except sqlite3.Error as exc:
+        tmp.unlink(missing_ok=True)
+        raise SnapshotError(
+            f"could not write a snapshot into {folder} ({exc}); nothing was changed; "
+            "free some space or pass another data_dir"
+        ) from exc
+    return final
+
+
+def read_snapshot_meta(path: str | PathLike[str], *, check: bool = False) -> dict:
+    """The description a snapshot carries; with ``check``, also verify it can be restored."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidSnapshotError(
+            f"{path} is not a file; `rpkit snapshots DB` or list_snapshots(data_dir) shows "
+            "the snapshots there are"
+        )
+    with path.open("rb") as fh:
+        if fh.read(16) != b"SQLite format 3\x00":
+            raise InvalidSnapshotError(f"{path} is not an SQLite file, so not an rpkit snapshot")
+    try:
+        ro = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:  # pragma: no cover - sqlite opens lazily
+        raise InvalidSnapshotError(f"{path} cannot be opened ({exc})") from exc
+    try:
+        if check:
+            result = ro.execute("PRAGMA integrity_check").fetchone()[0]
+            if result != "ok":
+                raise InvalidSnapshotError(f"{path} is damaged (integrity_check: {result})")
+        meta = dict(ro.execute("SELECT key, value FROM rpkit_meta"))
+        if check and "snapshot_kind" in meta:
+            _check_tables(ro, path)
+    except sqlite3.Error as exc:
+        raise InvalidSnapshotError(f"{path} is not an rpkit snapshot ({exc})") from exc
+    finally:
+        ro.close()
+    if "snapshot_kind" not in meta:
+        raise InvalidSnapshotError(
+            f"{path} is an rpkit history but not a snapshot; snapshots are made by take_snapshot"
+        )
+    version_text = str(meta.get("schema_version", ""))
+    version = int(version_text) if version_text.isdigit() else -1
+    if check and version != schema.SCHEMA_VERSION:
+        raise InvalidSnapshotError(
+            f"{path} has schema version {version}; this rpkit restores version "
+            f"{schema.SCHEMA_VERSION} snapshots only"
+        )
+    out = {k: meta.get(f"snapshot_{k}") for k in _META_KEYS}
+    try:
+        out["max_event_id"] = int(out["max_event_id"])
+        out["events"] = int(out["events"])
+    except (TypeError, ValueError) as exc:
+        raise InvalidSnapshotError(
+            f"{path} does not describe itself as an rpkit snapshot does ({exc})"
+        ) from exc
+    out["schema_version"] = version
+    return out
+
+
+@functools.cache
+def _expected_tables() -> dict[str, list[str]]:
+    """Table name -> column names of the current schema (built once, in memory)."""
+    scratch = sqlite3.connect(":memory:")
+    try:
+        schema.create(scratch)
+        names = [r[0] for r in scratch.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {
+            n: [c[0] for c in scratch.execute("SELECT name FROM pragma_table_info(?)", (n,))]
+            for n in names
+        }
+    finally:
+        scratch.close()
+
+
+def _check_tables(ro: sqlite3.Connection, path: Path) -> None:
+    """Refuse a snapshot whose tables are not exactly those a restore copies."""
+    for name, columns in _expected_tables().items():
+        found = [c[0] for c in ro.execute("SELECT name FROM pragma_table_info(?)", (name,))]
+        if not found and name != "sqlite_sequence":
+            raise InvalidSnapshotError(
+                f"{path} lacks the table {name}, so it is not a complete rpkit snapshot; "
+                "restore a file made by take_snapshot"
+            )
+        if found and found != columns:
+            raise InvalidSnapshotError(
+                f"{path}: table {name} has columns {found}, an rpkit snapshot has {columns}; "
+                "restore a file made by take_snapshot"
+            )
+
+
+def list_snapshots(data_dir: str | PathLike[str]) -> pd.DataFrame:
+    """One row per snapshot in ``data_dir/snapshots``, oldest first."""
+    folder = Path(data_dir) / "snapshots"
+    rows = []
+    for path in sorted(folder.glob(f"*{SUFFIX}")) if folder.is_dir() else []:
+        if path.name.startswith("."):
+            continue
+        try:
+            meta = read_snapshot_meta(path)
+        except InvalidSnapshotError:
+            continue
+        rows.append({"path": path, **{k: meta[k] for k in _META_KEYS if k != "source"}})
+    frame = pd.DataFrame(rows, columns=["path", "kind", "taken_at", "max_event_id", "events"])
+    frame["kind"] = frame["kind"].astype("string")
+    frame["taken_at"] = pd.to_datetime(frame["taken_at"], utc=True, format="ISO8601")
+    frame["max_event_id"] = frame["max_event_id"].astype("Int64")
+    frame["events"] = frame["events"].astype("Int64")
+    return frame.sort_values(["taken_at", "path"], kind="stable").reset_index(drop=True)
+
+
+def resolve_snapshot(data_dir: str | PathLike[str], snapshot: str | PathLike[str]) -> Path:
+    """The snapshot file meant by ``snapshot``: a path, or a name in ``data_dir/snapshots``."""
+    path = Path(snapshot)
+    if not path.exists() and not path.is_absolute():
+        candidate = Path(data_dir) / "snapshots" / path
+        path = candidate if candidate.exists() else path
+    return path
+
+
+def _tables(conn: sqlite3.Connection, database: str) -> set[str]:
+    return {
+        r[0] for r in conn.execute(f"SELECT name FROM {database}.sqlite_master WHERE type='table'")
+    }
+
+
+def restore_snapshot(
+    *, db_path: str | PathLike[str], data_dir: str | PathLike[str], snapshot: str | PathLike[str]
+) -> Path:
+    """Replace the history's content with ``snapshot``'s, atomically.
+
+    The snapshot is checked first (integrity, schema, that it is a snapshot); the
+    current state is snapshotted before anything is replaced, and that snapshot's
+    path is returned so the restore itself can be undone.
+    """
+    path = resolve_snapshot(data_dir, snapshot)
+    read_snapshot_meta(path, check=True)
+    with open_db(require_history(db_path)) as conn:
+        conn.execute("ATTACH DATABASE ? AS snap", (str(path),))
+        try:
+            before = _copy_in(conn, path, data_dir)
+        except sqlite3.IntegrityError as exc:
+            conn.rollback()
+            raise InvalidSnapshotError(
+                f"the content of {path} does not fit the rules of an rpkit history ({exc}); "
+                "nothing was changed: restore another snapshot"
+            ) from exc
+        finally:
+            conn.execute("DETACH DATABASE snap")
+    return before
+
+
+def _copy_in(conn: sqlite3.Connection, path: Path, data_dir: str | PathLike[str]) -> Path:
+    """Snapshot the current state, then replace every table's content with ``snap``'s."""
+    with atomic(conn):
+        before = take_snapshot(conn, data_dir=data_dir, kind="pre-restore")
+        conn.execute("PRAGMA defer_foreign_keys = ON")
+        ensure_tables(conn)
+        # In an order that satisfies the foreign keys; an extension table the
+        # snapshot lacks is emptied, and rebuilt below.
+        content = ["event_log", *schema.PROJECTED, "projection_undo"]
+        in_snapshot = _tables(conn, "snap")
+        for name in reversed(content):
+            conn.execute(f"DELETE FROM main.{name}")
+        for name in content:
+            if name in in_snapshot:
+                conn.execute(f"INSERT INTO main.{name} SELECT * FROM snap.{name}")
+        # Event ids are never reused: a restore keeps the highest id handed out.
+        used = conn.execute(
+            "SELECT COALESCE(MAX(seq), 0) FROM main.sqlite_sequence WHERE name = 'event_log'"
+        ).fetchone()[0]
+        conn.execute("DELETE FROM main.sqlite_sequence")
+        conn.execute("INSERT INTO main.sqlite_sequence SELECT * FROM snap.sqlite_sequence")
+        if not conn.execute(
+            "UPDATE main.sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'event_log'",
+            (used,),
+        ).rowcount:
+            conn.execute(
+                "INSERT INTO main.sqlite_sequence(name, seq) VALUES ('event_log', ?)", (used,)
+            )
+        conn.execute("DELETE FROM main.rpkit_meta")
+        conn.execute(
+            "INSERT INTO main.rpkit_meta SELECT * FROM snap.rpkit_meta "
+            "WHERE key NOT LIKE 'snapshot\\_%' ESCAPE '\\'"
+        )
+        if any(name not in in_snapshot for name in content):
+            rebuild(conn, head_id(conn))
+    return before

@@ -1,0 +1,98 @@
+"""The undo log: what each projection write replaced, for the newest events.
+
+A rewind, an edit of an old turn or ``state_at`` rolls the tables back to
+just before the first event whose visibility changes, then folds forward.
+Entries are kept for the newest ``max(UNDO_TAIL, UNDO_TAIL_FRACTION)`` events;
+older ones are pruned as the log grows, so the undo log (and every snapshot)
+stays proportional to the recent past, and a deeper rewind rebuilds.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from ..gcpause import paused_gc
+from ..store import get_meta, set_meta
+from .codec import decode, dumps, row_from_json, row_json
+
+# A full rebuild keeps undo entries for this many newest events (at least), so a
+# rewind of the recent past right after a rebuild or an import is cheap.
+UNDO_TAIL = 50_000
+UNDO_TAIL_FRACTION = 0.10
+# Appends prune the undo log once the floor can move up by this many events.
+UNDO_PRUNE_STEP = 4096
+
+UndoEntry = tuple[int, str, tuple, dict[str, Any] | None]
+
+
+def write_undo(conn: sqlite3.Connection, undo: list[UndoEntry]) -> None:
+    """Store undo entries (event id, table, key, the row it replaced or None)."""
+    if undo:
+        with paused_gc():
+            conn.executemany(
+                "INSERT INTO projection_undo(event_id, tbl, key, old) VALUES (?, ?, ?, ?)",
+                [(e, t, dumps(k), row_json(t, old)) for e, t, k, old in undo],
+            )
+
+
+def earliest(entries: Iterable[tuple[str, tuple, Any]]) -> Iterator[tuple[str, tuple, Any]]:
+    """The first entry of each (table, key), in order of first appearance."""
+    seen: dict[tuple[str, tuple], Any] = {}
+    for table, key, old in entries:
+        seen.setdefault((table, key), old)
+    for (table, key), old in seen.items():
+        yield table, key, old
+
+
+def undo_entries(conn: sqlite3.Connection, since: int) -> Iterator[tuple[str, tuple, Any]]:
+    """The earliest undo entry of each row written by events ``>= since``, in log order.
+
+    Rolling back to just before ``since`` needs, per row, only what the first
+    write at or after ``since`` replaced; later entries are skipped before they
+    are decoded, so a rewind reads the tail it undoes, not every write in it.
+    """
+    first: dict[tuple[str, str], str | None] = {}
+    for table, key, old in conn.execute(
+        # (event_id, seq) is the order the entries were written in, and the index's
+        # order: ORDER BY seq alone made SQLite scan the whole table.
+        "SELECT tbl, key, old FROM projection_undo WHERE event_id >= ? ORDER BY event_id, seq",
+        (since,),
+    ):
+        if (table, key) not in first:
+            first[(table, key)] = old
+    seen: set[tuple[str, tuple]] = set()
+    for (table, key), old in first.items():
+        decoded = (table, tuple(decode(key)))
+        if decoded not in seen:  # the same key written as different JSON text
+            seen.add(decoded)
+            yield table, decoded[1], row_from_json(table, old)
+
+
+def undo_floor_for(head: int) -> int:
+    """The undo floor that keeps the newest ``max(UNDO_TAIL, UNDO_TAIL_FRACTION)`` events."""
+    return max(0, min(head - UNDO_TAIL, int(head * (1 - UNDO_TAIL_FRACTION))))
+
+
+def prune_undo(conn: sqlite3.Connection, head: int) -> None:
+    """Drop undo entries older than the kept tail once the floor can move a step."""
+    floor = undo_floor_for(head)
+    if floor - get_meta(conn, "undo_floor") >= UNDO_PRUNE_STEP:
+        conn.execute("DELETE FROM projection_undo WHERE event_id <= ?", (floor,))
+        set_meta(conn, "undo_floor", floor)
+
+
+def rollback_point(conn: sqlite3.Connection, target: int) -> int:
+    """The first event id whose state differs between the projection and ``target``.
+
+    Everything below it is projected identically at both points, so the tables
+    can be rolled back to just before it and folded forward to ``target``.
+    """
+    current = get_meta(conn, "projected_at")
+    lo, hi = min(current, target), max(current, target)
+    row = conn.execute(
+        "SELECT MIN(id) FROM event_log WHERE id <= ? AND superseded_by > ? AND superseded_by <= ?",
+        (lo, lo, hi),
+    ).fetchone()
+    return min(lo + 1, row[0]) if row[0] is not None else lo + 1

@@ -1,0 +1,166 @@
+"""The history file: checked before anything is written to it, then opened.
+
+``connect`` refuses a directory, a file that is not SQLite, another
+application's database and a newer rpkit schema without changing a byte, then
+turns on foreign keys, WAL and a busy timeout, and creates or migrates the
+schema. ``require_history`` is the one check that a path names an existing
+history, for the operations that must never create one.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable
+from os import PathLike
+from pathlib import Path
+
+from ..errors import (
+    ForeignDatabaseError,
+    NotADatabaseError,
+    ReadOnlyDatabaseError,
+    SchemaVersionError,
+)
+from . import schema
+from .meta import set_meta
+from .transaction import atomic
+
+BUSY_TIMEOUT_S = 30.0
+
+
+def require_history(path: str | PathLike[str]) -> Path:
+    """``path`` as a Path if it is an existing file; refuse it before anything creates one."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    what = "is a directory" if path.is_dir() else "does not exist (moved or deleted?)"
+    raise NotADatabaseError(
+        f"{path} {what}, so it is not an existing history file; nothing was changed: check "
+        f"the path, or create a demo history with: rpkit demo {path}"
+    )
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse a history rpkit could read but not write (opening it writes: WAL, projection)."""
+    if not os.access(path, os.W_OK):
+        raise ReadOnlyDatabaseError(
+            f"{path} is read-only (no write permission, or a read-only file system); rpkit "
+            "writes to a history it opens: copy it to a writable folder or fix its permissions"
+        )
+    if not os.access(path.parent, os.W_OK | os.X_OK) and not Path(f"{path}-wal").exists():
+        raise ReadOnlyDatabaseError(
+            f"the folder {path.parent} of {path} is not writable, and SQLite keeps "
+            f"{path.name}-wal and {path.name}-shm beside the history; copy it to a writable "
+            "folder or fix the folder's permissions"
+        )
+
+
+def _inspect(path: Path) -> int | None:
+    """Return the rpkit schema version of ``path``, or None for a new or empty file.
+
+    Reads through a read-only connection, so a refused file is left untouched.
+    """
+    if path.is_dir():
+        raise NotADatabaseError(
+            f"{path} is a directory; pass the path of a history file, e.g. {path / 'history.db'}"
+        )
+    if not path.exists():
+        if not path.parent.is_dir():
+            raise NotADatabaseError(
+                f"cannot create {path}: folder {path.parent} does not exist; create it first"
+            )
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            raise ReadOnlyDatabaseError(
+                f"cannot create {path}: folder {path.parent} is not writable; "
+                "choose a folder you can write to"
+            )
+        return None
+    if path.stat().st_size:
+        with path.open("rb") as fh:
+            header = fh.read(16)
+        if header != b"SQLite format 3\x00":
+            raise NotADatabaseError(
+                f"{path} is not an SQLite database (its first bytes are {header[:15]!r}); "
+                "pass the path of an rpkit history, or a new path to create one"
+            )
+    _check_writable(path)
+    if path.stat().st_size == 0:
+        return None
+    ro = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+    try:
+        names = {r[0] for r in ro.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not names:
+            return None
+        if "rpkit_meta" not in names or "event_log" not in names:
+            shown = ", ".join(sorted(names)[:5])
+            raise ForeignDatabaseError(
+                f"{path} is an SQLite database of another application (tables: {shown}); "
+                "rpkit opens only its own histories: import the data or choose a new path"
+            )
+        row = ro.execute("SELECT value FROM rpkit_meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.DatabaseError as exc:
+        if "readonly" in str(exc):
+            raise ReadOnlyDatabaseError(f"{path} cannot be opened for writing ({exc})") from exc
+        raise NotADatabaseError(f"{path} cannot be read as SQLite ({exc}); is it damaged?") from exc
+    finally:
+        ro.close()
+    if row is None or not str(row[0]).isdigit():
+        raise ForeignDatabaseError(f"{path} has an rpkit_meta table without a schema version")
+    version = int(row[0])
+    if version > schema.SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"{path} has rpkit schema version {version}, newer than this rpkit's "
+            f"{schema.SCHEMA_VERSION}; upgrade rpkit to open it"
+        )
+    return version
+
+
+def connect(
+    path: str | PathLike[str],
+    *,
+    on_migrate: Callable[[sqlite3.Connection], None] | None = None,
+) -> sqlite3.Connection:
+    """Open (creating or migrating) a history and return a configured connection.
+
+    ``on_migrate`` runs inside the migration's transaction, after the schema
+    steps (the layer above passes a rebuild of the projection).
+    """
+    path = Path(path)
+    version = _inspect(path)
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S)
+    try:
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        if version is None or version < schema.SCHEMA_VERSION:
+            _create_or_migrate(conn, version, on_migrate)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _create_or_migrate(
+    conn: sqlite3.Connection,
+    version: int | None,
+    on_migrate: Callable[[sqlite3.Connection], None] | None,
+) -> None:
+    with atomic(conn):
+        if version is None:
+            # Another process may have created it between our look and our lock.
+            exists = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'rpkit_meta'"
+            ).fetchone()
+            if exists:
+                return
+            schema.create(conn)
+            set_meta(conn, "projected_at", 0)
+            return
+        current = conn.execute("SELECT value FROM rpkit_meta WHERE key='schema_version'").fetchone()
+        if current is not None and int(current[0]) >= schema.SCHEMA_VERSION:
+            return
+        schema.migrate(conn, version)
+        if on_migrate is not None:
+            on_migrate(conn)

@@ -1,0 +1,124 @@
+"""The benchmark script at a tiny size: every measurement is reported (no timings checked).
+
+Also holds the baselines to what they stand for: the seed's per-event SQL
+replay and the dict-loop affinity give the same values as rpkit, so the
+benchmark compares like with like.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import rpkit
+from benchmarks import baselines
+from benchmarks.__main__ import COMPARISONS, plan
+
+from ..helpers import ROOT, table_rows
+
+ROOT = ROOT
+
+
+def test_a_tiny_run_reports_every_measurement(tmp_path):
+    out = tmp_path / "result.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--events",
+            "2000",
+            "--repeat",
+            "1",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    assert result["repeat"] == 1
+    assert {"cpu", "cores", "python", "sqlite", "pandas"} <= set(result["machine"])
+    (size,) = result["sizes"]
+    assert size["events"] == 2000
+    assert size["head_event_id"] >= 2000
+    assert size["demo_build_s"] > 0
+    expected = [name for name, _spec, _copy in plan(2000, 100)]
+    assert list(size["measurements"]) == expected
+    for name, m in size["measurements"].items():
+        assert len(m["runs_s"]) == 1, name
+        assert m["median_s"] > 0, name
+        assert m["peak_rss_mb"] > 0, name
+        assert m["rss_growth_mb"] >= 0, name
+    assert size["measurements"]["append_bulk"]["events_per_s"] > 0
+    assert set(size["ratios"]) == {f"{slow}/{fast}" for slow, fast, _ in COMPARISONS}
+    assert set(size["targets"]) == {
+        "rewind 1% <= 1.5x snapshot",
+        "rewind 1% >= 5x faster than seed's",
+        "project >= 2x faster than per-event loop",
+        "frames.events no slower than read_sql_query",
+        "frames.affinity no slower than dict loop",
+        "preview < 20 ms",
+        "state_at near head < 0.2 s",
+    }
+    assert all(isinstance(t["met"], bool) for t in size["targets"].values())
+    # The printed table names every measurement that is not shown as a baseline.
+    for name in ("snapshot", "rewind_1pct", "project", "frames_events", "preview_1pct"):
+        assert name in proc.stdout
+    # The README table of that result: one row per measurement, baselines beside theirs.
+    table = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--markdown", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout.splitlines()
+    rows = {line.split(" | ")[0].lstrip("| ") for line in table[2:]}
+    baselines_shown = {"seed_rewind_1pct", "seed_rewind_10pct", "seed_replay"}
+    baselines_shown |= {"read_sql_query", "affinity_dict_loop"}
+    assert rows == set(expected) - baselines_shown
+    assert "seed_replay" in next(line for line in table if line.startswith("| project |"))
+
+
+def test_the_seed_replay_builds_the_tables_rpkit_builds(demo_path):
+    with rpkit.open_db(demo_path) as conn:
+        expected = table_rows(conn)
+        baselines.seed_full_replay(conn)
+        assert table_rows(conn) == expected
+
+
+def test_the_seed_rewind_ends_where_rpkit_rewind_does(tmp_path, demo_path):
+    other = tmp_path / "other.db"
+    other.write_bytes(demo_path.read_bytes())
+    with rpkit.open_db(demo_path) as conn:
+        n = conn.execute("SELECT MAX(id) FROM event_log").fetchone()[0] - 40
+    rpkit.execute_rewind(db_path=demo_path, data_dir=tmp_path / "a", after_event_id=n)
+    baselines.seed_rewind(db_path=other, data_dir=tmp_path / "b", after_event_id=n)
+    with rpkit.open_db(demo_path) as a, rpkit.open_db(other) as b:
+        assert table_rows(a) == table_rows(b)
+        assert (
+            a.execute("SELECT COUNT(*) FROM event_log").fetchone()
+            == b.execute("SELECT COUNT(*) FROM event_log").fetchone()
+        )
+
+
+def test_the_baseline_loaders_read_what_the_frames_read(demo_path):
+    from rpkit import frames
+
+    with rpkit.open_db(demo_path) as conn:
+        raw = baselines.events_read_sql(conn)
+        typed = frames.events(conn)
+        assert raw["id"].tolist() == typed["id"].tolist()
+        loop = baselines.affinity_dict_loop(conn)
+        timeline = frames.affinity(conn)
+        assert loop["event_id"].tolist() == timeline["event_id"].tolist()
+        assert loop["affinity"].tolist() == timeline["affinity"].tolist()
+        last = loop.groupby(["src", "dst"]).tail(1)
+        edges = {(s, d): a for s, d, a in conn.execute("SELECT src, dst, affinity FROM edges")}
+        assert {(r.src, r.dst): r.affinity for r in last.itertuples()} == edges

@@ -1,0 +1,101 @@
+"""The rpkit command, in-process, as the README shows it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from click.testing import CliRunner
+
+import rpkit
+from rpkit.cli import main
+
+from ..helpers import file_state, log_rows
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+
+    def invoke(*args, input=None):
+        return runner.invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
+
+    return invoke
+
+
+def test_readme_session(run, tmp_path):
+    r = run("demo", "demo.db")
+    assert r.exit_code == 0 and re.match(r"wrote \d+ events to demo.db", r.output)
+    r = run("info", "demo.db")
+    assert "chat 1" in r.output and "projected at" in r.output
+    r = run("events", "demo.db", "--limit", "5")
+    assert len(r.output.strip().splitlines()) == 5
+    with rpkit.open_db(tmp_path / "demo.db") as conn:
+        turn = conn.execute(
+            "SELECT id FROM event_log WHERE kind = 'user_turn' AND hidden = 0 "
+            "ORDER BY id LIMIT 1 OFFSET 30"
+        ).fetchone()[0]
+        point = rpkit.rewind_point(conn, turn)
+        before = log_rows(conn)
+    r = run("preview", "demo.db", "--turn", turn)
+    assert r.exit_code == 0 and f"rewind to after event {point}" in r.output
+    r = run("rewind", "demo.db", "--turn", turn, "--yes")
+    assert r.exit_code == 0 and "snapshot of the previous state" in r.output
+    with rpkit.open_db(tmp_path / "demo.db") as conn:
+        assert log_rows(conn)[-1][0] == point
+    r = run("snapshots", "demo.db")
+    assert "rewind" in r.output
+    snap = next((tmp_path / "snapshots").glob("rewind-*.sqlite"))
+    r = run("restore", "demo.db", snap, "--yes")
+    assert r.exit_code == 0 and "restored" in r.output
+    with rpkit.open_db(tmp_path / "demo.db") as conn:
+        assert log_rows(conn) == before
+    r = run("verify", "demo.db")
+    assert r.exit_code == 0 and "ok" in r.output
+
+
+def test_rewind_asks_and_aborts_on_no(run, tmp_path):
+    run("demo", "demo.db", "--events", "120")
+    before = file_state(tmp_path / "demo.db")
+    r = run("rewind", "demo.db", "50", input="n\n")
+    assert r.exit_code == 1 and "Rewind?" in r.output and "Aborted" in r.output
+    assert file_state(tmp_path / "demo.db") == before
+    assert not (tmp_path / "snapshots").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["preview", "demo.db", "99999"], ["99999", "past the newest"]),
+        (["preview", "demo.db", "--", "-3"], ["-3", "negative"]),
+        (["rewind", "demo.db", "99999", "--yes"], ["99999"]),
+        (["preview", "demo.db", "--turn", "1"], ["'you_set'"]),
+        (["info", "missing.db"], ["does not exist", "rpkit demo"]),
+        (["restore", "demo.db", "nothing.sqlite", "--yes"], ["not a file"]),
+        (["demo", "demo.db"], ["exists", "--force"]),
+    ],
+)
+def test_errors_are_one_line_and_change_nothing(run, tmp_path, args, words):
+    run("demo", "demo.db", "--events", "120")
+    before = file_state(tmp_path / "demo.db")
+    r = run(*args)
+    assert r.exit_code != 0
+    for word in words:
+        assert word in r.output
+    assert "Traceback" not in r.output
+    assert file_state(tmp_path / "demo.db") == before
+
+
+def test_verify_fails_on_a_tampered_projection(run, tmp_path):
+    run("demo", "demo.db", "--events", "120")
+    with rpkit.open_db(tmp_path / "demo.db") as conn:
+        conn.execute("UPDATE chat_state SET turn_count = 0")
+    r = run("verify", "demo.db")
+    assert r.exit_code == 1 and "NOT ok" in r.output
+
+
+def test_every_command_has_help(run):
+    for name, command in main.commands.items():
+        r = run(name, "--help")
+        assert r.exit_code == 0 and command.help.split("\n")[0][:20] in r.output

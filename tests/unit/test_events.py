@@ -1,0 +1,256 @@
+"""append: every kind of the catalogue projects as DESIGN §2 says; bad events are refused."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import rpkit
+from rpkit.log import append_replacing
+
+from ..helpers import file_state, log_rows, table_rows
+
+
+def _world(conn):
+    rpkit.append(conn, "you_set", {"name": "Wren", "persona": "courier"})
+    rpkit.append(conn, "bot_created", {"bot_id": "mira", "name": "Mira"})
+    rpkit.append(conn, "container_created", {"container_id": 1, "name": "Vell", "kind": "kingdom"})
+    rpkit.append(conn, "container_created", {"container_id": 2, "name": "Inn", "parent_id": 1})
+    chat = rpkit.next_chat_id(conn)
+    rpkit.append(
+        conn,
+        "chat_created",
+        {"title": "Evening", "bot_ids": ["mira"]},
+        chat_id=chat,
+        ts="2024-06-05T14:56:50Z",
+    )
+    return chat
+
+
+def test_every_kind_projects(conn):
+    chat = _world(conn)
+    assert chat == 1 and rpkit.next_chat_id(conn) == 2
+    s1 = rpkit.append(conn, "scene_started", {"container_id": 2, "title": "arrival"}, chat_id=chat)
+    u = rpkit.append(conn, "user_turn", {"text": "hello"}, chat_id=chat)
+    a = rpkit.append(conn, "assistant_turn", {"bot_id": "mira", "text": "welcome"}, chat_id=chat)
+    e1 = rpkit.append(
+        conn, "edge_update", {"src": "mira", "dst": "you", "delta": 2}, cause_id=a, chat_id=chat
+    )
+    rpkit.append(conn, "edge_update", {"src": "mira", "dst": "you", "delta": -0.5})
+    m = rpkit.append(
+        conn,
+        "memory_added",
+        {"owner": "mira", "text": "likes tea", "salience": 0.7},
+        chat_id=chat,
+        cause_id=a,
+    )
+    act = rpkit.append(
+        conn,
+        "activity_logged",
+        {"container_id": 2, "entity": "mira", "action": "pours tea"},
+        chat_id=chat,
+    )
+    f = rpkit.append(
+        conn,
+        "classifier_failed",
+        {"stage": "affinity", "error": "timeout"},
+        cause_id=u,
+        chat_id=chat,
+    )
+    s2 = rpkit.append(conn, "scene_started", {"container_id": 1}, chat_id=chat)
+    end = rpkit.append(conn, "scene_ended", {}, chat_id=chat)
+    rpkit.append(conn, "you_set", {"name": "Wren B."})  # persona kept when not given
+    t = table_rows(conn)
+    assert t["you_entity"] == [(1, "Wren B.", "courier")]
+    assert t["bots"] == [("mira", "Mira", None, 2)]
+    assert t["containers"] == [(1, "Vell", "kingdom", None), (2, "Inn", None, 1)]
+    assert t["chats"] == [(1, "Evening", 5, "2024-06-05T14:56:50.000000Z")]
+    assert t["chat_state"] == [(1, 2, end, "mira", None)]
+    assert t["edges"] == [("mira", "you", 1.5, 2, e1 + 1)]
+    assert t["memories"] == [(m, 1, "mira", "likes tea", 0.7)]
+    assert t["activity"] == [(act, 1, 2, "mira", "pours tea")]
+    assert t["classifier_failures"] == [(f, u, "affinity", "timeout")]
+    assert t["scenes"] == [(s1, 1, 2, "arrival", s1, s2), (s2, 1, 1, None, s2, end)]
+    assert rpkit.verify(conn).ok
+
+
+def test_timestamps_are_stored_as_utc(conn):
+    rpkit.append(conn, "you_set", {"name": "a"}, ts="2024-06-05T16:56:50.5+02:00")
+    assert conn.execute("SELECT ts FROM event_log").fetchone() == ("2024-06-05T14:56:50.500000Z",)
+
+
+def test_extra_payload_fields_are_kept(conn):
+    chat = _world(conn)
+    i = rpkit.append(conn, "user_turn", {"text": "x", "source": {"line": 3}}, chat_id=chat)
+    payload = conn.execute("SELECT payload FROM event_log WHERE id = ?", (i,)).fetchone()[0]
+    assert json.loads(payload) == {"text": "x", "source": {"line": 3}}
+
+
+BAD_EVENTS = [
+    # (kind, payload, kwargs, error, words the message must contain)
+    ("teleport", {}, {}, rpkit.UnknownKindError, ["'teleport'", "you_set"]),
+    ("user_turn", {}, {"chat_id": 1}, rpkit.PayloadError, ["'text'", "missing"]),
+    ("user_turn", {"text": 5}, {"chat_id": 1}, rpkit.PayloadError, ["'text'", "string", "5"]),
+    ("user_turn", ["text"], {"chat_id": 1}, rpkit.PayloadError, ["JSON object", "list"]),
+    ("user_turn", "hello", {"chat_id": 1}, rpkit.PayloadError, ["JSON object", "hello"]),
+    (
+        "edge_update",
+        {"src": "a", "dst": "b", "delta": True},
+        {},
+        rpkit.PayloadError,
+        ["'delta'", "number", "True"],
+    ),
+    (
+        "edge_update",
+        {"src": "a", "dst": "b", "delta": float("nan")},
+        {},
+        rpkit.PayloadError,
+        ["'delta'"],
+    ),
+    ("edge_update", {"src": "a", "dst": "a", "delta": 1}, {}, rpkit.PayloadError, ["'a'"]),
+    (
+        "container_created",
+        {"container_id": "1", "name": "x"},
+        {},
+        rpkit.PayloadError,
+        ["'container_id'", "integer"],
+    ),
+    ("user_turn", {"text": "hi"}, {}, rpkit.PayloadError, ["chat_id"]),
+    ("user_turn", {"text": "hi"}, {"chat_id": 42}, rpkit.UnknownReferenceError, ["chat 42"]),
+    (
+        "bot_created",
+        {"bot_id": "x", "name": "X"},
+        {"chat_id": 1},
+        rpkit.PayloadError,
+        ["world-level"],
+    ),
+    (
+        "chat_created",
+        {"title": "t", "bot_ids": ["mira"]},
+        {"chat_id": 1},
+        rpkit.PayloadError,
+        ["chat id 1", "next_chat_id"],
+    ),
+    (
+        "chat_created",
+        {"title": "t", "bot_ids": ["ghost"]},
+        {"chat_id": 2},
+        rpkit.UnknownReferenceError,
+        ["'ghost'"],
+    ),
+    (
+        "assistant_turn",
+        {"bot_id": "ghost", "text": "x"},
+        {"chat_id": 1},
+        rpkit.UnknownReferenceError,
+        ["'ghost'"],
+    ),
+    ("bot_created", {"bot_id": "mira", "name": "again"}, {}, rpkit.PayloadError, ["'mira'"]),
+    (
+        "scene_started",
+        {"container_id": 9},
+        {"chat_id": 1},
+        rpkit.UnknownReferenceError,
+        ["container 9"],
+    ),
+    (
+        "container_created",
+        {"container_id": 3, "name": "x", "parent_id": 7},
+        {},
+        rpkit.UnknownReferenceError,
+        ["parent container 7"],
+    ),
+    (
+        "memory_added",
+        {"owner": "mira", "text": "t"},
+        {"cause_id": 999},
+        rpkit.UnknownReferenceError,
+        ["999"],
+    ),
+    (
+        "user_turn",
+        {"text": "hi"},
+        {"chat_id": 1, "ts": "yesterday"},
+        rpkit.TimestampError,
+        ["'yesterday'"],
+    ),
+    (
+        "user_turn",
+        {"text": "hi"},
+        {"chat_id": 1, "ts": "2024-01-01T10:00:00"},
+        rpkit.TimestampError,
+        ["time zone"],
+    ),
+    ("turn_hidden", {"target": 3}, {"chat_id": 1}, rpkit.NotATurnError, ["event 3"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload", "kwargs", "error", "words"),
+    BAD_EVENTS,
+    ids=[f"{i}-{b[0]}" for i, b in enumerate(BAD_EVENTS)],
+)
+def test_bad_event_is_refused_and_nothing_changes(db_path, kind, payload, kwargs, error, words):
+    with rpkit.open_db(db_path) as conn:
+        _world(conn)
+    before = file_state(db_path)
+    with rpkit.open_db(db_path) as conn:
+        with pytest.raises(error) as info:
+            rpkit.append(conn, kind, payload, **kwargs)
+        assert isinstance(info.value, rpkit.RpkitError)
+        for word in words:
+            assert word in str(info.value)
+    assert file_state(db_path) == before
+
+
+def test_a_failed_append_leaves_the_callers_transaction_alone(conn):
+    chat = _world(conn)
+    conn.execute("BEGIN")
+    rpkit.append(conn, "user_turn", {"text": "kept"}, chat_id=chat)
+    with pytest.raises(rpkit.PayloadError):
+        rpkit.append(conn, "user_turn", {"txt": "typo"}, chat_id=chat)
+    conn.commit()
+    assert [r[3] for r in log_rows(conn)][-1] == "user_turn"
+    assert conn.execute("SELECT turn_count FROM chat_state").fetchone() == (1,)
+
+
+def test_extension_kind_with_handler(conn):
+    rpkit.register_kind("mood_set", "entity:str mood:str", chat="optional")
+
+    @rpkit.handler("mood_set")
+    def _mood(sink, ev):
+        sink.put(
+            "memories",
+            {
+                "id": ev.id,
+                "chat_id": ev.chat_id,
+                "owner": ev.payload["entity"],
+                "text": f"mood: {ev.payload['mood']}",
+                "salience": None,
+            },
+        )
+
+    try:
+        i = rpkit.append(conn, "mood_set", {"entity": "you", "mood": "wary"})
+        assert table_rows(conn)["memories"] == [(i, None, "you", "mood: wary", None)]
+        with pytest.raises(rpkit.PayloadError, match="'mood'"):
+            rpkit.append(conn, "mood_set", {"entity": "you"})
+        assert rpkit.verify(conn).ok
+    finally:
+        from rpkit.kinds import KINDS
+
+        KINDS.pop("mood_set")
+
+
+def test_append_replacing_retires_alternatives(conn):
+    chat = _world(conn)
+    rpkit.append(conn, "user_turn", {"text": "hi"}, chat_id=chat)
+    a1 = rpkit.append(conn, "assistant_turn", {"bot_id": "mira", "text": "one"}, chat_id=chat)
+    a2 = rpkit.append(conn, "assistant_turn", {"bot_id": "mira", "text": "two"}, chat_id=chat)
+    sel = append_replacing(
+        conn, "assistant_turn", {"bot_id": "mira", "text": "three"}, replaces=[a1, a2], chat_id=chat
+    )
+    rows = {r[0]: r for r in log_rows(conn)}
+    assert rows[a1][6:] == (1, sel) and rows[a2][6:] == (1, sel)
+    assert conn.execute("SELECT turn_count FROM chat_state").fetchone() == (2,)

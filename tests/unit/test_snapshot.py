@@ -1,0 +1,112 @@
+"""Snapshots describe themselves; restore checks what it is given."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+import rpkit
+from rpkit.operations import read_snapshot_meta
+
+from ..helpers import file_state, log_rows, table_rows
+
+
+def test_snapshot_describes_itself_and_is_listed(demo_path, tmp_path):
+    with rpkit.open_db(demo_path) as conn:
+        head = log_rows(conn)[-1][0]
+        count = len(log_rows(conn))
+        first = rpkit.take_snapshot(conn, data_dir=tmp_path, kind="manual")
+        rpkit.append(conn, "you_set", {"name": "later"})
+        second = rpkit.take_snapshot(conn, data_dir=tmp_path, kind="manual")
+    frame = rpkit.list_snapshots(tmp_path)
+    assert list(frame.columns) == ["path", "kind", "taken_at", "max_event_id", "events"]
+    assert list(frame["path"]) == [first, second]
+    assert list(frame["max_event_id"]) == [head, head + 1]
+    assert list(frame["events"]) == [count, count + 1]
+    assert str(frame["taken_at"].dtype) == "datetime64[us, UTC]" or "UTC" in str(
+        frame["taken_at"].dtype
+    )
+    meta = read_snapshot_meta(first, check=True)
+    assert meta["kind"] == "manual" and meta["source"] == "demo.db"
+    # A snapshot is a single self-contained file.
+    assert sorted(p.name for p in (tmp_path / "snapshots").iterdir()) == sorted(
+        [first.name, second.name]
+    )
+
+
+def test_snapshot_includes_committed_wal_content(db_path, tmp_path):
+    with rpkit.open_db(db_path) as conn:
+        rpkit.append(conn, "you_set", {"name": "in the wal"})
+        snap = rpkit.take_snapshot(conn, data_dir=tmp_path, kind="manual")
+    with rpkit.open_db(snap) as copy:
+        assert table_rows(copy)["you_entity"] == [(1, "in the wal", None)]
+
+
+def test_snapshot_of_uncommitted_writes_holds_the_committed_state(db_path, tmp_path):
+    with rpkit.open_db(db_path) as conn:
+        rpkit.append(conn, "you_set", {"name": "committed"})
+        conn.execute("BEGIN")
+        rpkit.append(conn, "you_set", {"name": "pending"})
+        snap = rpkit.take_snapshot(conn, data_dir=tmp_path, kind="manual")  # does not hang
+        conn.rollback()
+    with rpkit.open_db(snap) as copy:
+        assert table_rows(copy)["you_entity"] == [(1, "committed", None)]
+
+
+def test_bad_snapshot_kind(conn, tmp_path):
+    with pytest.raises(rpkit.SnapshotError, match="'../x'"):
+        rpkit.take_snapshot(conn, data_dir=tmp_path, kind="../x")
+
+
+def _foreign(path):
+    c = sqlite3.connect(path)
+    c.execute("CREATE TABLE t (x)")
+    c.commit()
+    c.close()
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (lambda p: p.write_bytes(b"not sqlite"), ["not an SQLite file"]),
+        (_foreign, ["not an rpkit snapshot"]),
+        (lambda p: None, ["is not a file"]),
+    ],
+    ids=["text-file", "foreign-sqlite", "missing"],
+)
+def test_restore_refuses_what_is_not_a_snapshot(demo_path, tmp_path, make, words):
+    bad = tmp_path / "bad.sqlite"
+    make(bad)
+    before = file_state(demo_path)
+    with pytest.raises(rpkit.InvalidSnapshotError) as info:
+        rpkit.restore_snapshot(db_path=demo_path, data_dir=tmp_path, snapshot=bad)
+    for word in words:
+        assert word in str(info.value)
+    assert file_state(demo_path) == before
+
+
+def test_restore_refuses_a_plain_history_and_a_truncated_snapshot(demo_path, tmp_path):
+    before = file_state(demo_path)
+    with pytest.raises(rpkit.InvalidSnapshotError, match="not a snapshot"):
+        rpkit.restore_snapshot(db_path=demo_path, data_dir=tmp_path, snapshot=demo_path)
+    with rpkit.open_db(demo_path) as conn:
+        snap = rpkit.take_snapshot(conn, data_dir=tmp_path, kind="manual")
+    cut = tmp_path / "cut.sqlite"
+    cut.write_bytes(snap.read_bytes()[: snap.stat().st_size // 2])
+    with pytest.raises(rpkit.InvalidSnapshotError):
+        rpkit.restore_snapshot(db_path=demo_path, data_dir=tmp_path, snapshot=cut)
+    assert file_state(demo_path) == before
+
+
+def test_restore_by_file_name_in_the_snapshot_folder(demo_path, tmp_path):
+    with rpkit.open_db(demo_path) as conn:
+        snap = rpkit.take_snapshot(conn, data_dir=tmp_path, kind="manual")
+        rows = log_rows(conn)
+        rpkit.append(conn, "you_set", {"name": "after"})
+    rpkit.restore_snapshot(db_path=demo_path, data_dir=tmp_path, snapshot=snap.name)
+    with rpkit.open_db(demo_path) as conn:
+        assert log_rows(conn) == rows
+        assert (
+            conn.execute("SELECT key FROM rpkit_meta WHERE key LIKE 'snapshot%'").fetchall() == []
+        )
