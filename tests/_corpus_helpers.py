@@ -7,12 +7,13 @@ every corpus test module; the first fixture that makes it closes it at the end.
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from rpkit.demo import build_demo
+
+from .helpers import settle
 
 _CLUSTER: dict[str, object] = {}
 
@@ -40,12 +41,6 @@ def session_client(request: pytest.FixtureRequest):
 
         request.addfinalizer(close)
     return _CLUSTER["client"]
-
-
-def settle(path: Path) -> None:
-    con = sqlite3.connect(path)
-    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    con.close()
 
 
 def demo_histories(folder: Path, n: int, *, events: int = 80) -> list[Path]:

@@ -29,7 +29,7 @@ from rpkit.corpus.shards import split_lines, split_source
 from rpkit.importers import FORMATS, import_file
 
 from ._corpus_helpers import demo_histories, session_client, write_sharegpt
-from .test_faults import unwritable
+from .system.test_faults import unwritable
 
 EXPORTS = Path(__file__).resolve().parent.parent / "data" / "exports"
 COLS = ["position", "kind", "speaker", "text", "retired", "replaced_how"]

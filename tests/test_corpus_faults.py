@@ -24,10 +24,11 @@ import rpkit
 from rpkit import frames
 from rpkit.corpus import build, open_corpus
 from rpkit.corpus.dataset import TABLES, check_out
-from rpkit.corpus.export import export_history
+from rpkit.corpus.exporter import export_history
 from rpkit.demo import build_demo
 
-from ._corpus_helpers import session_client, settle, write_sharegpt
+from ._corpus_helpers import session_client, write_sharegpt
+from .helpers import settle
 
 ROOT = Path(__file__).resolve().parent.parent
 

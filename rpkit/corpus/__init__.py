@@ -9,13 +9,34 @@ With no client the tasks run on Dask's local scheduler (processes); pass
 ``client=distributed.Client(...)`` to run the same calls on a cluster.
 """
 
+# ruff: noqa: F405 (the names in __all__ are bound on first use)
 from __future__ import annotations
 
-from .build import BuildReport, build
+from importlib import import_module
+from typing import Any
+
 from .errors import *  # noqa: F403
 from .errors import __all__ as _error_names
-from .export import ExportReport, export, history_frames
-from .reader import Corpus, open_corpus
+
+# Loaded on first use, so that ``rpkit --help`` does not import Dask.
+_LAZY = {
+    "BuildReport": "builder",
+    "build": "builder",
+    "Corpus": "reader",
+    "open_corpus": "reader",
+    "ExportReport": "exporter",
+    "export": "exporter",
+    "history_frames": "exporter",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BuildReport",

@@ -13,7 +13,7 @@ read (``map_partitions``), and only the small per-history results are combined.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import dask
 import numpy as np
@@ -25,8 +25,17 @@ import pyarrow.parquet as pq
 from ..classify import YOU
 from .dataset import PART, partition_dir
 
-if TYPE_CHECKING:
-    from .reader import Corpus
+
+class Corpus(Protocol):
+    """What an analysis reads of a ``Corpus`` (``rpkit.corpus.reader``)."""
+
+    out: Path
+    histories: list[str]
+    turns: Any
+    affinity: Any
+
+    def compute(self, *objs: Any) -> tuple[Any, ...]: ...
+
 
 ROLES = ("bot → you", "you → bot", "bot → bot")
 _TS = "datetime64[us, UTC]"

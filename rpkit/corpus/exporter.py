@@ -18,9 +18,9 @@ from typing import Any
 import pandas as pd
 
 from .. import frames
-from ..schema import PROJECTED
-from ..store import atomic, open_db
-from ..timetravel import table_frame
+from ..operations.history import open_db
+from ..operations.timetravel import table_frame
+from ..store import PROJECTED, atomic
 from .dataset import (
     PART,
     TABLES,
@@ -180,6 +180,9 @@ def export(
     """
     out = Path(out)
     tasks = plan_export(histories, out, replace=replace)
-    rows = run_tasks(export_history, tasks, client=client, failed=_failed)
+    size = sum(Path(db).stat().st_size for db, _, _ in tasks)
+    rows = run_tasks(
+        export_history, tasks, client=client, failed=_failed, input_bytes=size, desc="export"
+    )
     frame = pd.DataFrame(rows, columns=["history", *TABLES])
     return ExportReport(out, frame.astype(dict.fromkeys(TABLES, "int64")))

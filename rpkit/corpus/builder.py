@@ -22,7 +22,7 @@ import pandas as pd
 
 from .. import importers
 from ..classify import classify as classify_history
-from ..store import open_db
+from ..operations.history import open_db
 from .dataset import (
     PART,
     check_out,
@@ -34,7 +34,7 @@ from .dataset import (
 )
 from .engine import run_tasks
 from .errors import HistoryNameError, SourceError, SourceFormatError
-from .export import export_history
+from .exporter import export_history
 from .shards import Split, split_source
 
 PathArg = str | PathLike[str]
@@ -123,6 +123,12 @@ def _check(source: Path, fmt: str, shard_size: object) -> None:
         raise SourceError(f"the source {source} does not exist; pass an export file or folder")
 
 
+def _size(source: Path) -> int:
+    if source.is_file():
+        return source.stat().st_size
+    return sum(p.stat().st_size for p in source.rglob("*") if p.is_file())
+
+
 def _plan(out: Path, split: Split) -> tuple[list[Any], list[dict[str, Any]]]:
     done = set(list_histories(out))
     todo, skipped = [], []
@@ -173,6 +179,8 @@ def build(
         args,
         client=client,
         failed=lambda a, why: _row(a[2], "failed", why, a[4]),
+        input_bytes=_size(source),
+        desc="corpus build",
     )
     by_name = {r["shard"]: r for r in [*rows, *skipped]}
     frame = pd.DataFrame([by_name[s.name] for s in split.shards], columns=SHARD_COLUMNS)
