@@ -102,11 +102,14 @@ def _fsync_dir(path: Path) -> None:
 
 def to_arrow(frame: pd.DataFrame, *, source: str | None = None) -> pa.Table:
     """A frame as an Arrow table; object columns as JSON text, named in the metadata."""
-    encoded = {}
-    for col in frame.columns:
-        if frame[col].dtype == object:
-            encoded[col] = [None if v is None else orjson.dumps(v).decode() for v in frame[col]]
-    table = pa.Table.from_pandas(frame.assign(**encoded), preserve_index=False)
+    encoded = {
+        col: [None if v is None else orjson.dumps(v).decode() for v in frame[col].to_numpy()]
+        for col, dtype in frame.dtypes.items()
+        if pd.api.types.is_object_dtype(dtype)
+    }
+    table = pa.Table.from_pandas(
+        frame.assign(**encoded) if encoded else frame, preserve_index=False
+    )
     meta = dict(table.schema.metadata or {})
     meta[_JSON_KEY] = json.dumps(list(encoded)).encode()
     if source is not None:
