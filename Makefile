@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lab test app app-screenshot lint format bench demo-data readme-chart notebooks clean
+.PHONY: install lab test app app-screenshot lint format bench bench-corpus demo-data readme-chart notebooks clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks --events 100000 --events 1000000
+
+bench-corpus: $(STAMP)
+	$(BIN)/python -m benchmarks.corpus --conversations 2000 --turns 10 --histories 100 --events 300
 
 demo-data: $(STAMP)
 	$(BIN)/rpkit demo data/demo.db --force --dump data/demo-events.jsonl
