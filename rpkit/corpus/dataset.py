@@ -25,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..dtypes import STRING
 from .errors import CorpusPathError, HistoryNameError
 
 TABLES = ("events", "turns", "affinity", "chats")
@@ -132,6 +133,10 @@ def from_arrow(table: pa.Table) -> pd.DataFrame:
     """An Arrow table written by ``to_arrow`` as the frame it was made from."""
     encoded = [c for c in json_columns(table.schema) if c in table.column_names]
     frame = table.drop_columns(encoded).to_pandas()
+    for col in frame.columns:  # text as rpkit's frames have it (pyarrow reads its own storage)
+        dtype = frame[col].dtype
+        if isinstance(dtype, pd.StringDtype) and dtype != STRING:
+            frame[col] = frame[col].astype(STRING)
     for col in encoded:
         values = [None if v is None else orjson.loads(v) for v in table.column(col).to_pylist()]
         frame.insert(table.column_names.index(col), col, pd.Series(values, dtype=object))

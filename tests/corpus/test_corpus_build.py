@@ -28,10 +28,11 @@ from rpkit.corpus import (
 from rpkit.corpus.shards import split_lines, split_source
 from rpkit.importers import FORMATS, import_file
 
-from ._corpus_helpers import demo_histories, session_client, write_sharegpt
-from .system.test_faults import unwritable
+from ..helpers import ROOT
+from ..system.test_faults import unwritable
+from .cluster import demo_histories, session_client, write_sharegpt
 
-EXPORTS = Path(__file__).resolve().parent.parent / "data" / "exports"
+EXPORTS = ROOT / "data" / "exports"
 COLS = ["position", "kind", "speaker", "text", "retired", "replaced_how"]
 
 

@@ -22,8 +22,9 @@ from rpkit import frames
 from rpkit.cli import main
 from rpkit.corpus import export, history_frames, open_corpus
 from rpkit.corpus.dataset import TABLES
+from rpkit.dtypes import STRING
 
-from ._corpus_helpers import demo_histories, session_client
+from .cluster import demo_histories, session_client
 
 
 @pytest.fixture(scope="session")
@@ -95,7 +96,7 @@ def _pandas_summary(paths: list[Path]) -> pd.DataFrame:
             }
         )
     out = pd.DataFrame(rows)
-    return out.astype({"history": "string", **dict.fromkeys(out.columns[1:6], "int64")})
+    return out.astype({"history": STRING, **dict.fromkeys(out.columns[1:6], "int64")})
 
 
 def test_summary_equals_a_pandas_loop_over_the_files(corpus_dir, histories, client):

@@ -27,10 +27,8 @@ from rpkit.corpus.dataset import TABLES, check_out
 from rpkit.corpus.exporter import export_history
 from rpkit.demo import build_demo
 
-from ._corpus_helpers import session_client, write_sharegpt
-from .helpers import settle
-
-ROOT = Path(__file__).resolve().parent.parent
+from ..helpers import ROOT, settle
+from .cluster import session_client, write_sharegpt
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +53,7 @@ def test_a_reader_sees_the_old_or_the_new_partition_never_half_or_both(tmp_path)
     check_out(out)
     export_history(small, str(out), "h")
     child = subprocess.Popen(
-        [sys.executable, "-m", "tests._corpus_reader_child", str(out), "h", "6"],
+        [sys.executable, "-m", "tests.corpus.reader_child", str(out), "h", "6"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

@@ -13,7 +13,7 @@ import pytest
 
 from rpkit.demo import build_demo
 
-from .helpers import settle
+from ..helpers import settle
 
 _CLUSTER: dict[str, object] = {}
 

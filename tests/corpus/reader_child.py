@@ -1,6 +1,6 @@
 """Child process of the atomic re-export test: reads one history's partitions in a loop.
 
-Usage: ``python -m tests._corpus_reader_child OUT NAME SECONDS``. Reads the
+Usage: ``python -m tests.corpus.reader_child OUT NAME SECONDS``. Reads the
 ``events`` table of history NAME with pyarrow alone (dataset discovery, as any
 reader would) and, at the end, prints one JSON line: how many reads, and each
 distinct (rows, distinct ids, files listed) it saw. It never writes.
