@@ -26,6 +26,7 @@ from .operations import (
     rewind_point,
     state_at,
     take_snapshot,
+    undo_rewind,
     verify,
 )
 from .progress import set_progress
@@ -62,6 +63,7 @@ __all__ = [
     "set_progress",
     "state_at",
     "take_snapshot",
+    "undo_rewind",
     "verify",
     *_error_names,
 ]

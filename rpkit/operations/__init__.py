@@ -13,6 +13,7 @@ from .snapshot import (
     take_snapshot,
 )
 from .timetravel import current_state, diff_states, plain_value, sink_frames, state_at, table_frame
+from .undo_rewind import undo_rewind
 from .verify import VerifyReport, verify
 
 __all__ = [
@@ -34,5 +35,6 @@ __all__ = [
     "state_at",
     "table_frame",
     "take_snapshot",
+    "undo_rewind",
     "verify",
 ]

@@ -21,7 +21,9 @@ from ..store import get_meta, head_id, is_id
 
 _CREATES_CHAT = tuple(sorted(k.name for k in KINDS.values() if k.chat == "new"))
 
-_REMOVED = """
+
+def _removed_sql(db: str) -> str:
+    return f"""
 WITH RECURSIVE removed(id) AS (
   SELECT id FROM {db}.event_log WHERE chat_id = ? AND id > ?
   UNION
@@ -29,6 +31,8 @@ WITH RECURSIVE removed(id) AS (
 )
 SELECT id FROM removed ORDER BY id
 """
+
+
 IDS = "(SELECT value FROM json_each(?))"
 
 
@@ -73,7 +77,7 @@ def removed_ids(
     if chat_id is None:
         sql = f"SELECT id FROM {db}.event_log WHERE id > ? ORDER BY id"
         return [r[0] for r in conn.execute(sql, (after_event_id,))]
-    return [r[0] for r in conn.execute(_REMOVED.format(db=db), (chat_id, after_event_id))]
+    return [r[0] for r in conn.execute(_removed_sql(db), (chat_id, after_event_id))]
 
 
 def retired_by(conn: sqlite3.Connection, ids: list[int], *, db: str = "main") -> list[tuple]:
