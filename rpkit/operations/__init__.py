@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .fork import fork_chat, fork_rows
 from .history import open_db
 from .rewind import compute_rewind_preview, execute_rewind, rewind_point, rewind_points
 from .snapshot import (
@@ -22,6 +23,8 @@ __all__ = [
     "current_state",
     "diff_states",
     "execute_rewind",
+    "fork_chat",
+    "fork_rows",
     "list_snapshots",
     "open_db",
     "plain_value",
