@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
 import rpkit
@@ -161,3 +162,46 @@ def test_forking_a_non_turn_is_refused(conn, chat, value, error, words):
     for word in words:
         assert word in str(info.value)
     assert log_rows(conn) == before
+
+
+# -- lineage frames -----------------------------------------------------------------
+
+
+def test_chats_frame_has_lineage_turn_counts_and_fork_points(conn, chat):
+    fork = rpkit.fork_chat(conn, chat["b2"])  # the retired original, at place 4
+    nested = rpkit.fork_chat(conn, rpkit.append(conn, "user_turn", {"text": "x"}, chat_id=fork))
+    c = frames.chats(conn)
+    assert list(c.columns) == frames.CHAT_COLUMNS
+    assert c["chat_id"].tolist() == [1, fork, nested]
+    assert c["parent_chat_id"].tolist() == [pd.NA, 1, fork]
+    assert c["forked_from_event_id"].iloc[1] == chat["b2"]
+    assert c["fork_position"].tolist() == [pd.NA, 4, 5]
+    assert c["root_chat_id"].tolist() == [1, 1, 1]
+    assert c["depth"].tolist() == [0, 1, 2]
+    assert c["forks"].tolist() == [1, 1, 0]
+    assert c["turns"].tolist() == [7, 5, 5]
+    assert c["retired_turns"].tolist() == [2, 0, 0]
+    assert str(c["created_at"].dtype) == "datetime64[us, UTC]"
+
+
+def test_compare_transcripts_starts_at_the_fork_point(conn, chat):
+    fork = rpkit.fork_chat(conn, chat["b2"])
+    rpkit.append(conn, "user_turn", {"text": "fork goes on"}, chat_id=fork)
+    side = frames.compare_transcripts(conn, 1, fork)
+    assert side.attrs["shared_turns"] == 3
+    assert side["position"].tolist() == [4, 5, 6, 7]
+    assert side["text_a"].tolist() == ["b2 edited", "b3", "u4", "b4"]
+    assert side["text_b"].tolist()[:2] == ["b2", "fork goes on"]
+    assert side["text_b"].isna().tolist() == [False, False, True, True]
+
+
+def test_branch_affinity_follows_each_branch_alone(conn, chat):
+    fork = rpkit.fork_chat(conn, chat["b2"])  # b2's original: its edge (delta 2) is retired
+    aff = frames.branch_affinity(conn, [1, fork])
+    parent = aff[aff["chat_id"] == 1]
+    branch = aff[aff["chat_id"] == fork]
+    assert parent["delta"].tolist() == [1.0, 3.0, 4.0]  # b2 edited has no edge; b1, b3, b4
+    assert parent["affinity"].tolist() == [1.0, 4.0, 8.0]
+    assert branch["delta"].tolist() == [1.0, 2.0]  # b1, and the original b2
+    assert branch["affinity"].tolist() == [1.0, 3.0]
+    assert set(aff["pair"]) == {"mira → you"}
