@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .chat_rewind import removed_ids, state_after_chat_rewind
 from .fork import fork_chat, fork_rows
 from .history import open_db
 from .rewind import compute_rewind_preview, execute_rewind, rewind_point, rewind_points
@@ -29,12 +30,14 @@ __all__ = [
     "open_db",
     "plain_value",
     "read_snapshot_meta",
+    "removed_ids",
     "resolve_snapshot",
     "restore_snapshot",
     "rewind_point",
     "rewind_points",
     "sink_frames",
     "snapshot_dir",
+    "state_after_chat_rewind",
     "state_at",
     "table_frame",
     "take_snapshot",

@@ -14,10 +14,13 @@ import json
 import sqlite3
 from typing import Any
 
+import pandas as pd
+
 from ..errors import ChatIdError, RewindPointError, UnknownChatError
 from ..kinds import KINDS
-from ..projection import reproject_from
-from ..store import get_meta, head_id, is_id
+from ..projection import MemorySink, apply_rows, effects, reproject_from
+from ..store import atomic, get_meta, head_id, is_id
+from .timetravel import sink_frames
 
 _CREATES_CHAT = tuple(sorted(k.name for k in KINDS.values() if k.chat == "new"))
 
@@ -151,3 +154,25 @@ def cut_chat(conn: sqlite3.Connection, after_event_id: int, chat_id: int) -> int
     conn.execute(f"DELETE FROM event_log WHERE id IN {IDS}", (text,))
     reproject_from(conn, start, head_id(conn))
     return len(ids)
+
+
+def state_after_chat_rewind(
+    conn: sqlite3.Connection, after_event_id: int, chat_id: int
+) -> dict[str, pd.DataFrame]:
+    """Every projected table as a rewind of ``chat_id`` would leave it, without touching it.
+
+    The log without the removed set, with what those events retired visible
+    again, folded from scratch in memory (the shape of ``state_at``).
+    """
+    with atomic(conn, write=False):
+        chat = check_chat_point(conn, after_event_id, chat_id)
+        text = json.dumps(removed_ids(conn, after_event_id, chat))
+        rows = conn.execute(
+            "SELECT id, ts, chat_id, kind, payload, cause_id FROM event_log "
+            f"WHERE id NOT IN {IDS} AND (superseded_by IS NULL OR superseded_by IN {IDS}) "
+            "ORDER BY id",
+            (text, text),
+        ).fetchall()
+    sink = MemorySink()
+    apply_rows(sink, rows, effects())
+    return sink_frames(sink)

@@ -7,8 +7,9 @@ import sqlite3
 import pytest
 
 import rpkit
+from rpkit import frames
 
-from ..helpers import file_state, log_rows, table_rows
+from ..helpers import file_state, frame_rows, log_rows, table_rows
 
 
 def two_chats(path) -> dict[str, int]:
@@ -139,3 +140,27 @@ def test_global_rewind_is_unchanged_with_chat_none(demo_path, tmp_path):
         plain = rpkit.compute_rewind_preview(conn, 150)
         assert rpkit.compute_rewind_preview(conn, 150, chat_id=None) == plain
         assert "chat_id" not in plain
+
+
+def test_frames_preview_and_diff_of_a_chat_rewind(db_path):
+    ids = two_chats(db_path)
+    with rpkit.open_db(db_path) as conn:
+        shown = frames.rewind_preview(conn, ids["e_a1"], chat_id=1)
+        assert shown.chat_id == 1
+        assert shown.summary().startswith(f"Rewind of chat 1 to after event {ids['e_a1']}")
+        assert sorted(shown.removed["id"]) == sorted(
+            [ids["a2"], ids["e_a2_in_2"], ids["m_a2"], ids["m_of_m"], ids["edit_a1"]]
+        )
+        assert shown.restored["id"].tolist() == [ids["a1"], ids["e_a1"]]
+        assert shown.by_chat["events"].tolist() == [2, 2, 1]
+        diff = frames.rewind_diff(conn, ids["e_a1"], chat_id=1)
+        after = rpkit.operations.state_after_chat_rewind(conn, ids["e_a1"], 1)
+        assert diff.affinity[["now", "after"]].astype(float).values.tolist() == [[2.0, 1.5]]
+        before = log_rows(conn)
+    snap = rpkit.execute_rewind(
+        db_path=db_path, data_dir=db_path.parent, after_event_id=ids["e_a1"], chat_id=1
+    )
+    assert snap.exists()
+    with rpkit.open_db(db_path) as conn:
+        assert frame_rows(rpkit.current_state(conn)) == frame_rows(after)
+        assert len(log_rows(conn)) == len(before) - 5
