@@ -135,6 +135,7 @@ class ClassifyReport:
     failed_turns: list[int] = field(default_factory=list)
 
     def _rows(self) -> list[tuple[str, str]]:
+        copies = [("copies made by a fork", str(self.copied))] if self.copied else []
         return [
             ("classifier", self.classifier),
             ("turns classified", str(self.turns)),
@@ -143,7 +144,7 @@ class ClassifyReport:
             ("failures", str(self.failures)),
             ("skipped (no addressee)", str(self.skipped)),
             ("already classified", str(self.already_done)),
-            ("copies made by a fork", str(self.copied)),
+            *copies,
         ]
 
     def __repr__(self) -> str:

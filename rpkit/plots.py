@@ -303,7 +303,8 @@ def chat_tree(
             seen_how.add(how)
             ax.plot([x, x + 0.35], [y, y + 0.28], color=shoot, linewidth=1.4, gid="shoot",
                     label=name)  # fmt: skip
-        labels.append(f"{chat}: {str(r.title)[:38]}")
+        name = str(r.title)
+        labels.append(f"{chat}: {name if len(name) <= 44 else name[:43] + '…'}")
     ax.set_yticks([lane[c] for c in order], labels, parse_math=False)
     ax.set_ylim(-len(order) + 0.4, 0.7)
     ax.set_xlabel("place in the transcript (turn)")
@@ -324,7 +325,9 @@ def branch_affinity(
 ) -> Axes:
     """Affinity along each branch (``frames.branch_affinity``), by transcript place.
 
-    One step line per chat and pair: the colour is the chat, the line style the pair.
+    One step line per chat and pair: the colour is the chat, the line style the
+    pair. Where branches share their turns their lines coincide, so each later
+    chat is drawn thinner, on top of the one before.
     """
     missing = {"chat_id", "position", "pair", "affinity"} - set(frame.columns)
     if missing:
@@ -344,6 +347,7 @@ def branch_affinity(
             ax.step(rows["position"].to_numpy(dtype=np.float64),
                     rows["affinity"].to_numpy(dtype=np.float64), where="post",
                     color=colors[i % len(colors)], linestyle=dashes[j % len(dashes)],
+                    linewidth=max(1.2, 3.4 - 1.1 * i), alpha=0.85,
                     label=f"chat {chat}: {label}", gid="branch")  # fmt: skip
     ax.axhline(0.0, color="0.8", linewidth=0.8, label="_zero")
     ax.set_xlabel("place in the transcript (turn)")
