@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from .errors import FrameError
-from .frames import RewindDiff, chats, parse_pairs, turns
+from .frames import RewindDiff, chats, parse_pairs, tree_order, turns
 from .frames import affinity as affinity_frame
 
 X_AXES = {
@@ -236,22 +236,6 @@ SHOOT_COLORS = {"edit": "tab:orange", "regenerate": "tab:purple", "hide": "0.45"
 CHAT_COLORS = ["tab:blue", "tab:green", "tab:red", "tab:brown", "tab:cyan", "tab:olive", "tab:pink"]
 
 
-def _lanes(tree: pd.DataFrame) -> list[int]:
-    """Chat ids top to bottom: each chat directly above its branches (by fork place)."""
-    children: dict[Any, list[tuple[int, int]]] = {}
-    for r in tree.itertuples():
-        parent = None if pd.isna(r.parent_chat_id) else int(r.parent_chat_id)
-        place = 0 if pd.isna(r.fork_position) else int(r.fork_position)
-        children.setdefault(parent, []).append((place, int(r.chat_id)))
-    order: list[int] = []
-    stack = sorted(children.get(None, []), reverse=True)
-    while stack:
-        _, chat = stack.pop()
-        order.append(chat)
-        stack.extend(sorted(children.get(chat, []), reverse=True))
-    return order
-
-
 def _shoots(transcript: pd.DataFrame) -> list[tuple[float, str]]:
     """Each retired turn's x (its place; a hidden one just after the turn before it)."""
     out, last = [], 0.0
@@ -278,7 +262,7 @@ def chat_tree(
     tree = chats(conn)
     if tree.empty:
         raise FrameError("this history has no chats to draw; create one with a chat_created event")
-    order = _lanes(tree)
+    order = tree_order(tree)
     row = {int(r.chat_id): r for r in tree.itertuples()}
     lane = {chat: -i for i, chat in enumerate(order)}
     ax = _new_axes(ax, (9, 1.2 + 0.7 * len(order)))

@@ -8,7 +8,7 @@ the database.
 from __future__ import annotations
 
 from .event_table import EVENT_COLUMNS, RENAMED, events
-from .lineage import CHAT_COLUMNS, branch_affinity, chats, compare_transcripts
+from .lineage import CHAT_COLUMNS, branch_affinity, chats, compare_transcripts, tree_order
 from .overview import HistorySummary, summary
 from .rewind import RewindDiff, RewindPreview, rewind_diff, rewind_preview
 from .timeline import AFFINITY_COLUMNS, ARROW, affinity, final_affinity, pair_label, parse_pairs
@@ -35,5 +35,6 @@ __all__ = [
     "rewind_diff",
     "rewind_preview",
     "summary",
+    "tree_order",
     "turns",
 ]

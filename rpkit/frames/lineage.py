@@ -107,6 +107,22 @@ def chats(conn: sqlite3.Connection) -> pd.DataFrame:
     )
 
 
+def tree_order(tree: pd.DataFrame) -> list[int]:
+    """The chat ids of ``chats(conn)`` depth first: each chat before its branches (by place)."""
+    children: dict[int | None, list[tuple[int, int]]] = {}
+    for r in tree.itertuples():
+        parent = None if pd.isna(r.parent_chat_id) else int(r.parent_chat_id)
+        place = 0 if pd.isna(r.fork_position) else int(r.fork_position)
+        children.setdefault(parent, []).append((place, int(r.chat_id)))
+    order: list[int] = []
+    stack = sorted(children.get(None, []), reverse=True)
+    while stack:
+        _, chat = stack.pop()
+        order.append(chat)
+        stack.extend(sorted(children.get(chat, []), reverse=True))
+    return order
+
+
 def compare_transcripts(conn: sqlite3.Connection, a: int, b: int) -> pd.DataFrame:
     """Two chats' live transcripts side by side, from the first place where they differ.
 
