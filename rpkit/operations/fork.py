@@ -51,12 +51,19 @@ def _copy(kind: str, payload_text: str, original: int) -> dict:
     return payload
 
 
-def fork_chat(conn: sqlite3.Connection, turn_event_id: int, *, title: str | None = None) -> int:
+def fork_chat(
+    conn: sqlite3.Connection,
+    turn_event_id: int,
+    *,
+    title: str | None = None,
+    ts: object = None,
+) -> int:
     """Branch a new chat from a turn (live or retired); return the new chat's id.
 
     The new chat reads as the turn's chat reads now up to and including the
     turn's place, with the turn itself at that place. ``title`` defaults to the
-    parent's title with the place it branched at.
+    parent's title with the place it branched at; ``ts`` is the time of the new
+    chat's ``chat_created`` (default: now); the copies keep their turns' times.
     """
     if title is not None and not isinstance(title, str):
         raise ForkError(
@@ -88,6 +95,7 @@ def fork_chat(conn: sqlite3.Connection, turn_event_id: int, *, title: str | None
                 "forked_from_event_id": ev.id,
             },
             chat_id=chat,
+            ts=ts,
         )
         conn.executemany(
             "INSERT INTO event_log(ts, chat_id, kind, payload) VALUES (?, ?, ?, ?)",

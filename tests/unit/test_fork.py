@@ -205,3 +205,11 @@ def test_branch_affinity_follows_each_branch_alone(conn, chat):
     assert branch["delta"].tolist() == [1.0, 2.0]  # b1, and the original b2
     assert branch["affinity"].tolist() == [1.0, 3.0]
     assert set(aff["pair"]) == {"mira → you"}
+
+
+def test_the_fork_is_created_at_the_time_given(conn, chat):
+    fork = rpkit.fork_chat(conn, chat["b1"], ts="2026-01-06T10:00:00Z")
+    created = conn.execute("SELECT created_at FROM chats WHERE id = ?", (fork,)).fetchone()[0]
+    assert created == "2026-01-06T10:00:00.000000Z"
+    with pytest.raises(rpkit.TimestampError):
+        rpkit.fork_chat(conn, chat["b1"], ts="yesterday")
