@@ -14,9 +14,11 @@ from __future__ import annotations
 import json
 import sqlite3
 
+import orjson
+
 from ..errors import ForkError
 from ..kinds import COPIED_FROM, KINDS, TURN_KINDS
-from ..log import append, check_payload, get_turn, next_chat_id, payload_json, transcript_places
+from ..log import append, get_turn, next_chat_id, payload_json, transcript_places
 from ..projection import reproject_from, settle_projection
 from ..store import atomic, head_id
 
@@ -27,28 +29,41 @@ def fork_rows(conn: sqlite3.Connection, chat_id: int, turn_id: int) -> list[tupl
     """The turns a fork at ``turn_id`` copies, in reading order: (id, ts, kind, payload).
 
     The live turns whose place comes before the turn's, then the turn itself.
+    Places are worked out from ids, kinds and retirements alone; only the
+    copied turns' payloads are read.
     """
     marks = ", ".join("?" * len(TURN_KINDS))
     rows = conn.execute(
-        f"SELECT id, ts, kind, payload, superseded_by FROM event_log "
+        f"SELECT id, kind, superseded_by FROM event_log "
         f"WHERE chat_id = ? AND kind IN ({marks}) ORDER BY id",
         (chat_id, *sorted(TURN_KINDS)),
     ).fetchall()
-    by_id = {r[0]: r[:4] for r in rows}
-    group, first_of, position = transcript_places((r[0], r[2], r[4]) for r in rows)
+    group, first_of, position = transcript_places(rows)
     place = first_of[group[turn_id]]
-    before = sorted((first_of[end], end) for end in position if first_of[end] < place)
-    return [by_id[end] for _, end in before] + [by_id[turn_id]]
+    wanted = [end for _, end in sorted((first_of[e], e) for e in position if first_of[e] < place)]
+    wanted.append(turn_id)
+    found = {
+        r[0]: r
+        for r in conn.execute(
+            "SELECT id, ts, kind, payload FROM event_log "
+            "WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(wanted),),
+        )
+    }
+    return [found[i] for i in wanted]
 
 
-def _copy(kind: str, payload_text: str, original: int) -> dict:
-    """A turn's payload as its fork copy has it: no revision fields, naming the original."""
-    payload = json.loads(payload_text)
+def _copy(kind: str, payload_text: str, original: int) -> str:
+    """A turn's payload as its fork copy has it: no revision fields, naming the original.
+
+    The original passed the checks when it was appended; dropping revision
+    fields and adding an id keeps it valid.
+    """
+    payload = orjson.loads(payload_text)
     for f in KINDS[kind].revision:
         payload.pop(f.name, None)
     payload[COPIED_FROM] = original
-    check_payload(kind, payload)
-    return payload
+    return payload_json(payload)
 
 
 def fork_chat(
@@ -99,10 +114,7 @@ def fork_chat(
         )
         conn.executemany(
             "INSERT INTO event_log(ts, chat_id, kind, payload) VALUES (?, ?, ?, ?)",
-            [
-                (ts, chat, kind, payload_json(_copy(kind, payload, id_)))
-                for id_, ts, kind, payload in copied
-            ],
+            [(ts, chat, kind, _copy(kind, payload, id_)) for id_, ts, kind, payload in copied],
         )
         reproject_from(conn, created + 1, head_id(conn))
     return chat
