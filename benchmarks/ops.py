@@ -123,15 +123,17 @@ def _undo_rewind(spec):
 
 @op("fork")
 def _fork(spec):
-    """Fork the largest chat at its ``spec['turns']``-th turn (or its last)."""
+    """Fork a chat of ``spec['turns']`` turns at its last turn (the chat is added untimed)."""
     conn = _conn(spec)
-    chat, _ = _chat_tail({**spec, "share": 0})
-    turns = conn.execute(
-        "SELECT id FROM event_log WHERE chat_id = ? AND kind IN ('user_turn', 'assistant_turn') "
-        "AND superseded_by IS NULL ORDER BY id LIMIT ?",
-        (chat, int(spec["turns"])),
-    ).fetchall()
-    return lambda: rpkit.fork_chat(conn, turns[-1][0]), _closing(conn)
+    bot = conn.execute("SELECT id FROM bots ORDER BY id LIMIT 1").fetchone()[0]
+    with atomic(conn):
+        chat = rpkit.next_chat_id(conn)
+        rpkit.append(conn, "chat_created", {"title": "bench", "bot_ids": [bot]}, chat_id=chat)
+        for i in range(int(spec["turns"])):
+            payload = {"bot_id": bot, "text": f"reply {i}"} if i % 2 else {"text": f"line {i}"}
+            kind = "assistant_turn" if i % 2 else "user_turn"
+            last = rpkit.append(conn, kind, payload, chat_id=chat)
+    return lambda: rpkit.fork_chat(conn, last), _closing(conn)
 
 
 @op("seed_rewind")
