@@ -1,10 +1,11 @@
-# Two commands on a fresh machine: `make lab` (tutorials) and `make test` (every test).
+# Two commands on a fresh machine: `make lab` (tutorials) and `make test` (every test,
+# browser tests included: as root it installs Debian's Chromium when it is missing).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lab test lint format bench demo-data readme-chart notebooks clean
+.PHONY: install lab test app app-screenshot lint format bench bench-corpus demo-data readme-chart notebooks clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +19,18 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 test: $(STAMP)
+	sh scripts/ensure_chromium.sh
 	$(BIN)/ruff check rpkit tests benchmarks
 	$(BIN)/pytest tests notebooks --nbval-lax --nbval-current-env \
 		--nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider
+
+# The web page: `make app` serves a copy of the demo history, `make app DB=path` that file.
+app: $(STAMP)
+	$(BIN)/python scripts/serve_app.py $(DB) $(if $(PORT),--port $(PORT),)
+
+app-screenshot: $(STAMP)
+	sh scripts/ensure_chromium.sh
+	$(BIN)/python scripts/app_screenshot.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check rpkit tests benchmarks
@@ -31,6 +41,9 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks --events 100000 --events 1000000
+
+bench-corpus: $(STAMP)
+	$(BIN)/python -m benchmarks.corpus --conversations 2000 --turns 10 --histories 100 --events 300
 
 demo-data: $(STAMP)
 	$(BIN)/rpkit demo data/demo.db --force --dump data/demo-events.jsonl

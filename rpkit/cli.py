@@ -384,5 +384,12 @@ def classify_cmd(db: Path, retry_failed: bool) -> None:
         click.echo(repr(classify(conn, retry_failed=retry_failed)))
 
 
+# -- corpus (rpkit.corpus): its commands live in rpkit.corpus.cli ------------------------
+
+from .corpus.cli import corpus_group  # noqa: E402
+
+main.add_command(corpus_group)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

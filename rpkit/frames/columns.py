@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..dtypes import STRING
 from ..errors import FrameError
 from ..kinds import KINDS, TURN_KINDS
 from ..store import is_id
@@ -75,6 +76,6 @@ def string_array(values: Any) -> pd.arrays.StringArray:
     """Strings (None allowed) as a pandas string array; pandas converts anything else."""
     arr = values if isinstance(values, np.ndarray) else object_array(values)
     try:
-        return pd.arrays.StringArray(arr)
+        return pd.arrays.StringArray(arr, dtype=STRING)
     except ValueError:
-        return pd.array(arr, dtype="string")
+        return pd.array(arr, dtype=STRING)

@@ -17,6 +17,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from ..dtypes import STRING
 from ..errors import FrameError
 from ..gcpause import paused_gc
 from ..kinds import KINDS
@@ -43,12 +44,12 @@ def _typed(values: np.ndarray, typ: type | None) -> Any:
     if typ is int:
         return pd.array(values, dtype="Int64")
     if typ is str:
-        return pd.array(values, dtype="string")
+        return pd.array(values, dtype=STRING)
     if typ is list:
         return values
     present = [v for v in values if v is not None]  # an extra field: infer
     if present and all(isinstance(v, str) for v in present):
-        return pd.array(values, dtype="string")
+        return pd.array(values, dtype=STRING)
     return values
 
 
@@ -185,9 +186,9 @@ def _column(n: int, pieces: list[tuple[np.ndarray, Sequence[Any]]], typ: type | 
         out[at] = object_array(values)
     if typ is str:
         try:
-            return pd.arrays.StringArray(out)
+            return pd.arrays.StringArray(out, dtype=STRING)
         except ValueError:  # a value that is not a string: pandas converts it, as before
-            return pd.array(out, dtype="string")
+            return pd.array(out, dtype=STRING)
     return _typed(out, typ)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ..display import frame_table, key_value_table
+from ..dtypes import STRING
 from ..store import atomic, get_meta, head_id
 from .columns import id_array
 
@@ -51,7 +52,7 @@ def summary(conn: sqlite3.Connection) -> HistorySummary:
     chats = pd.DataFrame(
         {
             "chat_id": id_array([r[0] for r in rows]),
-            "title": pd.array([r[1] for r in rows], dtype="string"),
+            "title": pd.array([r[1] for r in rows], dtype=STRING),
             "turns": id_array([r[2] for r in rows]),
         }
     )

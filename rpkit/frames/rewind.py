@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from ..display import bold_paragraph, frame_table
+from ..dtypes import STRING
 from ..kinds import TURN_KINDS
 from ..operations import (
     compute_rewind_preview,
@@ -136,7 +137,7 @@ def rewind_preview(
     by_chat = pd.DataFrame(
         {
             "chat_id": id_array(chats),
-            "title": pd.array([titles.get(c) for c in chats], dtype="string"),
+            "title": pd.array([titles.get(c) for c in chats], dtype=STRING),
             "events": id_array(list(preview["by_chat"].values())),
             "turns": id_array([int(turns_gone.get(c, 0)) if c is not None else 0 for c in chats]),
         }
@@ -201,11 +202,11 @@ def _affinity_change(now: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     after_v = merged["affinity_after"].astype("Float64")
     return pd.DataFrame(
         {
-            "src": merged["src"].astype("string"),
-            "dst": merged["dst"].astype("string"),
+            "src": merged["src"].astype(STRING),
+            "dst": merged["dst"].astype(STRING),
             "pair": pd.array(
                 [pair_label(s, d) for s, d in zip(merged["src"], merged["dst"], strict=True)],
-                dtype="string",
+                dtype=STRING,
             ),
             "now": now_v,
             "after": after_v,

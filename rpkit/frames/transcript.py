@@ -8,6 +8,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from ..dtypes import STRING
 from ..kinds import KINDS
 from ..log import transcript_places
 from ..operations import rewind_points
@@ -98,13 +99,13 @@ def _transcript_frame(records: list[tuple]) -> pd.DataFrame:
             "position": id_array(cols[1]),
             "event_id": id_array(cols[2]),
             "kind": pd.Categorical(cols[3], categories=list(TURNS)),
-            "speaker": pd.array(cols[4], dtype="string"),
-            "text": pd.array(cols[5], dtype="string"),
+            "speaker": pd.array(cols[4], dtype=STRING),
+            "text": pd.array(cols[5], dtype=STRING),
             "ts": utc_times(cols[6]),
-            "revision": pd.array(cols[7], dtype="string"),
+            "revision": pd.array(cols[7], dtype=STRING),
             "retired": np.asarray(cols[8], dtype=bool),
             "replaced_by": id_array(cols[9]),
-            "replaced_how": pd.array(cols[10], dtype="string"),
+            "replaced_how": pd.array(cols[10], dtype=STRING),
             "rewind_point": id_array(cols[11]),
         }
     )

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..dtypes import STRING
 from ..errors import InvalidSnapshotError, SnapshotDirError, SnapshotError
 from ..projection import rebuild
 from ..store import BUSY_TIMEOUT_S, atomic, db_path_of, head_id, require_history, schema
@@ -244,7 +245,7 @@ def list_snapshots(data_dir: str | PathLike[str]) -> pd.DataFrame:
             continue
         rows.append({"path": path, **{k: meta[k] for k in _META_KEYS if k != "source"}})
     frame = pd.DataFrame(rows, columns=["path", "kind", "taken_at", "max_event_id", "events"])
-    frame["kind"] = frame["kind"].astype("string")
+    frame["kind"] = frame["kind"].astype(STRING)
     frame["taken_at"] = pd.to_datetime(frame["taken_at"], utc=True, format="ISO8601")
     frame["max_event_id"] = frame["max_event_id"].astype("Int64")
     frame["events"] = frame["events"].astype("Int64")

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..dtypes import STRING, pandas_dtype
 from ..projection import MemorySink, fold, rollback_point, undo_entries
 from ..store import PROJECTED, atomic, check_event_id, get_meta
 
@@ -27,7 +28,7 @@ def table_frame(name: str, rows: list[dict[str, Any]] | list[tuple]) -> pd.DataF
         if dtype == "datetime":
             frame[col] = pd.to_datetime(frame[col], utc=True, format="ISO8601")
         else:
-            frame[col] = frame[col].astype(dtype)
+            frame[col] = frame[col].astype(pandas_dtype(dtype))
     return frame.sort_values(list(table.key), kind="stable").reset_index(drop=True)
 
 
@@ -103,7 +104,7 @@ def diff_states(before: dict[str, pd.DataFrame], after: dict[str, pd.DataFrame])
                         records.append((name, key, "changed", col, old[col], new[col]))
     frame = pd.DataFrame.from_records(records, columns=DIFF_COLUMNS)
     for col in ("table", "change", "column"):
-        frame[col] = frame[col].astype("string")
+        frame[col] = frame[col].astype(STRING)
     for i, col in ((4, "old"), (5, "new")):  # values as they are: 40 stays 40, not 40.0
         frame[col] = pd.Series([r[i] for r in records], index=frame.index, dtype=object)
     return frame

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from .tables import table_code
+from .tables import TableCode, table_code
 
 
 def dumps(values: tuple | list) -> str:
@@ -25,11 +25,11 @@ def decode(text: str) -> Any:
         return json.loads(text)
 
 
-def row_json(table: str, row: dict[str, Any] | None) -> str | None:
+def row_json(table: str | TableCode, row: dict[str, Any] | None) -> str | None:
     """A row as JSON text of its values (None: no row)."""
     if row is None:
         return None
-    code = table_code(table)
+    code = table if isinstance(table, TableCode) else table_code(table)
     values = code.values_of(row)
     for i in code.float_at:
         v = values[i]

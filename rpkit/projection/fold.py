@@ -45,12 +45,10 @@ def apply_event(sink: MemorySink, ev: Event) -> None:
 
 def apply_rows(sink: MemorySink, rows: Sequence[tuple], effect_of: dict[str, Effect]) -> None:
     """Fold raw ``event_log`` rows (the columns of ``SELECT_EVENTS``) into ``sink``."""
-    loads = orjson.loads
+    loads, make, get = orjson.loads, tuple.__new__, effect_of.get
     for id_, ts, chat_id, kind, payload, cause_id in rows:
         sink.event_id = id_
-        effect_of.get(kind, touch_chat)(
-            sink, Event(id_, ts, chat_id, kind, loads(payload), cause_id)
-        )
+        get(kind, touch_chat)(sink, make(Event, (id_, ts, chat_id, kind, loads(payload), cause_id)))
 
 
 def fold(

@@ -30,7 +30,8 @@ class MemorySink:
     def put(self, table: str, row: dict[str, Any]) -> None:
         key = self.key_of[table](row)
         rows = self.tables[table]
-        if self.record_from is not None and self.event_id > self.record_from:
+        record_from = self.record_from
+        if record_from is not None and self.event_id > record_from:
             self.undo.append((self.event_id, table, key, rows.get(key)))
         rows[key] = row
 

@@ -16,6 +16,7 @@ from typing import Any
 from ..gcpause import paused_gc
 from ..store import get_meta, set_meta
 from .codec import decode, dumps, row_from_json, row_json
+from .tables import all_codes
 
 # A full rebuild keeps undo entries for this many newest events (at least), so a
 # rewind of the recent past right after a rebuild or an import is cheap.
@@ -30,10 +31,11 @@ UndoEntry = tuple[int, str, tuple, dict[str, Any] | None]
 def write_undo(conn: sqlite3.Connection, undo: list[UndoEntry]) -> None:
     """Store undo entries (event id, table, key, the row it replaced or None)."""
     if undo:
+        codes = all_codes()
         with paused_gc():
             conn.executemany(
                 "INSERT INTO projection_undo(event_id, tbl, key, old) VALUES (?, ?, ?, ?)",
-                [(e, t, dumps(k), row_json(t, old)) for e, t, k, old in undo],
+                [(e, t, dumps(k), row_json(codes[t], old)) for e, t, k, old in undo],
             )
 
 

@@ -2,7 +2,8 @@
 
 Every import statement counts, those inside functions too. The layers, bottom
 up: shared utilities, the store, the kinds, the projection, the log,
-operations, analysis, front ends, and the package itself.
+operations, analysis, front ends, corpora, the command line, and the package
+itself.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from ..helpers import ROOT
 PACKAGE = ROOT / "rpkit"
 
 LAYERS = [
-    ("utilities", ["rpkit.errors", "rpkit.progress", "rpkit.display", "rpkit.gcpause"]),
+    (
+        "utilities",
+        ["rpkit.errors", "rpkit.progress", "rpkit.display", "rpkit.gcpause", "rpkit.dtypes"],
+    ),
     ("store", ["rpkit.store"]),
     ("kinds", ["rpkit.kinds"]),
     ("projection", ["rpkit.projection"]),
@@ -24,8 +28,16 @@ LAYERS = [
     ("analysis", ["rpkit.frames", "rpkit.plots"]),
     (
         "front ends",
-        ["rpkit.classify", "rpkit.demo", "rpkit.importers", "rpkit.widgets", "rpkit.cli"],
+        [
+            "rpkit.classify",
+            "rpkit.demo",
+            "rpkit.importers",
+            "rpkit.widgets",
+            "rpkit.app",
+        ],
     ),
+    ("corpora", ["rpkit.corpus"]),
+    ("command line", ["rpkit.cli"]),
 ]
 
 

@@ -1,0 +1,230 @@
+"""``python -m benchmarks.corpus``: corpus work on Dask against its baselines, in one run.
+
+* **build**: a ShareGPT-style file (``--conversations`` x ``--turns``) built with a
+  ``LocalCluster`` of 1 worker and of 2 (interleaved, ``--repeat`` times; the
+  clusters are started before the clock). Classify throughput per worker is
+  compared with today's single process: ``import_file`` + ``classify`` of the
+  whole file.
+* **summary**: ``Corpus.summary()`` of ``--histories`` demo histories through Dask
+  (2 workers) against a pandas loop over the SQLite files (the frames a user
+  would read, then the same numbers), and the workers' peak RSS at 1x and 10x
+  the histories (``VmHWM``, reset before each run).
+* **export**: ``export`` of the histories against reading the same frames
+  (``history_frames``) as the same Dask tasks.
+
+Ratios come from runs made side by side; results go to ``benchmarks/results/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+import rpkit
+from rpkit import frames
+from rpkit.corpus import build, export, history_frames, open_corpus
+from rpkit.demo import build_demo
+from rpkit.importers import import_file
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+WORDS = ["love", "hate", "thanks", "awful", "maybe", "road", "wonderful", "liar", "kind", "warm"]
+
+
+def cluster(workers: int):
+    """A loopback ``LocalCluster`` of ``workers`` single-threaded processes, and its client."""
+    from distributed import Client, LocalCluster
+
+    lc = LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",
+        silence_logs=logging.ERROR,
+    )
+    return lc, Client(lc)
+
+
+def sharegpt(path: Path, conversations: int, turns: int) -> Path:
+    """A ShareGPT file of distinct conversations (VADER has words to score)."""
+    records = []
+    for i in range(conversations):
+        conv = []
+        for j in range(turns):
+            words = " ".join(WORDS[(i * 7 + j * k) % len(WORDS)] for k in range(1, 12))
+            conv.append({"from": "human" if j % 2 == 0 else "gpt", "value": f"{words} {i}.{j}"})
+        records.append({"id": f"c{i}", "conversations": conv})
+    path.write_text(json.dumps(records))
+    return path
+
+
+def timed(fn, *args, **kwargs) -> tuple[float, Any]:
+    start = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return time.perf_counter() - start, result
+
+
+def bench_build(work: Path, args: argparse.Namespace) -> dict[str, Any]:
+    source = sharegpt(work / "big.json", args.conversations, args.turns)
+    single = []
+    for r in range(args.repeat):
+        db = work / f"single-{r}.db"
+        t, _ = timed(_import_classify, db, source)
+        single.append(t)
+    runs: dict[int, list[float]] = {1: [], 2: []}
+    clusters = {n: cluster(n) for n in (1, 2)}
+    try:
+        for r in range(args.repeat):
+            for n, (_, client) in clusters.items():
+                out = work / f"build-{n}-{r}"
+                t, report = timed(
+                    build, source, out, format="sharegpt", shard_size=args.shard_size, client=client
+                )
+                assert report.ok, report
+                runs[n].append(t)
+    finally:
+        for lc, client in clusters.values():
+            client.close()
+            lc.close()
+    turns = args.conversations * args.turns
+    one, two, alone = (statistics.median(runs[1]), statistics.median(runs[2]), min(single))
+    return {
+        "turns": turns,
+        "single_process_s": alone,
+        "workers_1_s": one,
+        "workers_2_s": two,
+        "speedup_2_vs_1": one / two,
+        "turns_per_s_single_process": turns / alone,
+        "turns_per_s_per_worker_2": turns / two / 2,
+        "per_worker_vs_single_process": (turns / two / 2) / (turns / alone),
+        "runs": {"single": single, **{f"workers_{n}": v for n, v in runs.items()}},
+    }
+
+
+def _import_classify(db: Path, source: Path) -> None:
+    import_file(db, "sharegpt", source)
+    with rpkit.open_db(db) as conn:
+        rpkit.classify(conn)
+
+
+def histories(folder: Path, n: int, events: int, client) -> list[str]:
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def make(seed: int) -> str:
+        path = folder / f"h{seed:05d}.db"
+        if not path.exists():
+            build_demo(path, events=events, seed=seed)
+        return str(path)
+
+    return client.gather(client.map(make, range(1, n + 1)))
+
+
+def pandas_summary(paths: list[str]) -> pd.DataFrame:
+    """The summary the way a user would get it without a corpus: a loop over the files."""
+    rows = []
+    for path in paths:
+        with rpkit.open_db(path) as conn:
+            ev = frames.events(conn, include_hidden=True)
+            chats = rpkit.current_state(conn)["chats"]
+            tu = pd.concat([frames.turns(conn, int(c)) for c in chats["id"]])
+            final = frames.final_affinity(frames.affinity(conn))
+        live = tu[~tu["retired"]]
+        rows.append(
+            (Path(path).stem, len(chats), len(live), live["speaker"].nunique(),
+             int((~ev["hidden"]).sum()), ev["ts"].min(), ev["ts"].max(),
+             dict(zip(final["pair"].astype(str), final["affinity"], strict=True)))
+        )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _reset_peak() -> int:
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    return os.getpid()
+
+
+def _peak_kb() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _read_frames(path: str) -> int:
+    with rpkit.open_db(path) as conn:
+        return sum(len(f) for f in history_frames(conn).values())
+
+
+def bench_corpus(work: Path, args: argparse.Namespace) -> dict[str, Any]:
+    lc, client = cluster(2)
+    try:
+        result: dict[str, Any] = {}
+        for scale in (1, 10):
+            n = args.histories * scale
+            paths = histories(work / "histories", n, args.events, client)
+            out = work / f"corpus-{n}"
+            shutil.rmtree(out, ignore_errors=True)
+            t_export, _ = timed(export, paths, out, client=client)
+            t_read, _ = timed(lambda p=paths: client.gather(client.map(_read_frames, p)))
+            corpus = open_corpus(out, client=client)
+            client.run(_reset_peak)
+            t_dask, _ = timed(corpus.summary)
+            peaks = client.run(_peak_kb)
+            row = {"histories": n, "export_s": t_export, "read_frames_s": t_read,
+                   "export_vs_read": t_export / t_read, "summary_dask_s": t_dask,
+                   "worker_peak_rss_mb": max(peaks.values()) / 1024}  # fmt: skip
+            if scale == 1:
+                t_loop, _ = timed(pandas_summary, paths)
+                row |= {"summary_pandas_loop_s": t_loop, "dask_speedup": t_loop / t_dask}
+            result[f"x{scale}"] = row
+        result["peak_growth_10x"] = (
+            result["x10"]["worker_peak_rss_mb"] / result["x1"]["worker_peak_rss_mb"]
+        )
+        return result
+    finally:
+        client.close()
+        lc.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--conversations", type=int, default=2000)
+    parser.add_argument("--turns", type=int, default=10)
+    parser.add_argument("--shard-size", type=int, default=100)
+    parser.add_argument("--histories", type=int, default=100)
+    parser.add_argument("--events", type=int, default=300)
+    parser.add_argument("--repeat", type=int, default=2)
+    args = parser.parse_args()
+    rpkit.set_progress(False)
+    work = Path(tempfile.mkdtemp(prefix="rpkit-bench-corpus-"))
+    try:
+        results = {
+            "args": vars(args),
+            "load_average_before": os.getloadavg(),
+            "build": bench_build(work, args),
+            "corpus": bench_corpus(work, args),
+            "load_average_after": os.getloadavg(),
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    RESULTS_DIR.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = RESULTS_DIR / f"corpus-{stamp}.json"
+    path.write_text(json.dumps(results, indent=1, default=str))
+    print(json.dumps({k: v for k, v in results.items() if k != "args"}, indent=1, default=str))
+    print(f"wrote {path.relative_to(RESULTS_DIR.parent.parent)}")
+
+
+if __name__ == "__main__":
+    main()

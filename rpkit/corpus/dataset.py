@@ -1,0 +1,186 @@
+"""The corpus on disk: a hive-partitioned Parquet dataset, one partition per history.
+
+``OUT/<table>/history=<name>/part-0.parquet`` for the tables ``events``,
+``turns``, ``affinity`` and ``chats``. A partition is one file, written under a
+temporary name in ``OUT/_tmp/`` (outside every table, so no reader lists it),
+fsynced and renamed over the old one: a reader sees the old file or the new
+one, never half of one and never both. Columns keep the frames' pandas dtypes
+(pyarrow's pandas metadata); object columns (lists, dicts, extra payload fields
+of mixed types) are stored as JSON text, named in the file's ``rpkit.json``
+metadata and decoded on reading, so a history reads back equal to its frames.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import uuid
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import CorpusPathError, HistoryNameError
+
+TABLES = ("events", "turns", "affinity", "chats")
+PART = "part-0.parquet"
+TMP = "_tmp"
+_SAFE = " @-_.,()+'!~#&;[]{}"  # kept as they are in a partition folder's name
+_JSON_KEY = b"rpkit.json"
+_SOURCE_KEY = b"rpkit.source"
+
+
+def partition_dir(out: Path, table: str, name: str) -> Path:
+    """The folder of one history's partition of ``table``."""
+    return out / table / f"history={quote(name, safe=_SAFE)}"
+
+
+def check_name(name: str) -> str:
+    """Refuse a history name that cannot be a partition (empty, hidden, a path)."""
+    if not name or name.startswith((".", "_")) or "/" in name or "\\" in name:
+        raise HistoryNameError(
+            f"history name {name!r} cannot be a partition: it must be non-empty, must not "
+            "start with '.' or '_' and must not hold a slash; rename the file"
+        )
+    return name
+
+
+def check_out(out: Path) -> Path:
+    """Create ``out`` if needed and make sure it is a folder this process can write to."""
+    if out.exists() and not out.is_dir():
+        raise CorpusPathError(f"the corpus folder {out} is a file; pass a folder (new or a corpus)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / TMP).mkdir(exist_ok=True)
+        probe = out / TMP / f".probe-{uuid.uuid4().hex}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise CorpusPathError(
+            f"cannot write to the corpus folder {out} ({exc.strerror or exc}); "
+            "choose a folder you can write to"
+        ) from None
+    return out
+
+
+def temp_path(out: Path, name: str, suffix: str) -> Path:
+    """A fresh temporary path in ``OUT/_tmp`` that says which host and process owns it."""
+    host = socket.gethostname().replace("~", "-")
+    return out / TMP / f"{host}~{os.getpid()}~{uuid.uuid4().hex}~{quote(name, safe='')}{suffix}"
+
+
+def remove_stale_temps(out: Path) -> int:
+    """Remove temporary files left by processes of this host that are gone; return how many."""
+    removed = 0
+    host = socket.gethostname().replace("~", "-")
+    for path in list((out / TMP).glob("*~*")):
+        parts = path.name.split("~", 3)
+        if len(parts) < 4 or parts[0] != host or not parts[1].isdigit():
+            continue
+        try:
+            os.kill(int(parts[1]), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+            removed += 1
+        except PermissionError:
+            continue
+    return removed
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def to_arrow(frame: pd.DataFrame, *, source: str | None = None) -> pa.Table:
+    """A frame as an Arrow table; object columns as JSON text, named in the metadata."""
+    encoded = {
+        col: [None if v is None else orjson.dumps(v).decode() for v in frame[col].to_numpy()]
+        for col, dtype in frame.dtypes.items()
+        if pd.api.types.is_object_dtype(dtype)
+    }
+    table = pa.Table.from_pandas(
+        frame.assign(**encoded) if encoded else frame, preserve_index=False
+    )
+    meta = dict(table.schema.metadata or {})
+    meta[_JSON_KEY] = json.dumps(list(encoded)).encode()
+    if source is not None:
+        meta[_SOURCE_KEY] = source.encode()
+    return table.replace_schema_metadata(meta)
+
+
+def json_columns(schema: pa.Schema) -> list[str]:
+    """The columns a partition stores as JSON text."""
+    return json.loads((schema.metadata or {}).get(_JSON_KEY, b"[]"))
+
+
+def source_of(path: Path) -> str | None:
+    """The history file a partition was exported from (as the exporter saw its path)."""
+    value = (pq.read_schema(path).metadata or {}).get(_SOURCE_KEY)
+    return value.decode() if value is not None else None
+
+
+def from_arrow(table: pa.Table) -> pd.DataFrame:
+    """An Arrow table written by ``to_arrow`` as the frame it was made from."""
+    encoded = [c for c in json_columns(table.schema) if c in table.column_names]
+    frame = table.drop_columns(encoded).to_pandas()
+    for col in encoded:
+        values = [None if v is None else orjson.loads(v) for v in table.column(col).to_pylist()]
+        frame.insert(table.column_names.index(col), col, pd.Series(values, dtype=object))
+    return frame
+
+
+def write_partition(out: Path, table: str, name: str, frame: pd.DataFrame, source: str) -> Path:
+    """Write one partition atomically (temporary file, fsync, rename); return its path."""
+    final = partition_dir(out, table, name) / PART
+    tmp = temp_path(out, name, f".{table}.parquet")
+    try:
+        pq.write_table(to_arrow(frame, source=source), tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(final.parent)
+    return final
+
+
+def read_partition(out: Path, table: str, name: str, columns: list[str] | None = None):
+    """One history's partition of ``table`` as its frame (``columns``: only those)."""
+    with pq.ParquetFile(partition_dir(out, table, name) / PART) as f:
+        if columns is not None:
+            present = set(f.schema_arrow.names)
+            columns = [c for c in columns if c in present]
+        return from_arrow(f.read(columns=columns))
+
+
+def list_histories(out: Path) -> list[str]:
+    """The histories whose four partitions are all written, sorted by name."""
+    names: set[str] | None = None
+    for table in TABLES:
+        folder = out / table
+        found = (
+            {
+                unquote(d.name.split("=", 1)[1])
+                for d in folder.iterdir()
+                if d.name.startswith("history=") and (d / PART).is_file()
+            }
+            if folder.is_dir()
+            else set()
+        )
+        names = found if names is None else names & found
+    return sorted(names or ())
+
+
+def history_file_name(path: Path) -> str:
+    """The history name of a history file: its stem."""
+    return check_name(path.stem)

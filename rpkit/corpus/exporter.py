@@ -1,0 +1,189 @@
+"""Exporting histories into a corpus: one Dask task per history.
+
+``export(["a.db", "b.db"], "corpus")`` writes each history's ``events``,
+``turns``, ``affinity`` and ``chats`` frames into its partitions
+(``corpus/<table>/history=<stem>/``), replacing an earlier export of the same
+file atomically, partition by partition.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .. import frames
+from ..dtypes import STRING
+from ..operations.history import open_db
+from ..operations.timetravel import table_frame
+from ..store import PROJECTED, atomic
+from .dataset import (
+    PART,
+    TABLES,
+    check_out,
+    history_file_name,
+    list_histories,
+    partition_dir,
+    source_of,
+    write_partition,
+)
+from .engine import run_tasks
+from .errors import HistoryNameError, SourceError
+
+PathArg = str | PathLike[str]
+CHAT_COLUMNS = [
+    "chat_id",
+    "title",
+    "created_event_id",
+    "created_at",
+    "turn_count",
+    "last_event_id",
+    "last_speaker",
+    "current_scene_id",
+]
+
+
+def chats_frame(conn: Any) -> pd.DataFrame:
+    """One row per chat: the ``chats`` table and its ``chat_state``, by ``chat_id``."""
+    state = {  # as current_state(conn) has them, without building the other tables
+        name: table_frame(
+            name,
+            conn.execute(
+                f"SELECT {', '.join(PROJECTED[name].column_names)} FROM {name}"
+            ).fetchall(),
+        )
+        for name in ("chats", "chat_state")
+    }
+    chats = state["chats"].rename(columns={"id": "chat_id"})
+    merged = chats.merge(state["chat_state"], on="chat_id", how="left", sort=True)
+    extra = [c for c in merged.columns if c not in CHAT_COLUMNS]
+    return merged[[c for c in CHAT_COLUMNS if c in merged.columns] + extra].reset_index(drop=True)
+
+
+def _empty_turns() -> pd.DataFrame:
+    ids = pd.array([], dtype="Int64")
+    text = pd.array([], dtype=STRING)
+    return pd.DataFrame(
+        {
+            "chat_id": ids,
+            "position": ids,
+            "event_id": ids,
+            "kind": pd.Categorical([], categories=sorted(("user_turn", "assistant_turn"))),
+            "speaker": text,
+            "text": text,
+            "ts": pd.DatetimeIndex([], tz="UTC", dtype="datetime64[us, UTC]"),
+            "revision": text,
+            "retired": pd.array([], dtype=bool),
+            "replaced_by": ids,
+            "replaced_how": text,
+            "rewind_point": ids,
+        }
+    )
+
+
+def history_frames(conn: Any) -> dict[str, pd.DataFrame]:
+    """A history's four corpus tables as pandas frames, read in one transaction.
+
+    ``events`` is ``frames.events(conn, include_hidden=True)`` (retired events
+    kept and flagged), ``turns`` every chat's ``frames.turns`` in chat order,
+    ``affinity`` is ``frames.affinity(conn)`` and ``chats`` is ``chats_frame``.
+    """
+    with atomic(conn, write=False):
+        chats = chats_frame(conn)
+        per_chat = [frames.turns(conn, int(c)) for c in chats["chat_id"]]
+        return {
+            "events": frames.events(conn, include_hidden=True),
+            "turns": pd.concat(per_chat, ignore_index=True) if per_chat else _empty_turns(),
+            "affinity": frames.affinity(conn),
+            "chats": chats,
+        }
+
+
+@dataclass
+class ExportReport:
+    """What an ``export`` wrote: rows per table and history."""
+
+    out: Path
+    histories: pd.DataFrame = field(repr=False)
+
+    def __repr__(self) -> str:
+        rows = self.histories
+        total = {t: int(rows[t].sum()) for t in TABLES} if len(rows) else dict.fromkeys(TABLES, 0)
+        counts = ", ".join(f"{v} {k}" for k, v in total.items())
+        return f"ExportReport({len(rows)} histories into {self.out.name}/: {counts})"
+
+    def _repr_html_(self) -> str:
+        return f"<p><b>{html.escape(repr(self))}</b></p>" + self.histories.to_html(index=False)
+
+
+def export_history(db: str, out: str, name: str) -> dict[str, Any]:
+    """Export one history file into the corpus at ``out`` (a Dask task); rows per table."""
+    with open_db(db) as conn:
+        tables = history_frames(conn)
+    for table in TABLES:  # chats last: a history is listed once all four are there
+        write_partition(Path(out), table, name, tables[table], source=db)
+    return {"history": name, **{t: len(tables[t]) for t in TABLES}}
+
+
+def _failed(args: tuple[Any, ...], reason: str) -> dict[str, Any]:
+    raise SourceError(f"exporting {args[0]} failed: {reason}")
+
+
+def plan_export(
+    histories: Iterable[PathArg], out: Path, *, replace: bool = False
+) -> list[tuple[str, str, str]]:
+    """Check the histories and the corpus folder; the (db, out, name) of each task."""
+    paths = [Path(h) for h in histories]
+    for p in paths:
+        if not p.is_file():
+            raise SourceError(f"history {p} does not exist (or is not a file); pass .db files")
+    by_name: dict[str, Path] = {}
+    for p in paths:
+        name = history_file_name(p)
+        if name in by_name:
+            raise HistoryNameError(
+                f"two histories are named {name!r} ({by_name[name]} and {p}); a corpus names "
+                "a history by its file's stem: rename one of them"
+            )
+        by_name[name] = p
+    check_out(out)
+    existing = set(list_histories(out))
+    for name, p in by_name.items():
+        chats = partition_dir(out, "chats", name) / PART
+        if name in existing and not replace:
+            before = source_of(chats)
+            if before is not None and Path(before).resolve() != p.resolve():
+                raise HistoryNameError(
+                    f"the corpus already holds a history {name!r} exported from {before}; "
+                    f"{p} would replace it: rename the file, or pass replace=True"
+                )
+    return [(str(p.resolve()), str(out), name) for name, p in by_name.items()]
+
+
+def export(
+    histories: Iterable[PathArg],
+    out: PathArg,
+    *,
+    client: Any = None,
+    replace: bool = False,
+) -> ExportReport:
+    """Export history files into the corpus folder ``out``, one Dask task per history.
+
+    A history is named by its file's stem; two with one name are refused, and
+    so is a name the corpus already holds from another file (unless
+    ``replace``). Re-exporting a history replaces its partitions atomically.
+    No client: Dask's local scheduler (processes); ``client``: its cluster.
+    """
+    out = Path(out)
+    tasks = plan_export(histories, out, replace=replace)
+    size = sum(Path(db).stat().st_size for db, _, _ in tasks)
+    rows = run_tasks(
+        export_history, tasks, client=client, failed=_failed, input_bytes=size, desc="export"
+    )
+    frame = pd.DataFrame(rows, columns=["history", *TABLES])
+    return ExportReport(out, frame.astype(dict.fromkeys(TABLES, "int64")))

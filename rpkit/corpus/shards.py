@@ -1,0 +1,263 @@
+"""Splitting a large export into shards, read in a stream, never whole.
+
+* a folder of SillyTavern chats: the ``.jsonl`` files of each folder, ``shard_size``
+  files a shard (hard links in a shard folder, copies where links fail);
+* one big JSON document holding a list of conversations (ShareGPT, ChatGPT):
+  streamed with ``ijson``, ``shard_size`` conversations a shard (a JSON list);
+* a JSON-lines file of conversations (ShareGPT ``.jsonl``, OpenAI ``messages``):
+  ``shard_size`` lines a shard.
+
+Shards go to ``OUT/_shards/<source name>/``, each written under a temporary name and renamed.
+``manifest.json`` lists them once the whole source is split, with the source's
+size and time: a rerun on the same source reuses the shards without reading it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ijson
+import orjson
+
+from .dataset import check_name, temp_path
+from .errors import CorpusPathError, SourceError, SourceFormatError
+
+SHARDS = "_shards"
+_ST_KEYS = {"mes", "character_name", "chat_metadata", "is_user", "user_name"}
+
+
+@dataclass
+class Shard:
+    """One piece of the source: its history name, its file (or folder), how many records."""
+
+    name: str
+    path: str
+    records: int
+
+
+@dataclass
+class Split:
+    """The shards of a source and the records left out (with ``skip_bad``), with reasons."""
+
+    shards: list[Shard] = field(default_factory=list)
+    bad: list[tuple[str, str]] = field(default_factory=list)  # (where, reason)
+
+
+def _dest(out: Path, source: Path) -> Path:
+    """The folder of one source's shards: ``OUT/_shards/<source name>/``."""
+    dest = out / SHARDS / check_name(source.stem if source.is_file() else source.name)
+    dest.mkdir(parents=True, exist_ok=True)
+    return dest
+
+
+def _rel(path: Path, out: Path) -> str:
+    return path.relative_to(out).as_posix()
+
+
+def _publish(tmp: Path, final: Path) -> None:
+    if final.is_dir():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+
+
+def _fingerprint(source: Path, fmt: str, shard_size: int, skip_bad: bool) -> dict[str, Any]:
+    st = source.stat()
+    return {
+        "source": str(source.resolve()),
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "format": fmt,
+        "shard_size": shard_size,
+        "skip_bad": skip_bad,
+    }
+
+
+def _bad(split: Split, skip_bad: bool, where: str, reason: str) -> None:
+    if not skip_bad:
+        raise SourceFormatError(
+            f"{where}: {reason}; fix or remove it, or pass skip_bad=True (--skip-bad) to skip it"
+        )
+    split.bad.append((where, reason))
+
+
+def _sillytavern_problem(path: Path) -> str | None:
+    """Why a file in a SillyTavern folder is not one of its chats (None: it is)."""
+    if path.suffix.lower() != ".jsonl":
+        return f"not a SillyTavern .jsonl chat file (a {path.suffix or 'file without suffix'})"
+    with open(path, "rb") as f:
+        first = f.readline().strip()
+    if not first:
+        return "empty file"
+    try:
+        obj = orjson.loads(first)
+    except orjson.JSONDecodeError:
+        return "its first line is not JSON: not a SillyTavern chat"
+    if not isinstance(obj, dict) or not (_ST_KEYS & set(obj)):
+        return "its first line is not a SillyTavern header or message (another app's export?)"
+    return None
+
+
+def _link(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def split_sillytavern(source: Path, out: Path, shard_size: int, skip_bad: bool) -> Split:
+    """The chat files of each folder under ``source``, ``shard_size`` files a shard."""
+    files = sorted(p for p in source.rglob("*") if p.is_file() and not p.name.startswith("."))
+    split = Split()
+    groups: dict[Path, list[Path]] = {}
+    for p in files:
+        problem = _sillytavern_problem(p)
+        if problem is not None:
+            _bad(split, skip_bad, str(p.relative_to(source)), problem)
+        else:
+            groups.setdefault(p.parent, []).append(p)
+    if not groups:
+        raise SourceError(f"{source} holds no SillyTavern .jsonl chat files")
+    for folder, members in groups.items():
+        rel = folder.relative_to(source).as_posix()
+        stem = source.name if rel == "." else f"{source.name}_{rel.replace('/', '_')}"
+        for i in range(0, len(members), shard_size):
+            name = check_name(f"{stem}-{i // shard_size:05d}")
+            tmp = temp_path(out, name, ".shard")
+            tmp.mkdir()
+            for p in members[i : i + shard_size]:
+                _link(p, tmp / p.name)
+            final = _dest(out, source) / name
+            _publish(tmp, final)
+            split.shards.append(Shard(name, _rel(final, out), len(members[i : i + shard_size])))
+    return split
+
+
+def split_sillytavern_file(source: Path, out: Path) -> Split:
+    """One SillyTavern chat file: one shard."""
+    name = check_name(source.stem)
+    tmp = temp_path(out, name, ".shard")
+    tmp.mkdir()
+    _link(source, tmp / source.name)
+    final = _dest(out, source) / name
+    _publish(tmp, final)
+    return Split([Shard(name, _rel(final, out), 1)])
+
+
+def _write_json_shard(out: Path, source: Path, name: str, records: list[Any], split: Split) -> None:
+    tmp = temp_path(out, name, ".json")
+    tmp.write_bytes(orjson.dumps(records))
+    final = _dest(out, source) / f"{name}.json"
+    os.replace(tmp, final)
+    split.shards.append(Shard(name, _rel(final, out), len(records)))
+
+
+def _items(source: Path) -> Iterator[Any]:
+    with open(source, "rb") as f:
+        head = f.read(64).lstrip()
+    with open(source, "rb") as f:
+        if head.startswith(b"{"):  # one conversation, not a list
+            yield from ijson.items(f, "", use_float=True)
+        elif head.startswith(b"["):
+            yield from ijson.items(f, "item", use_float=True)
+        else:
+            raise SourceFormatError(f"{source.name} is not a JSON list of conversations")
+
+
+def split_json(source: Path, out: Path, shard_size: int, skip_bad: bool) -> Split:
+    """A JSON list of conversations, streamed, ``shard_size`` conversations a shard."""
+    split, batch, n = Split(), [], 0
+    try:
+        for i, item in enumerate(_items(source)):
+            if not isinstance(item, dict):
+                _bad(split, skip_bad, f"{source.name} record {i}", "not a conversation object")
+                continue
+            batch.append(item)
+            if len(batch) == shard_size:
+                _write_json_shard(out, source, check_name(f"{source.stem}-{n:05d}"), batch, split)
+                batch, n = [], n + 1
+    except ijson.JSONError as exc:
+        raise SourceFormatError(f"{source.name} is not valid JSON ({exc})") from None
+    if batch:
+        _write_json_shard(out, source, check_name(f"{source.stem}-{n:05d}"), batch, split)
+    return split
+
+
+def split_lines(source: Path, out: Path, shard_size: int, skip_bad: bool) -> Split:
+    """A JSON-lines file, one conversation a line, ``shard_size`` lines a shard."""
+    split, n = Split(), 0
+    tmp, f, count = None, None, 0
+
+    def close() -> None:
+        nonlocal tmp, f, count, n
+        if f is not None:
+            f.close()
+            name = check_name(f"{source.stem}-{n:05d}")
+            final = _dest(out, source) / f"{name}.jsonl"
+            os.replace(tmp, final)
+            split.shards.append(Shard(name, _rel(final, out), count))
+            tmp, f, count, n = None, None, 0, n + 1
+
+    with open(source, "rb") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                ok = isinstance(orjson.loads(line), dict)
+            except orjson.JSONDecodeError:
+                ok = False
+            if not ok:
+                _bad(split, skip_bad, f"{source.name} line {number}", "not a JSON object")
+                continue
+            if f is None:
+                tmp = temp_path(out, f"{source.stem}-{n:05d}", ".jsonl")
+                f = open(tmp, "wb")  # noqa: SIM115 (closed by close())
+            f.write(line if line.endswith(b"\n") else line + b"\n")
+            count += 1
+            if count == shard_size:
+                close()
+    close()
+    return split
+
+
+def split_source(source: Path, out: Path, fmt: str, shard_size: int, skip_bad: bool) -> Split:
+    """Split ``source`` into shards under ``OUT/_shards`` (or reuse those of an earlier run)."""
+    manifest = _dest(out, source) / "manifest.json"
+    stamp = _fingerprint(source, fmt, shard_size, skip_bad)
+    if manifest.is_file():
+        saved = json.loads(manifest.read_text())
+        if saved.get("stamp") != stamp:
+            was = saved.get("stamp", {})
+            raise CorpusPathError(
+                f"{manifest.parent} holds the shards of {was.get('source')} ({was.get('format')}"
+                f", shard_size {was.get('shard_size')}); that source changed, or this is another "
+                "source of the same name or another shard size: build into a new folder"
+            )
+        if all((out / s["path"]).exists() for s in saved["shards"]):
+            return Split([Shard(**s) for s in saved["shards"]], [tuple(b) for b in saved["bad"]])
+    if source.is_dir():
+        if fmt != "sillytavern":
+            raise SourceFormatError(
+                f"{source} is a folder: only SillyTavern chats come as a folder; "
+                f"pass the {fmt} export file"
+            )
+        split = split_sillytavern(source, out, shard_size, skip_bad)
+    elif fmt == "sillytavern":  # one chat file: one shard
+        problem = _sillytavern_problem(source)
+        if problem is not None:
+            raise SourceFormatError(f"{source.name}: {problem}")
+        split = split_sillytavern_file(source, out)
+    elif source.suffix.lower() == ".jsonl":
+        split = split_lines(source, out, shard_size, skip_bad)
+    else:
+        split = split_json(source, out, shard_size, skip_bad)
+    tmp = temp_path(out, "manifest", ".json")
+    body = {"stamp": stamp, "shards": [asdict(s) for s in split.shards], "bad": split.bad}
+    tmp.write_text(json.dumps(body, indent=1))
+    os.replace(tmp, manifest)
+    return split
