@@ -44,6 +44,9 @@ def plan(events: int, appends: int) -> list[tuple[str, dict[str, Any], bool]]:
         ("rewind_10pct", {"op": "rewind", "tail": ten_pct}, True),
         ("seed_rewind_10pct", {"op": "seed_rewind", "tail": ten_pct}, True),
         ("rewind_100", {"op": "rewind", "tail": 100}, True),
+        ("chat_rewind_1pct", {"op": "chat_rewind", "share": 0.01}, True),
+        ("undo_rewind_1pct", {"op": "undo_rewind", "share": 0.01}, True),
+        ("fork_1000_turns", {"op": "fork", "turns": 1000}, True),
         ("project", {"op": "project"}, True),
         ("seed_replay", {"op": "seed_replay"}, True),
         ("frames_events", {"op": "frames_events"}, False),
@@ -65,6 +68,9 @@ COMPARISONS = [
     ("rewind_10pct", "snapshot", "rewind 10% / snapshot alone (x)"),
     ("seed_rewind_10pct", "rewind_10pct", "seed's rewind 10% / rpkit's (speed-up)"),
     ("rewind_100", "snapshot", "rewind last 100 / snapshot alone (x)"),
+    ("chat_rewind_1pct", "snapshot", "rewind of 1% of a chat / snapshot alone (x)"),
+    ("project", "chat_rewind_1pct", "rebuild / rewind of 1% of a chat (speed-up)"),
+    ("undo_rewind_1pct", "chat_rewind_1pct", "undo_rewind / its rewind (x)"),
     ("seed_replay", "project", "per-event SQL replay / project (speed-up)"),
     ("read_sql_query", "frames_events", "read_sql_query / frames.events (speed-up)"),
     ("affinity_dict_loop", "frames_affinity", "dict loop / frames.affinity (speed-up)"),
@@ -232,6 +238,22 @@ def targets(m: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "<",
             0.2,
         ),
+        "rewind 1% of a chat <= 1.5x snapshot": (
+            ratio("chat_rewind_1pct", "snapshot"),
+            "<=",
+            1.5,
+        ),
+        "rewind 1% of a chat >= 10x faster than project": (
+            ratio("project", "chat_rewind_1pct"),
+            ">=",
+            10,
+        ),
+        "undo_rewind <= its rewind": (ratio("undo_rewind_1pct", "chat_rewind_1pct"), "<=", 1),
+        "fork of 1,000 turns < 50 ms": (
+            1000 * m["fork_1000_turns"]["median_s"] if "fork_1000_turns" in m else None,
+            "<",
+            50,
+        ),
     }
     out = {}
     for label, (value, op, limit) in checks.items():
@@ -318,11 +340,22 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _tree_ratios(name: str, e: dict[str, Any], m: dict[str, dict[str, Any]]) -> list[str]:
+    """A per-chat rewind against a rebuild, an undo against its rewind."""
+    if name == "chat_rewind_1pct" and "project" in m:
+        return [f"{m['project']['median_s'] / e['median_s']:.1f}x faster than project"]
+    if name == "undo_rewind_1pct" and "chat_rewind_1pct" in m:
+        return [f"{e['median_s'] / m['chat_rewind_1pct']['median_s']:.2f}x its rewind"]
+    return []
+
+
 def markdown(result: dict[str, Any]) -> str:
     """The README table: medians per size, the baseline and ratio and peak memory at the largest."""
     sizes = result["sizes"]
     big = sizes[-1]
-    baseline_of = {fast: slow for slow, fast, _ in COMPARISONS if not slow.startswith("rewind")}
+    baseline_of = {
+        fast: slow for slow, fast, _ in COMPARISONS if slow.startswith(("seed", "read", "aff"))
+    }
     head = " | ".join(f"{s['events']:,} events" for s in sizes)
     lines = [
         f"| measurement | {head} | baseline at {big['events']:,} | ratio | peak RSS |",
@@ -342,9 +375,10 @@ def markdown(result: dict[str, Any]) -> str:
             r = b["median_s"] / e["median_s"]
             parts.append(f"{r:.1f}x faster" if r >= 1 else f"{1 / r:.1f}x slower")
             baseline = f"{base} {_fmt_s(b['median_s'])} ({b['peak_rss_mb']:.0f} MB)"
-        if name.startswith("rewind") and "snapshot" in big["measurements"]:
+        if name.startswith(("rewind", "chat_rewind")) and "snapshot" in big["measurements"]:
             snap = big["measurements"]["snapshot"]["median_s"]
             parts.append(f"{e['median_s'] / snap:.2f}x snapshot")
+        parts += _tree_ratios(name, e, big["measurements"])
         if "events_per_s" in e:
             parts.append(f"{e['events_per_s']:,.0f} events/s")
         ratio = "; ".join(parts)

@@ -78,6 +78,64 @@ def _rewind(spec):
     return timed, lambda: None
 
 
+def _chat_tail(spec: dict[str, Any]) -> tuple[int, int]:
+    """The largest chat and the point that rewinds its newest ``spec['tail']`` share."""
+    conn = sqlite3.connect(spec["db"])
+    try:
+        chat, count = conn.execute(
+            "SELECT chat_id, COUNT(*) AS n FROM event_log WHERE chat_id IS NOT NULL "
+            "GROUP BY chat_id ORDER BY n DESC LIMIT 1"
+        ).fetchone()
+        keep = max(1, count - max(1, round(count * float(spec["share"]))))
+        point = conn.execute(
+            "SELECT id FROM event_log WHERE chat_id = ? ORDER BY id LIMIT 1 OFFSET ?",
+            (chat, keep - 1),
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    return chat, point
+
+
+@op("chat_rewind")
+def _chat_rewind(spec):
+    chat, n = _chat_tail(spec)
+
+    def timed() -> Path:
+        return rpkit.execute_rewind(
+            db_path=spec["db"], data_dir=spec["data_dir"], after_event_id=n, chat_id=chat
+        )
+
+    return timed, lambda: None
+
+
+@op("undo_rewind")
+def _undo_rewind(spec):
+    chat, n = _chat_tail(spec)
+    snap = rpkit.execute_rewind(
+        db_path=spec["db"], data_dir=spec["data_dir"], after_event_id=n, chat_id=chat
+    )
+
+    def timed() -> None:
+        rpkit.undo_rewind(db_path=spec["db"], data_dir=spec["data_dir"], snapshot=snap)
+
+    return timed, lambda: None
+
+
+@op("fork")
+def _fork(spec):
+    """Fork a chat of ``spec['turns']`` turns at its last turn (the chat is added untimed)."""
+    conn = _conn(spec)
+    bot = conn.execute("SELECT id FROM bots ORDER BY id LIMIT 1").fetchone()[0]
+    with atomic(conn):
+        chat = rpkit.next_chat_id(conn)
+        rpkit.append(conn, "chat_created", {"title": "bench", "bot_ids": [bot]}, chat_id=chat)
+        for i in range(int(spec["turns"])):
+            payload = {"bot_id": bot, "text": f"reply {i}"} if i % 2 else {"text": f"line {i}"}
+            kind = "assistant_turn" if i % 2 else "user_turn"
+            last = rpkit.append(conn, kind, payload, chat_id=chat)
+    return lambda: rpkit.fork_chat(conn, last), _closing(conn)
+
+
 @op("seed_rewind")
 def _seed_rewind(spec):
     n = _tail(spec)

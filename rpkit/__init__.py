@@ -20,12 +20,14 @@ from .operations import (
     current_state,
     diff_states,
     execute_rewind,
+    fork_chat,
     list_snapshots,
     open_db,
     restore_snapshot,
     rewind_point,
     state_at,
     take_snapshot,
+    undo_rewind,
     verify,
 )
 from .progress import set_progress
@@ -48,6 +50,7 @@ __all__ = [
     "diff_states",
     "edit_turn",
     "execute_rewind",
+    "fork_chat",
     "handler",
     "hide_turn",
     "list_snapshots",
@@ -62,6 +65,7 @@ __all__ = [
     "set_progress",
     "state_at",
     "take_snapshot",
+    "undo_rewind",
     "verify",
     *_error_names,
 ]

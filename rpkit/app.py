@@ -100,8 +100,10 @@ class HistoryApp(widgets.VBox):
             f"<h2 style='margin:4px 0'>rpkit · {html.escape(self.db_path.name)}</h2>"
             "<p style='margin:0 0 8px 0'>Pick a chat and read it. To rewind it to a turn: pick "
             "the turn, press <b>Preview</b> to see what would go, tick the box, press "
-            "<b>Rewind</b>. A snapshot is taken first, and <b>Undo last rewind</b> puts "
-            "everything back. Tick <i>show retired turns</i> to rewind to before an edit.</p>"
+            "<b>Rewind</b> (this chat, or every chat). A snapshot is taken first, and "
+            "<b>Undo last rewind</b> puts back what it removed. <b>Branch from here</b> starts "
+            "a new chat from the picked turn. Tick <i>show retired turns</i> to rewind to, or "
+            "branch from, before an edit.</p>"
         )
         try:
             self.explorer = AffinityExplorer(self.db_path)
@@ -130,6 +132,7 @@ class HistoryApp(widgets.VBox):
         self.rewind.turn.observe(lambda _change: self._show_transcript(), names="options")
         self.rewind.rewind_button.on_click(self._after_change)
         self.rewind.undo_button.on_click(self._after_change)
+        self.rewind.branch_button.on_click(self._after_change)
         # no empty picture before the first preview
         self.rewind.chart.observe(lambda _change: self._show_chart(), names="value")
         self._show_chart()

@@ -5,7 +5,9 @@ the characters feel about each other. ``classify(conn)`` asks a classifier
 about every visible turn that has no derived event yet and appends what it
 says, with ``cause_id`` set to the turn, so an edit, regeneration or rewind of
 the turn takes its affinity with it. A classifier that raises becomes a
-``classifier_failed`` event for that turn and the run goes on.
+``classifier_failed`` event for that turn and the run goes on. A fork's copy of
+a turn (its payload names the original in ``forked_from``) is skipped: the
+world already holds what the original caused.
 
 Who a turn addresses (the ``dst`` of its ``edge_update``):
 
@@ -43,6 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from .display import key_value_table
+from .kinds import COPIED_FROM
 from .log import append
 from .progress import progress_bar
 from .store import atomic
@@ -128,9 +131,11 @@ class ClassifyReport:
     failures: int = 0
     skipped: int = 0
     already_done: int = 0
+    copied: int = 0
     failed_turns: list[int] = field(default_factory=list)
 
     def _rows(self) -> list[tuple[str, str]]:
+        copies = [("copies made by a fork", str(self.copied))] if self.copied else []
         return [
             ("classifier", self.classifier),
             ("turns classified", str(self.turns)),
@@ -139,6 +144,7 @@ class ClassifyReport:
             ("failures", str(self.failures)),
             ("skipped (no addressee)", str(self.skipped)),
             ("already classified", str(self.already_done)),
+            *copies,
         ]
 
     def __repr__(self) -> str:
@@ -219,7 +225,9 @@ def _turns_to_ask(
         else:
             speaker = YOU
             addressee = _group_addressee(p["text"], bots, names, last_bot.get(chat_id))
-        if done:
+        if COPIED_FROM in p:  # a fork's copy: its original's derived events stand for it
+            report.copied += 1
+        elif done:
             report.already_done += 1
         elif addressee is None:
             report.skipped += 1

@@ -16,12 +16,14 @@ from .importers import detect_format, import_file
 from .operations import (
     compute_rewind_preview,
     execute_rewind,
+    fork_chat,
     list_snapshots,
     open_db,
     read_snapshot_meta,
     resolve_snapshot,
     restore_snapshot,
     rewind_point,
+    undo_rewind,
     verify,
 )
 from .store import head_id, require_history
@@ -91,14 +93,20 @@ def demo(db: Path, events: int, seed: int, force: bool, dump: Path | None) -> No
 def info(db: Path) -> None:
     """Summarise a history: events, chats, projection."""
     with open_db(_existing(db)) as conn:
-        about = frames.summary(conn)
+        about, chats = frames.summary(conn), frames.chats(conn)
     click.echo(f"history      {db}")
     click.echo(
         f"events       {about.events} ({about.retired} retired), newest id {about.head_event_id}"
     )
     click.echo(f"projected at {about.projected_at}")
-    for chat in about.chats.itertuples():
-        click.echo(f"chat {chat.chat_id:<7} {chat.turns:>5} turns  {chat.title}")
+    tree = chats.set_index("chat_id", drop=False)
+    for chat_id in frames.tree_order(chats):
+        c = tree.loc[chat_id]
+        where = "" if pd.isna(c.parent_chat_id) else (
+            f"  (branch of chat {c.parent_chat_id} at turn {c.fork_position})"
+        )  # fmt: skip
+        indent = "  " * int(c.depth)
+        click.echo(f"{indent}chat {chat_id:<7} {c.turns:>5} turns  {c.title}{where}")
 
 
 @main.command()
@@ -143,7 +151,10 @@ def _missing(value: object) -> bool:
 
 
 def _echo_preview(p: dict) -> None:
-    click.echo(f"rewind to after event {p['after_event_id']} (newest is {p['head_event_id']})")
+    scope = "" if p.get("chat_id") is None else f" of chat {p['chat_id']}"
+    click.echo(
+        f"rewind{scope} to after event {p['after_event_id']} (newest is {p['head_event_id']})"
+    )
     click.echo(f"removes {p['total_events']} events ({p['hidden_events']} already retired)")
     for kind, n in p["by_kind"].items():
         click.echo(f"  {kind:<20} {n}")
@@ -160,39 +171,80 @@ def _target(conn, after: int | None, turn: int | None) -> int:
     return rewind_point(conn, turn) if turn is not None else after
 
 
+CHAT = click.option(
+    "--chat", "chat_id", type=int, default=None, help="Rewind this chat only (default: all)."
+)
+
+
 @main.command()
 @DB
 @click.argument("after_event_id", type=int, required=False)
 @click.option("--turn", type=int, default=None, help="'Rewind to here' on this turn instead.")
+@CHAT
 @_friendly
-def preview(db: Path, after_event_id: int | None, turn: int | None) -> None:
+def preview(db: Path, after_event_id: int | None, turn: int | None, chat_id: int | None) -> None:
     """Show what a rewind to AFTER_EVENT_ID would remove and bring back."""
     with open_db(_existing(db)) as conn:
-        _echo_preview(compute_rewind_preview(conn, _target(conn, after_event_id, turn)))
+        target = _target(conn, after_event_id, turn)
+        _echo_preview(compute_rewind_preview(conn, target, chat_id=chat_id))
 
 
 @main.command(name="rewind")
 @DB
 @click.argument("after_event_id", type=int, required=False)
 @click.option("--turn", type=int, default=None, help="'Rewind to here' on this turn instead.")
+@CHAT
 @DATA_DIR
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @_friendly
 def rewind_cmd(
-    db: Path, after_event_id: int | None, turn: int | None, data_dir: Path | None, yes: bool
+    db: Path,
+    after_event_id: int | None,
+    turn: int | None,
+    chat_id: int | None,
+    data_dir: Path | None,
+    yes: bool,
 ) -> None:
-    """Delete every event after AFTER_EVENT_ID (snapshotted first, undo with restore)."""
+    """Delete the events after AFTER_EVENT_ID, of one chat or all (snapshotted first)."""
     with open_db(_existing(db)) as conn:
         target = _target(conn, after_event_id, turn)
-        seen = compute_rewind_preview(conn, target)
+        seen = compute_rewind_preview(conn, target, chat_id=chat_id)
     _echo_preview(seen)
     if not yes:
         click.confirm("Rewind?", abort=True)
     snap = execute_rewind(
-        db_path=db, data_dir=_data_dir(db, data_dir), after_event_id=target, expected_preview=seen
+        db_path=db,
+        data_dir=_data_dir(db, data_dir),
+        after_event_id=target,
+        chat_id=chat_id,
+        expected_preview=seen,
     )
     click.echo(f"rewound; snapshot of the previous state: {snap}")
-    click.echo(f"undo with: rpkit restore {db} {snap}")
+    click.echo(f"undo with: rpkit undo {db} {snap}")
+
+
+@main.command()
+@DB
+@click.argument("snapshot_path", metavar="SNAPSHOT", type=click.Path(path_type=Path))
+@DATA_DIR
+@_friendly
+def undo(db: Path, snapshot_path: Path, data_dir: Path | None) -> None:
+    """Put back what the rewind that took SNAPSHOT removed, keeping what came since."""
+    undo_rewind(db_path=_existing(db), data_dir=_data_dir(db, data_dir), snapshot=snapshot_path)
+    click.echo(f"put back what the rewind of {snapshot_path} removed")
+
+
+@main.command()
+@DB
+@click.option("--turn", type=int, required=True, help="Branch at this turn (live or retired).")
+@click.option("--title", default=None, help="The new chat's title.")
+@_friendly
+def fork(db: Path, turn: int, title: str | None) -> None:
+    """Branch a new chat from a turn: it reads as the turn's chat, up to that turn."""
+    with open_db(_existing(db)) as conn:
+        chat = fork_chat(conn, turn, title=title)
+        turns = conn.execute("SELECT turn_count FROM chat_state WHERE chat_id = ?", (chat,))
+        click.echo(f"chat {chat}: branched at turn {turn}, {turns.fetchone()[0]} turns")
 
 
 @main.command()

@@ -108,6 +108,41 @@ class StalePreviewError(RpkitError):
     """The history changed since the preview the rewind was confirmed against."""
 
 
+class RewindPointError(EventIdError):
+    """A per-chat rewind to a point before the chat was created."""
+
+
+class UndoRewindError(SnapshotError):
+    """A rewind that cannot be undone from the given snapshot."""
+
+
+class NotARewindSnapshotError(UndoRewindError, InvalidSnapshotError):
+    """The file is not a snapshot that a rewind took."""
+
+
+class ForeignSnapshotError(UndoRewindError):
+    """The snapshot was taken of another history."""
+
+
+class HistoryMovedOnError(UndoRewindError):
+    """The rewound chat (or, after a global rewind, the history) changed since the rewind."""
+
+
+# -- chats -------------------------------------------------------------------
+
+
+class ChatIdError(RpkitError, ValueError):
+    """A chat id that is not an int, or names no chat of the history."""
+
+
+class UnknownChatError(ChatIdError):
+    """The chat id is an int but no chat of the history has it."""
+
+
+class ForkError(RpkitError, ValueError):
+    """A fork asked for with a bad argument (e.g. a title that is not a string)."""
+
+
 # -- importers ---------------------------------------------------------------
 
 
@@ -132,6 +167,14 @@ class ReadOnlyDatabaseError(StoreError):
 
 __all__ = [
     "AlreadyRetiredError",
+    "ChatIdError",
+    "ForeignSnapshotError",
+    "ForkError",
+    "HistoryMovedOnError",
+    "NotARewindSnapshotError",
+    "RewindPointError",
+    "UndoRewindError",
+    "UnknownChatError",
     "EventError",
     "EventIdError",
     "ForeignDatabaseError",

@@ -1,4 +1,4 @@
-"""Charts of a history: affinity over time and the effect of a rewind.
+"""Charts of a history: affinity over time, the effect of a rewind, chats as a tree.
 
 Every function follows matplotlib's convention: it draws on ``ax`` (a new figure
 when ``ax`` is None) and returns the Axes, so charts compose in subplots and
@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from .errors import FrameError
-from .frames import RewindDiff, parse_pairs
+from .frames import RewindDiff, chats, parse_pairs, tree_order, turns
 from .frames import affinity as affinity_frame
 
 X_AXES = {
@@ -230,3 +230,113 @@ def rewind_effect(
 
 def _fmt(value: float) -> str:
     return "none" if np.isnan(value) else f"{value:+.2f}"
+
+
+SHOOT_COLORS = {"edit": "tab:orange", "regenerate": "tab:purple", "hide": "0.45"}
+CHAT_COLORS = ["tab:blue", "tab:green", "tab:red", "tab:brown", "tab:cyan", "tab:olive", "tab:pink"]
+
+
+def _shoots(transcript: pd.DataFrame) -> list[tuple[float, str]]:
+    """Each retired turn's x (its place; a hidden one just after the turn before it)."""
+    out, last = [], 0.0
+    for position, retired, how in zip(
+        transcript["position"], transcript["retired"], transcript["replaced_how"], strict=True
+    ):
+        if retired:
+            out.append((last + 0.5 if pd.isna(position) else float(position), str(how)))
+        elif not pd.isna(position):
+            last = float(position)
+    return out
+
+
+def chat_tree(
+    conn: sqlite3.Connection, *, ax: Axes | None = None, title: str | None = "Chats as a tree"
+) -> Axes:
+    """Draw a history's chats as a tree along the transcript position; return the Axes.
+
+    A chat is a horizontal line of its turns; a branch starts below its parent at
+    the place it was forked at, joined to it by a slanted line. Each retired
+    alternative (an edit, a regeneration, a hide, an imported swipe) is a short
+    side shoot at its turn, so one sees where the story branched.
+    """
+    tree = chats(conn)
+    if tree.empty:
+        raise FrameError("this history has no chats to draw; create one with a chat_created event")
+    order = tree_order(tree)
+    row = {int(r.chat_id): r for r in tree.itertuples()}
+    lane = {chat: -i for i, chat in enumerate(order)}
+    ax = _new_axes(ax, (9, 1.2 + 0.7 * len(order)))
+    colors = CHAT_COLORS
+    labels, seen_how = [], set()
+    for i, chat in enumerate(order):
+        r, y = row[chat], lane[chat]
+        start = 1 if pd.isna(r.fork_position) else int(r.fork_position)
+        end = max(start, int(r.turns))
+        color = colors[i % len(colors)]
+        ax.plot([start, end], [y, y], color=color, linewidth=2.2, gid="chat", label=f"chat {chat}")
+        ax.plot([start, end], [y, y], "o", color=color, markersize=3, gid="_ends")
+        parent = r.parent_chat_id
+        if not pd.isna(parent) and int(parent) in lane:
+            ax.plot(
+                [max(start - 1, 1), start], [lane[int(parent)], y], color=color,
+                linewidth=1.2, linestyle=":", gid="fork",
+            )  # fmt: skip
+        for x, how in _shoots(turns(conn, chat)):
+            shoot = SHOOT_COLORS.get(how, "black")
+            name = how if how not in seen_how else f"_{how}"
+            seen_how.add(how)
+            ax.plot([x, x + 0.35], [y, y + 0.28], color=shoot, linewidth=1.4, gid="shoot",
+                    label=name)  # fmt: skip
+        name = str(r.title)
+        labels.append(f"{chat}: {name if len(name) <= 44 else name[:43] + '…'}")
+    ax.set_yticks([lane[c] for c in order], labels, parse_math=False)
+    ax.set_ylim(-len(order) + 0.4, 0.7)
+    ax.set_xlabel("place in the transcript (turn)")
+    if title:
+        ax.set_title(title)
+    shoots = [
+        h for h in ax.get_lines() if h.get_gid() == "shoot" and not h.get_label().startswith("_")
+    ]
+    if shoots:
+        ax.legend(handles=shoots, title="retired alternatives", fontsize="small", frameon=False,
+                  loc="upper left", bbox_to_anchor=(1.0, 1.0))  # fmt: skip
+    ax.grid(True, axis="x", alpha=0.3)
+    return ax
+
+
+def branch_affinity(
+    frame: pd.DataFrame, *, ax: Axes | None = None, pairs: Any = None, title: str | None = None
+) -> Axes:
+    """Affinity along each branch (``frames.branch_affinity``), by transcript place.
+
+    One step line per chat and pair: the colour is the chat, the line style the
+    pair. Where branches share their turns their lines coincide, so each later
+    chat is drawn thinner, on top of the one before.
+    """
+    missing = {"chat_id", "position", "pair", "affinity"} - set(frame.columns)
+    if missing:
+        raise FrameError(
+            f"the frame has no column(s) {sorted(missing)}; pass "
+            "rpkit.frames.branch_affinity(conn, [a, b])"
+        )
+    known = sorted(str(p) for p in pd.unique(frame["pair"].astype(object)))
+    shown = known if pairs is None else parse_pairs(pairs, known)
+    ax = _new_axes(ax, (9, 4.5))
+    colors, dashes = plt_colors(), ["-", "--", ":", "-."]
+    for i, chat in enumerate(pd.unique(frame["chat_id"])):
+        for j, label in enumerate(shown):
+            rows = frame[(frame["chat_id"] == chat) & (frame["pair"] == label)]
+            if rows.empty:
+                continue
+            ax.step(rows["position"].to_numpy(dtype=np.float64),
+                    rows["affinity"].to_numpy(dtype=np.float64), where="post",
+                    color=colors[i % len(colors)], linestyle=dashes[j % len(dashes)],
+                    linewidth=max(1.2, 3.4 - 1.1 * i), alpha=0.85,
+                    label=f"chat {chat}: {label}", gid="branch")  # fmt: skip
+    ax.axhline(0.0, color="0.8", linewidth=0.8, label="_zero")
+    ax.set_xlabel("place in the transcript (turn)")
+    ax.set_ylabel("affinity along the branch")
+    ax.set_title(title or "Affinity along each branch")
+    _literal(ax.legend(fontsize="small", frameon=False, loc="best").get_texts())
+    ax.grid(True, axis="y", alpha=0.3)
+    return ax

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,7 +12,14 @@ import pandas as pd
 from ..display import bold_paragraph, frame_table
 from ..dtypes import STRING
 from ..kinds import TURN_KINDS
-from ..operations import compute_rewind_preview, current_state, diff_states, state_at
+from ..operations import (
+    compute_rewind_preview,
+    current_state,
+    diff_states,
+    removed_ids,
+    state_after_chat_rewind,
+    state_at,
+)
 from ..store import atomic, check_event_id
 from .columns import id_array, kind_categories
 from .event_table import event_rows
@@ -38,6 +46,7 @@ class RewindPreview:
     by_chat: pd.DataFrame = field(repr=False)
     restored: pd.DataFrame = field(repr=False)
     removed: pd.DataFrame = field(repr=False)
+    chat_id: int | None = None
 
     @property
     def total_events(self) -> int:
@@ -50,8 +59,10 @@ class RewindPreview:
             f"{'world' if pd.isna(r.chat_id) else f'chat {r.chat_id}'}: {r.events}"
             for r in self.by_chat.itertuples()
         )
+        scope = "" if self.chat_id is None else f" of chat {self.chat_id}"
         text = (
-            f"Rewind to after event {p['after_event_id']} (newest is {p['head_event_id']}): "
+            f"Rewind{scope} to after event {p['after_event_id']} "
+            f"(newest is {p['head_event_id']}): "
             f"removes {p['total_events']} events ({p['hidden_events']} already retired)"
         )
         if chats:
@@ -73,16 +84,10 @@ class RewindPreview:
         return "".join(parts)
 
 
-def rewind_preview(conn: sqlite3.Connection, after_event_id: int) -> RewindPreview:
-    """What rewinding to ``after_event_id`` removes and brings back, as frames.
-
-    The numbers are those of ``compute_rewind_preview`` (kept in ``.preview``,
-    which ``execute_rewind(expected_preview=...)`` checks against).
-    """
-    with atomic(conn, write=False):
-        preview = compute_rewind_preview(conn, after_event_id)
-        n = preview["after_event_id"]
-        titles = _chat_titles(conn)
+def _removed_and_restored(
+    conn: sqlite3.Connection, n: int, chat_id: int | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    if chat_id is None:
         removed = event_rows(conn, "WHERE id > ?", (n,), retired=True)
         restored = event_rows(  # by the superseded_by index, not a scan of ids up to n
             conn,
@@ -90,6 +95,33 @@ def rewind_preview(conn: sqlite3.Connection, after_event_id: int) -> RewindPrevi
             (n, n),
             retired=True,
         )
+        return removed, restored
+    ids = json.dumps(removed_ids(conn, n, chat_id))
+    within = "IN (SELECT value FROM json_each(?))"
+    removed = event_rows(conn, f"WHERE id {within}", (ids,), retired=True)
+    restored = event_rows(
+        conn,
+        f"WHERE superseded_by IS NOT NULL AND superseded_by {within} AND id NOT {within}",
+        (ids, ids),
+        retired=True,
+    )
+    return removed, restored
+
+
+def rewind_preview(
+    conn: sqlite3.Connection, after_event_id: int, *, chat_id: int | None = None
+) -> RewindPreview:
+    """What rewinding to ``after_event_id`` removes and brings back, as frames.
+
+    With ``chat_id`` the rewind of that chat alone (its later events and what
+    they caused). The numbers are those of ``compute_rewind_preview`` (kept in
+    ``.preview``, which ``execute_rewind(expected_preview=...)`` checks against).
+    """
+    with atomic(conn, write=False):
+        preview = compute_rewind_preview(conn, after_event_id, chat_id=chat_id)
+        n = preview["after_event_id"]
+        titles = _chat_titles(conn)
+        removed, restored = _removed_and_restored(conn, n, preview.get("chat_id"))
     retired = removed.groupby("kind", observed=True)["hidden"].sum()
     kinds = list(preview["by_kind"])
     by_kind = pd.DataFrame(
@@ -115,7 +147,9 @@ def rewind_preview(conn: sqlite3.Connection, after_event_id: int) -> RewindPrevi
         for c in ("id", "ts", "chat_id", "kind", "superseded_by", "text", "src", "dst", "delta")
         if c in restored.columns
     ]
-    return RewindPreview(n, preview, by_kind, by_chat, restored[keep], removed)
+    return RewindPreview(
+        n, preview, by_kind, by_chat, restored[keep], removed, preview.get("chat_id")
+    )
 
 
 @dataclass
@@ -181,14 +215,17 @@ def _affinity_change(now: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def rewind_diff(conn: sqlite3.Connection, after_event_id: int) -> RewindDiff:
-    """What ``execute_rewind(after_event_id)`` would change in every projected table.
+def rewind_diff(
+    conn: sqlite3.Connection, after_event_id: int, *, chat_id: int | None = None
+) -> RewindDiff:
+    """What ``execute_rewind(after_event_id, chat_id=...)`` would change in every table.
 
-    Read-only: the live tables and ``state_at(after_event_id)`` are compared in
+    Read-only: the live tables and the state the rewind leaves (``state_at`` for
+    a global rewind, ``state_after_chat_rewind`` for one chat) are compared in
     one read transaction.
     """
     n = check_event_id(conn, after_event_id, what="after_event_id")
     with atomic(conn, write=False):
         now = current_state(conn)
-        then = state_at(conn, n)
+        then = state_at(conn, n) if chat_id is None else state_after_chat_rewind(conn, n, chat_id)
     return RewindDiff(n, diff_states(now, then), _affinity_change(now["edges"], then["edges"]))

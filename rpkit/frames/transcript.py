@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..dtypes import STRING
 from ..kinds import KINDS
+from ..log import transcript_places
 from ..operations import rewind_points
 from ..store import atomic
 from .columns import TURNS, check_chat, id_array, query_cells, utc_times
@@ -56,7 +57,7 @@ def turns(conn: sqlite3.Connection, chat_id: int, *, include_retired: bool = Tru
             (chat_id, *TURNS),
         ).fetchall()
         points = rewind_points(conn, chat_id)
-    group, first_of, position = _places(rows)
+    group, first_of, position = transcript_places((r[0], r[2], r[4]) for r in rows)
     records = []
     for event_id, ts, kind, payload, sup, sup_kind, sup_revision in rows:
         if not include_retired and sup is not None:
@@ -87,30 +88,6 @@ def turns(conn: sqlite3.Connection, chat_id: int, *, include_retired: bool = Tru
         )
     records.sort(key=lambda r: (r[-1], r[2]))
     return _transcript_frame(records)
-
-
-def _places(rows: list[tuple]) -> tuple[dict[int, int], dict[int, int], dict[int, int]]:
-    """Each turn's chain end, each chain's original turn, and each live chain's position.
-
-    A turn replaced by a turn of the same kind hands its place on; chains of
-    edits end at one final turn, and the turns of a chain share one place.
-    """
-    kind_of = {r[0]: r[2] for r in rows}
-    successor = {r[0]: r[4] for r in rows if r[4] is not None and kind_of.get(r[4]) == r[2]}
-
-    def final(turn: int) -> int:
-        while turn in successor:
-            turn = successor[turn]
-        return turn
-
-    group = {r[0]: final(r[0]) for r in rows}
-    first_of: dict[int, int] = {}
-    for turn, end in group.items():  # ids ascend, so the first seen is the original
-        first_of.setdefault(end, turn)
-    live = {r[0] for r in rows if r[4] is None}
-    live_ends = sorted((first_of[end], end) for end in first_of if end in live)
-    position = {end: i for i, (_, end) in enumerate(live_ends, start=1)}
-    return group, first_of, position
 
 
 def _transcript_frame(records: list[tuple]) -> pd.DataFrame:

@@ -125,19 +125,25 @@ def bot_created(sink: Sink, ev: Event) -> None:
 
 @builtin_kind(
     "chat_created",
-    "title:str bot_ids:list",
+    "title:str bot_ids:list parent_chat_id:int? forked_from_event_id:int?",
     chat="new",
-    refs=(Ref("bot_ids", "bots", "bot", each=True),),
+    refs=(
+        Ref("bot_ids", "bots", "bot", each=True),
+        Ref("parent_chat_id", "chats", "parent chat"),
+    ),
     commutes=True,
 )
 def chat_created(sink: Sink, ev: Event) -> None:
+    p = ev.payload
     sink.put(
         "chats",
         {
             "id": ev.chat_id,
-            "title": ev.payload["title"],
+            "title": p["title"],
             "created_event_id": ev.id,
             "created_at": ev.ts,
+            "parent_chat_id": p.get("parent_chat_id"),
+            "forked_from_event_id": p.get("forked_from_event_id"),
         },
     )
     sink.put(

@@ -16,6 +16,8 @@ from ..errors import EventError
 FIELD_TYPES: dict[str, type] = {"str": str, "int": int, "num": float, "list": list}
 TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", list: "a list"}
 CHAT_RULES = ("never", "optional", "required", "new")
+# The payload field a fork's copy of a turn names its original with (DESIGN §11).
+COPIED_FROM = "forked_from"
 
 
 class Event(NamedTuple):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from .append import append, append_replacing, retire
 from .edits import edit_turn, hide_turn, regenerate_turn
+from .places import transcript_places
 from .read import get_event, get_turn, live_turn, next_chat_id
-from .validate import check_payload, check_references, normalize_ts
+from .validate import check_payload, check_references, normalize_ts, payload_json
 
 __all__ = [
     "append",
@@ -19,6 +20,8 @@ __all__ = [
     "live_turn",
     "next_chat_id",
     "normalize_ts",
+    "payload_json",
     "regenerate_turn",
     "retire",
+    "transcript_places",
 ]

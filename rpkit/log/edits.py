@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 
 from ..errors import NotATurnError, PayloadError
-from ..kinds import KINDS
+from ..kinds import COPIED_FROM, KINDS
 from .append import append_replacing
 from .read import live_turn
 
@@ -23,7 +23,8 @@ def _revise(conn: sqlite3.Connection, event_id: int, text: str, how: str, ts: ob
             kind=old.kind,
             field="text",
         )
-    revised = {"text", *(f.name for f in KINDS[old.kind].revision)}
+    # A revised copy of a forked turn is no longer a copy: it is classified anew.
+    revised = {"text", COPIED_FROM, *(f.name for f in KINDS[old.kind].revision)}
     payload = {k: v for k, v in old.payload.items() if k not in revised}
     payload.update(text=text, revision=how, replaces=old.id)
     return append_replacing(conn, old.kind, payload, replaces=[old.id], chat_id=old.chat_id, ts=ts)

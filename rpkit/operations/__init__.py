@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .chat_rewind import removed_ids, state_after_chat_rewind
+from .fork import fork_chat, fork_rows
 from .history import open_db
 from .rewind import compute_rewind_preview, execute_rewind, rewind_point, rewind_points
 from .snapshot import (
@@ -13,6 +15,7 @@ from .snapshot import (
     take_snapshot,
 )
 from .timetravel import current_state, diff_states, plain_value, sink_frames, state_at, table_frame
+from .undo_rewind import undo_rewind
 from .verify import VerifyReport, verify
 
 __all__ = [
@@ -21,18 +24,23 @@ __all__ = [
     "current_state",
     "diff_states",
     "execute_rewind",
+    "fork_chat",
+    "fork_rows",
     "list_snapshots",
     "open_db",
     "plain_value",
     "read_snapshot_meta",
+    "removed_ids",
     "resolve_snapshot",
     "restore_snapshot",
     "rewind_point",
     "rewind_points",
     "sink_frames",
     "snapshot_dir",
+    "state_after_chat_rewind",
     "state_at",
     "table_frame",
     "take_snapshot",
+    "undo_rewind",
     "verify",
 ]

@@ -18,20 +18,28 @@ from ..kinds import TURN_KINDS
 from ..log import get_turn
 from ..projection import reproject_from, rollback_point
 from ..store import atomic, check_event_id, head_id, require_history
+from .chat_rewind import chat_preview, check_chat_point, cut_chat, scope_fingerprint
 from .history import open_db
 from .snapshot import snapshot_dir, take_snapshot
 
 
-def compute_rewind_preview(conn: sqlite3.Connection, after_event_id: int) -> dict[str, Any]:
-    """What ``execute_rewind(after_event_id)`` would remove and bring back, as a dict.
+def compute_rewind_preview(
+    conn: sqlite3.Connection, after_event_id: int, *, chat_id: int | None = None
+) -> dict[str, Any]:
+    """What ``execute_rewind(after_event_id, chat_id=...)`` would remove and bring back.
 
     Keys: ``after_event_id``, ``head_event_id``, ``total_events`` and ``by_kind``
     (rows removed, retired ones included), ``hidden_events`` (how
     many of those were already retired), ``by_chat`` (removed per chat id, None for
     world-level events) and ``restored_events`` (retired events that become
-    visible again: id, kind, chat_id, superseded_by).
+    visible again: id, kind, chat_id, superseded_by). With a ``chat_id`` the
+    counts are over that chat's events after the point and what they caused,
+    and the dict also has ``chat_id``.
     """
     n = check_event_id(conn, after_event_id, what="after_event_id")
+    if chat_id is not None:
+        with atomic(conn, write=False):
+            return chat_preview(conn, n, check_chat_point(conn, n, chat_id))
     # Each query reads only the tail or the retired rows (NOT INDEXED and INDEXED BY
     # steer SQLite to the id range and the superseded_by index), so a preview costs the tail.
     with atomic(conn, write=False):
@@ -77,34 +85,34 @@ def execute_rewind(
     db_path: str | PathLike[str],
     data_dir: str | PathLike[str],
     after_event_id: int,
+    chat_id: int | None = None,
     expected_preview: dict[str, Any] | None = None,
 ) -> Path:
     """Snapshot, then in one transaction cut the log after ``after_event_id``; return the snapshot.
 
-    Afterwards the log and every projected table equal ``state_at(after_event_id)``
-    as it was before. Pass the preview the user confirmed as ``expected_preview``
-    and the rewind refuses (StalePreviewError) if the history changed since.
+    Without ``chat_id`` every chat is cut: afterwards the log and every projected
+    table equal ``state_at(after_event_id)`` as it was before. With ``chat_id``
+    only that chat's later events go, with every event they caused (DESIGN §11);
+    the rest of the log stays, with its ids. Pass the preview the user confirmed
+    as ``expected_preview`` and the rewind refuses (StalePreviewError) if the
+    history changed since. ``undo_rewind`` with the returned snapshot puts back
+    what the rewind removed.
     """
     snapshot_dir(data_dir)  # refuse an unusable folder before taking any lock
     with open_db(require_history(db_path)) as conn, atomic(conn):
-        try:
-            n = check_event_id(conn, after_event_id, what="after_event_id")
-        except EventIdError as exc:
-            if expected_preview is None:
-                raise
-            raise StalePreviewError(
-                f"the history changed since the preview: {exc}; preview again and confirm "
-                "the new counts"
-            ) from exc
-        if expected_preview is not None:
-            now = compute_rewind_preview(conn, n)
-            if now != expected_preview:
-                raise StalePreviewError(
-                    f"the history changed since the preview of a rewind to {n} "
-                    f"(it then had {expected_preview.get('head_event_id')} as newest event, now "
-                    f"{now['head_event_id']}); preview again and confirm the new counts"
-                )
-        snapshot = take_snapshot(conn, data_dir=data_dir, kind="rewind")
+        n = _confirmed_point(conn, after_event_id, chat_id, expected_preview)
+        chat = None if chat_id is None else check_chat_point(conn, n, chat_id)
+        count, newest = scope_fingerprint(conn, chat, upto=n)
+        describe = {
+            "rewind_chat_id": "" if chat is None else chat,
+            "rewind_after_event_id": n,
+            "rewind_scope_events": count,
+            "rewind_scope_head": newest,
+        }
+        snapshot = take_snapshot(conn, data_dir=data_dir, kind="rewind", describe=describe)
+        if chat is not None:
+            cut_chat(conn, n, chat)
+            return snapshot
         start = rollback_point(conn, n)
         conn.execute(
             "UPDATE event_log SET hidden = 0, superseded_by = NULL WHERE superseded_by > ?", (n,)
@@ -114,6 +122,33 @@ def execute_rewind(
         # surviving event's, and the projection says so (verify expects projected_at == head)
         reproject_from(conn, start, head_id(conn))
     return snapshot
+
+
+def _confirmed_point(
+    conn: sqlite3.Connection,
+    after_event_id: object,
+    chat_id: object,
+    expected_preview: dict[str, Any] | None,
+) -> int:
+    """The checked point; refuse it when the history changed since the confirmed preview."""
+    try:
+        n = check_event_id(conn, after_event_id, what="after_event_id")
+    except EventIdError as exc:
+        if expected_preview is None:
+            raise
+        raise StalePreviewError(
+            f"the history changed since the preview: {exc}; preview again and confirm "
+            "the new counts"
+        ) from exc
+    if expected_preview is not None:
+        now = compute_rewind_preview(conn, n, chat_id=chat_id)
+        if now != expected_preview:
+            raise StalePreviewError(
+                f"the history changed since the preview of a rewind to {n} "
+                f"(it then had {expected_preview.get('head_event_id')} as newest event, now "
+                f"{now['head_event_id']}); preview again and confirm the new counts"
+            )
+    return n
 
 
 def rewind_points(conn: sqlite3.Connection, chat_id: int) -> dict[int, int]:

@@ -79,10 +79,18 @@ def _remove_dead_partials(folder: Path) -> None:
             continue
 
 
-def take_snapshot(conn: sqlite3.Connection, *, data_dir: str | PathLike[str], kind: str) -> Path:
+def take_snapshot(
+    conn: sqlite3.Connection,
+    *,
+    data_dir: str | PathLike[str],
+    kind: str,
+    describe: dict[str, object] | None = None,
+) -> Path:
     """Write a complete copy of the committed history into ``data_dir/snapshots/``.
 
     Writes made on ``conn`` but not yet committed are not in the copy.
+    ``describe`` adds values to the copy's description (a rewind records what
+    it removes, for ``undo_rewind``).
     """
     if not isinstance(kind, str) or not _KIND.match(kind):
         raise SnapshotError(
@@ -109,6 +117,7 @@ def take_snapshot(conn: sqlite3.Connection, *, data_dir: str | PathLike[str], ki
                 "source": source.name,
                 "max_event_id": max_id,
                 "events": count,
+                **(describe or {}),
             }
             dst.executemany(
                 "INSERT OR REPLACE INTO rpkit_meta(key, value) VALUES (?, ?)",

@@ -8,7 +8,7 @@ kinds' effects) and ``build`` (rebuild, roll back and fold forward).
 from __future__ import annotations
 
 from .build import catch_up, move_to, project, rebuild, reproject_from, settle_projection
-from .fold import apply_event, fold
+from .fold import apply_event, apply_rows, effects, fold
 from .sink import MemorySink, SqlSink
 from .undo import (
     UNDO_PRUNE_STEP,
@@ -26,7 +26,9 @@ __all__ = [
     "MemorySink",
     "SqlSink",
     "apply_event",
+    "apply_rows",
     "catch_up",
+    "effects",
     "fold",
     "move_to",
     "project",

@@ -2,7 +2,8 @@
 
 ``event_log`` is the truth; the projected tables (``PROJECTED``) are derived from
 it and their names and columns are a contract with the app's other code.
-``projection_undo`` keeps, for recent events, what each projection write
+Version 3 adds the chats' lineage (``parent_chat_id``, ``forked_from_event_id``)
+and a ``history_id``. ``projection_undo`` keeps, for recent events, what each projection write
 replaced, so that a rewind or an edit rolls the projection back by the tail it
 undoes instead of replaying the whole log.
 """
@@ -10,11 +11,12 @@ undoes instead of replaying the whole log.
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from dataclasses import dataclass, field
 
 from ..errors import TableError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 APPLICATION_ID = 0x72706B74  # "rpkt", stamped into the SQLite header
 
 
@@ -79,7 +81,8 @@ PROJECTED: dict[str, Table] = {
             "chats",
             ("id",),
             "id INTEGER Int64\ntitle TEXT string\ncreated_event_id INTEGER Int64\n"
-            "created_at TEXT datetime",
+            "created_at TEXT datetime\nparent_chat_id INTEGER Int64\n"
+            "forked_from_event_id INTEGER Int64",
         ),
         _table(
             "chat_state",
@@ -194,13 +197,26 @@ V2_DDL = [
 ]
 
 
+# Columns that later versions added to a projected table, by version.
+ADDED_COLUMNS = {3: {"chats": ("parent_chat_id", "forked_from_event_id")}}
+
+
+def _v1_ddl(table: Table) -> str:
+    """The table as version 1 created it (without the columns later versions added)."""
+    later = {c for added in ADDED_COLUMNS.values() for c in added.get(table.name, ())}
+    if not later:
+        return table.ddl
+    kept = [f"{c} {s} {d}" for c, s, d in table.columns if c not in later]
+    return _table(table.name, table.key, "\n".join(kept)).ddl
+
+
 def create_v1(conn: sqlite3.Connection) -> None:
     """Create the version-1 schema (kept to test and exercise migrations)."""
     conn.execute(META_DDL)
     conn.execute(EVENT_LOG_DDL)
     for table in PROJECTED.values():
         if not table.extension:
-            conn.execute(table.ddl)
+            conn.execute(_v1_ddl(table))
     conn.execute("INSERT INTO rpkit_meta(key, value) VALUES ('schema_version', '1')")
     conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
@@ -215,18 +231,30 @@ def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS = {1: _migrate_1_to_2}
+def _migrate_2_to_3(conn: sqlite3.Connection) -> None:
+    # Lineage of chats (DESIGN §11); the caller re-projects, which fills the columns.
+    for table, columns in ADDED_COLUMNS[3].items():
+        for column in columns:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} INTEGER")
+    # Who a history is: a snapshot of it names the same id (undo_rewind checks it).
+    conn.execute(
+        "INSERT OR IGNORE INTO rpkit_meta(key, value) VALUES ('history_id', ?)",
+        (uuid.uuid4().hex,),
+    )
 
 
-def create(conn: sqlite3.Connection) -> None:
-    """Create the current schema in an empty database."""
+MIGRATIONS = {1: _migrate_1_to_2, 2: _migrate_2_to_3}
+
+
+def create(conn: sqlite3.Connection, *, version: int = SCHEMA_VERSION) -> None:
+    """Create the schema of ``version`` (the current one unless testing a migration)."""
     create_v1(conn)
-    migrate(conn, 1)
+    migrate(conn, 1, upto=version)
 
 
-def migrate(conn: sqlite3.Connection, version: int) -> None:
-    """Bring a history from ``version`` to ``SCHEMA_VERSION``, one step at a time."""
-    while version < SCHEMA_VERSION:
+def migrate(conn: sqlite3.Connection, version: int, *, upto: int = SCHEMA_VERSION) -> None:
+    """Bring a history from ``version`` to ``upto``, one step at a time."""
+    while version < upto:
         MIGRATIONS[version](conn)
         version += 1
         conn.execute(

@@ -43,6 +43,8 @@ class RewindPanelPage:
         self.preview_button = button(root, "Preview")
         self.rewind_button = button(root, "Rewind")
         self.undo_button = button(root, "Undo last rewind")
+        self.branch_button = button(root, "Branch from here")
+        self.every_chat = button(root, "every chat")
         self.status_line = root.locator(":scope > .widget-html").first
         self.output = root.locator(".widget-output").first
         self.chart = root.locator("img.widget-image").first
@@ -56,6 +58,9 @@ class RewindPanelPage:
             lambda: self.status() if self.status().startswith(prefix) else None,
             timeout,
         )
+
+    def chat_options(self) -> list[str]:
+        return option_values(self.chat)
 
     def pick_chat(self, chat_id: int) -> None:
         (value,) = [v for v in option_values(self.chat) if v.startswith(f"{chat_id}: ")]

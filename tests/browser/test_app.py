@@ -49,7 +49,7 @@ def test_app_page_rewind_and_undo(app, app_history, page, steps):
     db = app_history
     with rpkit.open_db(db) as conn:
         point = rpkit.rewind_point(conn, TURN)
-        preview = rpkit.compute_rewind_preview(conn, point)
+        preview = rpkit.compute_rewind_preview(conn, point, chat_id=CHAT)
         transcript = frames.turns(conn, CHAT)
     row = transcript[transcript["event_id"] == TURN].iloc[0]
     position, replaced_by = int(row["position"]), int(row["replaced_by"])
@@ -114,7 +114,9 @@ def test_app_page_rewind_and_undo(app, app_history, page, steps):
     wait_for("Rewind to be enabled after the tick", panel.rewind_button.is_enabled, 30)
     panel.rewind_button.click()
     panel.wait_status(f"Rewound to after event {point}: {preview['total_events']} events removed.")
-    assert query(db, "SELECT MAX(id) FROM event_log") == [(point,)]
+    assert query(
+        db, "SELECT COUNT(*) FROM event_log WHERE chat_id = ? AND id > ?", CHAT, point
+    ) == [(0,)]
     assert query(db, "SELECT hidden FROM event_log WHERE id = ?", TURN) == [(0,)]
     with rpkit.open_db(db) as conn:
         after = frames.turns(conn, CHAT)
@@ -130,7 +132,7 @@ def test_app_page_rewind_and_undo(app, app_history, page, steps):
 
     # undo: everything back
     panel.undo_button.click()
-    panel.wait_status("Undone: restored ")
+    panel.wait_status("Undone: put back what the rewind removed")
     assert dump(db) == before
     wait_for(
         "the transcript after the undo",

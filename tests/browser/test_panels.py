@@ -50,12 +50,13 @@ def test_rewind_panel_preview_refuse_rewind_undo(lab, page, steps, scratch):
     db = scratch / "history" / "demo.db"
     with rpkit.open_db(db) as conn:
         point = rpkit.rewind_point(conn, TURN)
-        preview = rpkit.compute_rewind_preview(conn, point)
+        preview = rpkit.compute_rewind_preview(conn, point, chat_id=CHAT)
         transcript = frames.turns(conn, CHAT)
     row = transcript[transcript["event_id"] == TURN].iloc[0]
     position, replaced_by = int(row["position"]), int(row["replaced_by"])
     (newest,) = query(db, "SELECT MAX(id) FROM event_log")[0]
-    kept = query(db, "SELECT COUNT(*) FROM event_log WHERE id <= ?", point)[0][0]
+    (total,) = query(db, "SELECT COUNT(*) FROM event_log")[0]
+    other_chats = query(db, "SELECT id FROM event_log WHERE chat_id IS NOT ?", CHAT)
     before = dump(db)
     try:
         open_and_run(
@@ -92,7 +93,7 @@ def test_rewind_panel_preview_refuse_rewind_undo(lab, page, steps, scratch):
         # Preview: the tables and the chart appear
         panel.preview_button.click()
         status = panel.wait_status(f"Preview of a rewind to turn #{position} (after event {point})")
-        assert f"removes {preview['total_events']} events" in status
+        assert f"removes {preview['total_events']} events (chat {CHAT} only)" in status
         assert f"brings back {len(preview['restored_events'])}" in status
         tables = panel.output.locator("table")
         wait_for("the preview's tables", lambda: tables.count() >= 4, 30)
@@ -124,7 +125,12 @@ def test_rewind_panel_preview_refuse_rewind_undo(lab, page, steps, scratch):
         panel.wait_status(
             f"Rewound to after event {point}: {preview['total_events']} events removed."
         )
-        assert query(db, "SELECT MAX(id), COUNT(*) FROM event_log") == [(point, kept)]
+        # (this chat only: the other chats keep every event)
+        assert query(db, "SELECT COUNT(*) FROM event_log") == [(total - preview["total_events"],)]
+        assert query(
+            db, "SELECT COUNT(*) FROM event_log WHERE chat_id = ? AND id > ?", CHAT, point
+        ) == [(0,)]
+        assert query(db, "SELECT id FROM event_log WHERE chat_id IS NOT ?", CHAT) == other_chats
         assert query(db, "SELECT hidden FROM event_log WHERE id = ?", TURN) == [(0,)]
         assert len(list((scratch / "history" / "snapshots").glob("*.sqlite"))) == 1
         assert panel.undo_button.is_enabled() and panel.rewind_button.is_disabled()
@@ -132,11 +138,26 @@ def test_rewind_panel_preview_refuse_rewind_undo(lab, page, steps, scratch):
 
         # Undo: the file holds again what it held before the rewind
         panel.undo_button.click()
-        panel.wait_status("Undone: restored ")
+        panel.wait_status("Undone: put back what the rewind removed")
         assert query(db, "SELECT MAX(id) FROM event_log") == [(newest,)]
         assert dump(db) == before
         assert panel.undo_button.is_disabled()
         steps.shot(page, "undone")
+
+        # Branch from here: a new chat appears in the picker, and it is shown
+        chats = panel.chat_options()
+        panel.pick_turn(position, retired=True)
+        panel.branch_button.click()
+        panel.wait_status(f"Branched chat {len(chats) + 1} from turn #{position} of chat {CHAT}")
+        wait_for(
+            "the new chat in the picker", lambda: len(panel.chat_options()) == len(chats) + 1, 30
+        )
+        assert panel.chat_options()[: len(chats)] == chats
+        with rpkit.open_db(db) as conn:
+            fork = frames.turns(conn, len(chats) + 1)
+            assert rpkit.verify(conn).ok
+        assert int((~fork["retired"]).sum()) == position
+        steps.shot(page, "branched")
         assert not page.js_errors, page.js_errors
         assert not unexpected_requests(page.context), unexpected_requests(page.context)
     finally:

@@ -92,6 +92,11 @@ def _run(op: str, args: dict) -> None:
         rpkit.execute_rewind(**args)
     elif op == "restore":
         rpkit.restore_snapshot(**args)
+    elif op == "undo":
+        rpkit.undo_rewind(**args)
+    elif op == "fork":
+        with rpkit.open_db(args["db_path"]) as conn:
+            rpkit.fork_chat(conn, args["turn_event_id"], ts=args.get("ts"))
     elif op == "project":
         with rpkit.open_db(args["db_path"]) as conn:
             rpkit.project(conn)

@@ -66,6 +66,10 @@ def test_a_tiny_run_reports_every_measurement(tmp_path):
         "frames.affinity no slower than dict loop",
         "preview < 20 ms",
         "state_at near head < 0.2 s",
+        "rewind 1% of a chat <= 1.5x snapshot",
+        "rewind 1% of a chat >= 10x faster than project",
+        "undo_rewind <= its rewind",
+        "fork of 1,000 turns < 50 ms",
     }
     assert all(isinstance(t["met"], bool) for t in size["targets"].values())
     # The printed table names every measurement that is not shown as a baseline.

@@ -461,5 +461,90 @@ def test_crash_during_migration(child, tmp_path, v1_base):
             result=result,
         )
         shutil.rmtree(case)
-    assert versions["killed, left at version 1"] and versions["killed, left at version 2"]
+    final = rpkit.store.schema.SCHEMA_VERSION
+    assert versions["killed, left at version 1"] and versions[f"killed, left at version {final}"]
     print(f"\n[crash] {tally.report()}, {dict(versions)} over {first['points']} points")
+
+
+# -- chats as a tree -----------------------------------------------------------
+
+
+def _chat_point(path: Path) -> tuple[int, int]:
+    """Chat 2 and a point of it that un-retires an edit, with later events in other chats."""
+    with rpkit.open_db(path) as conn:
+        row = conn.execute(
+            "SELECT e.chat_id, MIN(e.superseded_by) - 1 FROM event_log e "
+            "WHERE e.superseded_by IS NOT NULL AND e.chat_id IS NOT NULL "
+            "GROUP BY e.chat_id ORDER BY e.chat_id LIMIT 1"
+        ).fetchone()
+    return row[0], row[1]
+
+
+def test_crash_during_chat_rewind(child, tmp_path, base):
+    chat, point = _chat_point(base / "history.db")
+    run_trials(
+        child,
+        tmp_path,
+        base,
+        "rewind",
+        lambda case: {
+            "db_path": str(case / "history.db"),
+            "data_dir": str(case),
+            "after_event_id": point,
+            "chat_id": chat,
+        },
+        db_name="history.db",
+    )
+
+
+@pytest.fixture(scope="module")
+def undo_base(tmp_path_factory, base) -> Path:
+    """The demo history after a rewind of one chat, and an append to another since."""
+    folder = tmp_path_factory.mktemp("crash-undo")
+    shutil.copyfile(base / "history.db", folder / "history.db")
+    chat, point = _chat_point(folder / "history.db")
+    snap = rpkit.execute_rewind(
+        db_path=folder / "history.db", data_dir=folder, after_event_id=point, chat_id=chat
+    )
+    with rpkit.open_db(folder / "history.db") as conn:
+        other = conn.execute("SELECT MIN(id) FROM chats WHERE id != ?", (chat,)).fetchone()[0]
+        rpkit.append(conn, "user_turn", {"text": "meanwhile"}, chat_id=other)
+    shutil.move(snap, folder / "rewind.sqlite")
+    settle(folder / "history.db")
+    return folder
+
+
+def test_crash_during_undo_rewind(child, tmp_path, undo_base):
+    snapshot_log = log_of(undo_base / "rewind.sqlite")
+    run_trials(
+        child,
+        tmp_path,
+        undo_base,
+        "undo",
+        lambda case: {
+            "db_path": str(case / "history.db"),
+            "data_dir": str(case),
+            "snapshot": str(case / "rewind.sqlite"),
+        },
+        db_name="history.db",
+        snapshot_logs_of=lambda before: [snapshot_log],
+    )
+
+
+def test_crash_during_fork(child, tmp_path, base):
+    with rpkit.open_db(base / "history.db") as conn:
+        turn = conn.execute(  # a retired turn late in its chat: many turns are copied
+            "SELECT MAX(id) FROM event_log WHERE kind LIKE '%_turn' AND superseded_by IS NOT NULL"
+        ).fetchone()[0]
+    run_trials(
+        child,
+        tmp_path,
+        base,
+        "fork",
+        lambda case: {
+            "db_path": str(case / "history.db"),
+            "turn_event_id": turn,
+            "ts": "2026-01-06T10:00:00Z",  # the same log on every run
+        },
+        db_name="history.db",
+    )

@@ -99,3 +99,43 @@ def test_every_command_has_help(run):
     for name, command in main.commands.items():
         r = run(name, "--help")
         assert r.exit_code == 0 and command.help.split("\n")[0][:20] in r.output
+
+
+def test_chat_rewind_undo_fork_and_the_tree(run, tmp_path):
+    run("demo", "demo.db")
+    db = tmp_path / "demo.db"
+    with rpkit.open_db(db) as conn:
+        point = conn.execute("SELECT MAX(id) - 40 FROM event_log WHERE chat_id = 2").fetchone()[0]
+        before = log_rows(conn)
+    r = run("preview", "demo.db", point, "--chat", 2)
+    assert r.exit_code == 0 and r.output.startswith(f"rewind of chat 2 to after event {point}")
+    r = run("rewind", "demo.db", point, "--chat", 2, "--yes")
+    assert r.exit_code == 0 and "undo with: rpkit undo demo.db" in r.output
+    snap = r.output.strip().split()[-1]
+    with rpkit.open_db(db) as conn:
+        after = log_rows(conn)
+        assert [x for x in after if x[2] != 2] == [x for x in before if x[2] != 2]
+    r = run("undo", "demo.db", snap)
+    assert r.exit_code == 0
+    with rpkit.open_db(db) as conn:
+        assert log_rows(conn) == before
+        turn = conn.execute("SELECT MAX(id) FROM event_log WHERE kind = 'user_turn'").fetchone()[0]
+    r = run("fork", "demo.db", "--turn", turn, "--title", "What if")
+    assert r.exit_code == 0 and r.output.startswith("chat 4: branched at turn")
+    r = run("info", "demo.db")
+    lines = r.output.splitlines()
+    branch = next(line for line in lines if "What if" in line)
+    assert branch.startswith("  chat 4") and "(branch of chat" in branch
+
+
+def test_undo_refusal_and_fork_refusal_change_nothing(run, tmp_path):
+    run("demo", "demo.db")
+    db = tmp_path / "demo.db"
+    before = file_state(db)
+    r = run("undo", "demo.db", "demo.db")
+    assert r.exit_code == 1 and "records no rewind" not in r.output and "snapshot" in r.output
+    r = run("fork", "demo.db", "--turn", 1)
+    assert r.exit_code == 1 and "not a user or assistant turn" in r.output
+    r = run("rewind", "demo.db", 3, "--chat", 2, "--yes")
+    assert r.exit_code == 1 and "before chat 2 was created" in r.output
+    assert file_state(db) == before

@@ -65,7 +65,7 @@ def test_every_kind_projects(conn):
     assert t["you_entity"] == [(1, "Wren B.", "courier")]
     assert t["bots"] == [("mira", "Mira", None, 2)]
     assert t["containers"] == [(1, "Vell", "kingdom", None), (2, "Inn", None, 1)]
-    assert t["chats"] == [(1, "Evening", 5, "2024-06-05T14:56:50.000000Z")]
+    assert t["chats"] == [(1, "Evening", 5, "2024-06-05T14:56:50.000000Z", None, None)]
     assert t["chat_state"] == [(1, 2, end, "mira", None)]
     assert t["edges"] == [("mira", "you", 1.5, 2, e1 + 1)]
     assert t["memories"] == [(m, 1, "mira", "likes tea", 0.7)]

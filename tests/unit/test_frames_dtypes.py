@@ -30,6 +30,8 @@ EVENT_DTYPES = {
     "bot_id": "string",
     "title": "string",
     "bot_ids": "object",
+    "parent_chat_id": "Int64",
+    "forked_from_event_id": "Int64",
     "text": "string",
     "revision": "string",
     "replaces": "Int64",
@@ -154,7 +156,8 @@ def test_events_equal_a_row_by_row_reading(rich):
     # catalogue fields of the kinds present in catalogue order, then the extras
     assert list(ev.columns) == [
         *frames.EVENT_COLUMNS,
-        *["name", "persona", "bot_id", "title", "bot_ids", "text", "revision", "replaces"],
+        *["name", "persona", "bot_id", "title", "bot_ids", "parent_chat_id"],
+        *["forked_from_event_id", "text", "revision", "replaces"],
         *["src", "dst", "delta", "reason", "target", "source", "lang"],
     ]
     assert str(ev["lang"].dtype) == "string" and ev["lang"].notna().sum() == 1

@@ -184,3 +184,64 @@ def test_a_pair_keeps_its_colour_whichever_pairs_are_shown(demo):
     for label, line in some.items():
         assert line.get_color() == everything[label].get_color()
         assert line.get_linestyle() == everything[label].get_linestyle()
+
+
+# -- chats as a tree ----------------------------------------------------------------
+
+
+@pytest.fixture
+def forked(tmp_path):
+    """The demo with a branch from chat 3's first edited turn, and a branch of that."""
+    path = copy_demo(tmp_path)
+    with rpkit.open_db(path) as conn:
+        t = frames.turns(conn, 3)
+        edited = int(t[t["replaced_how"] == "edit"]["event_id"].iloc[0])
+        fork = rpkit.fork_chat(conn, edited)
+        turn = rpkit.append(conn, "user_turn", {"text": "on"}, chat_id=fork)
+        nested = rpkit.fork_chat(conn, turn)
+    return path, fork, nested
+
+
+def test_chat_tree_draws_each_chat_its_forks_and_side_shoots(forked):
+    path, fork, nested = forked
+    with rpkit.open_db(path) as conn:
+        ax = plots.chat_tree(conn)
+        tree = frames.chats(conn)
+        retired = int(tree["retired_turns"].sum())
+    assert isinstance(ax, Axes)
+    chats = [line for line in ax.get_lines() if line.get_gid() == "chat"]
+    assert [line.get_label() for line in chats] == ["chat 1", "chat 2", "chat 3", f"chat {fork}",
+                                                    f"chat {nested}"]  # fmt: skip
+    by_chat = {line.get_label(): line for line in chats}
+    assert list(by_chat[f"chat {fork}"].get_xdata()) == [7, 8]  # forked at place 7 of chat 3
+    assert list(by_chat["chat 1"].get_xdata()) == [1, 70]
+    assert len([line for line in ax.get_lines() if line.get_gid() == "fork"]) == 2
+    assert len([line for line in ax.get_lines() if line.get_gid() == "shoot"]) == retired == 7
+    ys = {label: line.get_ydata()[0] for label, line in by_chat.items()}
+    assert ys["chat 3"] > ys[f"chat {fork}"] > ys[f"chat {nested}"]  # a branch under its parent
+    assert {t.get_text() for t in ax.get_legend().get_texts()} == {"edit", "hide", "regenerate"}
+    assert ax.get_yticklabels()[0].get_text() == "1: An evening at the Kettle"
+
+
+def test_chat_tree_on_given_axes_and_an_empty_history(forked, conn):
+    fig, ax = plt.subplots()
+    with rpkit.open_db(forked[0]) as other:
+        assert plots.chat_tree(other, ax=ax) is ax
+    with pytest.raises(rpkit.FrameError, match="no chats"):
+        plots.chat_tree(conn)
+
+
+def test_branch_affinity_chart_has_a_line_per_chat_and_pair(forked):
+    path, fork, _ = forked
+    with rpkit.open_db(path) as conn:
+        frame = frames.branch_affinity(conn, [3, fork])
+    ax = plots.branch_affinity(frame, pairs=["you → sable"])
+    lines = [line for line in ax.get_lines() if line.get_gid() == "branch"]
+    assert [line.get_label() for line in lines] == [
+        "chat 3: you → sable",
+        f"chat {fork}: you → sable",
+    ]
+    last = frame[(frame["chat_id"] == 3) & (frame["pair"] == "you → sable")]["affinity"].iloc[-1]
+    assert lines[0].get_ydata()[-1] == pytest.approx(last)
+    with pytest.raises(rpkit.FrameError, match="branch_affinity"):
+        plots.branch_affinity(frame.drop(columns=["pair"]))

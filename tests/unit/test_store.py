@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 import rpkit
 from rpkit.store import get_meta, schema
 
-from ..helpers import file_state, log_rows, table_rows
+from ..helpers import ROOT, file_state, log_rows, table_rows
 
 
 def test_new_history_has_schema_and_settings(db_path):
@@ -106,8 +107,58 @@ def test_version_1_history_is_migrated_and_projected(tmp_path):
     old.commit()
     old.close()
     with rpkit.open_db(path) as conn:
-        assert get_meta(conn, "schema_version") == 2
+        assert get_meta(conn, "schema_version") == schema.SCHEMA_VERSION
         assert conn.execute("SELECT turn_count FROM chat_state").fetchone() == (1,)
         assert rpkit.verify(conn).ok
         assert len(log_rows(conn)) == 3
         assert table_rows(conn)["bots"] == [("b", "B", None, 1)]
+
+
+V2_FIXTURE = ROOT / "tests" / "fixtures" / "v2-history.db"
+
+
+def test_a_version_2_history_of_the_last_release_migrates_to_lineage(tmp_path):
+    """``tests/fixtures/v2-history.db`` was written by rpkit 0.1 (schema 2), before lineage."""
+    path = tmp_path / "v2.db"
+    shutil.copyfile(V2_FIXTURE, path)
+    old = sqlite3.connect(path)
+    assert old.execute("SELECT value FROM rpkit_meta WHERE key = 'schema_version'").fetchone() == (
+        "2",
+    )
+    old_log = log_rows(old)
+    old_chats = old.execute("SELECT * FROM chats ORDER BY id").fetchall()
+    old.close()
+    with rpkit.open_db(path) as conn:
+        assert get_meta(conn, "schema_version") == schema.SCHEMA_VERSION == 3
+        assert log_rows(conn) == old_log
+        chats = conn.execute("SELECT * FROM chats ORDER BY id").fetchall()
+        assert chats == [(*row, None, None) for row in old_chats]
+        history_id = conn.execute(
+            "SELECT value FROM rpkit_meta WHERE key = 'history_id'"
+        ).fetchone()[0]
+        assert len(history_id) == 32
+        assert rpkit.verify(conn).ok
+    with rpkit.open_db(path) as conn:  # a second open changes nothing
+        assert conn.execute("SELECT value FROM rpkit_meta WHERE key = 'history_id'").fetchone() == (
+            history_id,
+        )
+
+
+def test_a_history_made_at_version_2_migrates(tmp_path):
+    path = tmp_path / "made-at-2.db"
+    old = sqlite3.connect(path)
+    schema.create(old, version=2)
+    old.executemany(
+        "INSERT INTO event_log(ts, chat_id, kind, payload) VALUES (?, ?, ?, ?)",
+        [
+            ("2024-01-01T00:00:00.000000Z", None, "bot_created", '{"bot_id": "b", "name": "B"}'),
+            ("2024-01-01T00:00:01.000000Z", 1, "chat_created", '{"title": "t", "bot_ids": ["b"]}'),
+        ],
+    )
+    old.commit()
+    columns = [r[1] for r in old.execute("PRAGMA table_info(chats)")]
+    assert "parent_chat_id" not in columns
+    old.close()
+    with rpkit.open_db(path) as conn:
+        assert table_rows(conn)["chats"] == [(1, "t", 2, "2024-01-01T00:00:01.000000Z", None, None)]
+        assert rpkit.verify(conn).ok

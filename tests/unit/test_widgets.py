@@ -100,6 +100,7 @@ def test_the_panel_lists_chats_and_the_transcript(history):
 
 
 def test_preview_shows_frames_diff_and_chart(panel, history):
+    panel.scope.value = "all"  # the rewind of every chat
     db, _ = history
     turn = live_turn_before_edit(panel)
     pick(panel, turn)
@@ -165,6 +166,7 @@ def test_rewind_is_refused_without_a_preview_of_the_selected_turn(panel, history
 
 
 def test_rewind_then_undo(panel, history):
+    panel.scope.value = "all"  # the rewind of every chat
     db, data_dir = history
     before = dump(db)
     all_turns = turns_of(db, CHAT, live_only=False)
@@ -200,8 +202,8 @@ def test_rewind_then_undo(panel, history):
     panel.undo_button.click()
     assert panel.last_error is None, panel.status
     assert dump(db) == before
-    assert panel.last_restore_snapshot is not None and panel.last_restore_snapshot.is_file()
-    assert panel.status.startswith(f"Undone: restored {panel.last_snapshot.name}")
+    assert panel.status.startswith("Undone: put back what the rewind removed")
+    assert panel.last_snapshot.name in panel.status
     assert len(panel.transcript) == all_turns and panel.undo_button.disabled
     panel.undo_button.click()
     assert panel.status.startswith("Nothing to undo")
@@ -300,6 +302,7 @@ def test_affinity_explorer_refresh_sees_a_change(history):
 
 
 def test_a_retired_turn_can_be_picked_to_undo_an_edit(panel, history):
+    panel.scope.value = "all"  # the rewind of every chat
     db, _ = history
     edit = count(db, "SELECT superseded_by FROM event_log WHERE id = ?", TURN)
     # what the turn caused (its edge update), retired with it by the edit
@@ -335,3 +338,58 @@ def test_a_retired_turn_can_be_picked_to_undo_an_edit(panel, history):
     assert panel.turn.value == TURN == int(t["event_id"].max())
     with rpkit.open_db(db) as conn:
         assert conn.execute("SELECT MAX(id) FROM event_log").fetchone() == (caused,)
+
+
+def test_this_chat_rewinds_alone_undo_keeps_other_chats_and_branch_adds_a_chat(panel, history):
+    db, data_dir = history
+    assert panel.scope.value == "chat"
+    with rpkit.open_db(db) as conn:
+        ids = [r[0] for r in conn.execute("SELECT id FROM event_log WHERE chat_id = ?", (CHAT,))]
+    others = count(db, "SELECT COUNT(*) FROM event_log WHERE chat_id IS NOT ?", CHAT)
+    turn = live_turn_before_edit(panel)
+    pick(panel, turn)
+    panel.preview_button.click()
+    with rpkit.open_db(db) as conn:
+        point = rpkit.rewind_point(conn, turn)
+        expected = rpkit.compute_rewind_preview(conn, point, chat_id=CHAT)
+    assert panel.last_preview == expected
+    assert set(expected["by_chat"]) <= {CHAT, None}
+    assert (
+        f"(after event {point}): removes {expected['total_events']} events (chat {CHAT} only)"
+        in panel.status
+    )
+    panel.confirm.value = True
+    panel.rewind_button.click()
+    assert panel.last_error is None, panel.status
+    # every other chat keeps its events; this chat ends at the turn
+    assert count(db, "SELECT COUNT(*) FROM event_log WHERE chat_id IS NOT ?", CHAT) == others
+    assert count(db, "SELECT MAX(id) FROM event_log WHERE chat_id = ?", CHAT) <= point
+    with rpkit.open_db(db) as conn:
+        assert rpkit.verify(conn).ok
+    # a later turn in another chat does not stop the undo of this chat's rewind
+    other = next(c for c in (1, 2, 3) if c != CHAT)
+    with rpkit.open_db(db) as conn:
+        rpkit.append(conn, "user_turn", {"text": "meanwhile"}, chat_id=other)
+    panel.undo_button.click()
+    assert panel.last_error is None, panel.status
+    assert panel.status.startswith("Undone: put back what the rewind removed")
+    assert count(db, "SELECT COUNT(*) FROM event_log WHERE chat_id IS NOT ?", CHAT) == others + 1
+    with rpkit.open_db(db) as conn:
+        assert rpkit.verify(conn).ok
+        back = [r[0] for r in conn.execute("SELECT id FROM event_log WHERE chat_id = ?", (CHAT,))]
+    assert back == ids
+    # branch from the selected turn: a new chat appears in the picker, shown
+    chats = [v for _, v in panel.chat.options]
+    pick(panel, turn)
+    panel.branch_button.click()
+    assert panel.last_error is None, panel.status
+    assert panel.last_fork not in chats and panel.chat.value == panel.last_fork
+    assert [v for _, v in panel.chat.options] == [*chats, panel.last_fork]
+    with rpkit.open_db(db) as conn:
+        parent = frames.turns(conn, CHAT)
+        fork = frames.turns(conn, panel.last_fork)
+        assert rpkit.verify(conn).ok
+    place = int(parent.loc[parent["event_id"] == turn, "position"].iloc[0])
+    live = parent[~parent["retired"] & (parent["position"] <= place)]
+    assert fork.loc[~fork["retired"], "text"].tolist() == live["text"].tolist()
+    assert panel.status.startswith(f"Branched chat {panel.last_fork} from turn #{place}")

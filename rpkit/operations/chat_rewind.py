@@ -1,0 +1,178 @@
+"""Per-chat rewind: cut one chat back to an event, and what its later events caused.
+
+The removed set of a rewind of chat C to N is every event of C with an id
+above N, plus every event derived from a removed one (``cause_id``,
+transitively, whatever its chat). Retirements made by removed events are
+undone; every other event stays with its id. The projection is rolled back to
+just before the first event whose visibility changes and folded forward, so a
+rewind costs the tail it changes, not the log.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+import pandas as pd
+
+from ..errors import ChatIdError, RewindPointError, UnknownChatError
+from ..kinds import KINDS
+from ..projection import MemorySink, apply_rows, effects, reproject_from
+from ..store import atomic, get_meta, head_id, is_id
+from .timetravel import sink_frames
+
+_CREATES_CHAT = tuple(sorted(k.name for k in KINDS.values() if k.chat == "new"))
+
+
+def _removed_sql(db: str) -> str:
+    return f"""
+WITH RECURSIVE removed(id) AS (
+  SELECT id FROM {db}.event_log WHERE chat_id = ? AND id > ?
+  UNION
+  SELECT e.id FROM {db}.event_log e JOIN removed r ON e.cause_id = r.id
+)
+SELECT id FROM removed ORDER BY id
+"""
+
+
+IDS = "(SELECT value FROM json_each(?))"
+
+
+def chat_created_at(conn: sqlite3.Connection, chat_id: object) -> tuple[int, int]:
+    """``chat_id`` as an int and the id of the event that created it; refuse a bad one."""
+    if not is_id(chat_id):
+        raise ChatIdError(
+            f"chat_id must be an int or None, not {type(chat_id).__name__} {chat_id!r}; "
+            "pass a chat id from frames.chats(conn)['chat_id'], or None for a global rewind"
+        )
+    chat_id = int(chat_id)
+    marks = ", ".join("?" * len(_CREATES_CHAT))
+    row = conn.execute(
+        f"SELECT MIN(id) FROM event_log WHERE chat_id = ? AND kind IN ({marks})",
+        (chat_id, *_CREATES_CHAT),
+    ).fetchone()
+    if row[0] is None:
+        known = [r[0] for r in conn.execute("SELECT id FROM chats ORDER BY id")]
+        raise UnknownChatError(
+            f"there is no chat {chat_id} in this history; pick one of {known} "
+            "(frames.chats(conn) lists them), or pass chat_id=None for a global rewind"
+        )
+    return chat_id, row[0]
+
+
+def check_chat_point(conn: sqlite3.Connection, after_event_id: int, chat_id: object) -> int:
+    """The chat to rewind; refuse a point before the chat was created."""
+    chat, created = chat_created_at(conn, chat_id)
+    if after_event_id < created:
+        raise RewindPointError(
+            f"after_event_id {after_event_id} is before chat {chat} was created (event "
+            f"{created}); a rewind of chat {chat} keeps at least its creation: pick an id from "
+            f"{created} to {head_id(conn)}, or pass chat_id=None to rewind every chat"
+        )
+    return chat
+
+
+def removed_ids(
+    conn: sqlite3.Connection, after_event_id: int, chat_id: int | None, *, db: str = "main"
+) -> list[int]:
+    """The ids a rewind to ``after_event_id`` removes (of ``chat_id``; None: every chat)."""
+    if chat_id is None:
+        sql = f"SELECT id FROM {db}.event_log WHERE id > ? ORDER BY id"
+        return [r[0] for r in conn.execute(sql, (after_event_id,))]
+    return [r[0] for r in conn.execute(_removed_sql(db), (chat_id, after_event_id))]
+
+
+def retired_by(conn: sqlite3.Connection, ids: list[int], *, db: str = "main") -> list[tuple]:
+    """Events outside ``ids`` retired by one of them: (id, kind, chat_id, superseded_by)."""
+    text = json.dumps(ids)
+    return conn.execute(
+        f"SELECT id, kind, chat_id, superseded_by FROM {db}.event_log "
+        f"WHERE superseded_by IS NOT NULL AND superseded_by IN {IDS} AND id NOT IN {IDS} "
+        "ORDER BY id",
+        (text, text),
+    ).fetchall()
+
+
+def chat_preview(conn: sqlite3.Connection, after_event_id: int, chat_id: int) -> dict[str, Any]:
+    """The preview of a rewind of ``chat_id`` (the keys of the global one, plus ``chat_id``)."""
+    ids = removed_ids(conn, after_event_id, chat_id)
+    rows = conn.execute(
+        f"SELECT kind, chat_id, hidden FROM event_log WHERE id IN {IDS}", (json.dumps(ids),)
+    ).fetchall()
+    by_kind: dict[str, int] = {}
+    by_chat: dict[int | None, int] = {}
+    for kind, chat, _hidden in rows:
+        by_kind[kind] = by_kind.get(kind, 0) + 1
+        by_chat[chat] = by_chat.get(chat, 0) + 1
+    restored = [
+        {"id": i, "kind": k, "chat_id": c, "superseded_by": s}
+        for i, k, c, s in retired_by(conn, ids)
+    ]
+    return {
+        "after_event_id": after_event_id,
+        "head_event_id": head_id(conn),
+        "total_events": len(rows),
+        "by_kind": dict(sorted(by_kind.items())),
+        "hidden_events": sum(r[2] for r in rows),
+        "by_chat": dict(sorted(by_chat.items(), key=lambda kv: (kv[0] is not None, kv[0] or 0))),
+        "restored_events": restored,
+        "chat_id": chat_id,
+    }
+
+
+def scope_fingerprint(
+    conn: sqlite3.Connection, chat_id: int | None, *, upto: int | None = None
+) -> tuple[int, int]:
+    """How many events the scope (a chat, or the whole log) holds, and its newest id."""
+    where, args = ("WHERE chat_id = ?", [chat_id]) if chat_id is not None else ("WHERE 1", [])
+    if upto is not None:
+        where, args = f"{where} AND id <= ?", [*args, upto]
+    count, newest = conn.execute(
+        f"SELECT COUNT(*), COALESCE(MAX(id), 0) FROM event_log {where}", args
+    ).fetchone()
+    return count, newest
+
+
+def cut_chat(conn: sqlite3.Connection, after_event_id: int, chat_id: int) -> int:
+    """Remove a chat's events after the point and what they caused; return how many.
+
+    Runs inside the caller's transaction, after its snapshot.
+    """
+    ids = removed_ids(conn, after_event_id, chat_id)
+    if not ids:
+        return 0
+    text = json.dumps(ids)
+    back = [r[0] for r in retired_by(conn, ids)]
+    start = min(ids[0], *back) if back else ids[0]
+    start = min(start, get_meta(conn, "projected_at") + 1)
+    conn.execute(
+        f"UPDATE event_log SET hidden = 0, superseded_by = NULL "
+        f"WHERE superseded_by IS NOT NULL AND superseded_by IN {IDS}",
+        (text,),
+    )
+    conn.execute(f"DELETE FROM event_log WHERE id IN {IDS}", (text,))
+    reproject_from(conn, start, head_id(conn))
+    return len(ids)
+
+
+def state_after_chat_rewind(
+    conn: sqlite3.Connection, after_event_id: int, chat_id: int
+) -> dict[str, pd.DataFrame]:
+    """Every projected table as a rewind of ``chat_id`` would leave it, without touching it.
+
+    The log without the removed set, with what those events retired visible
+    again, folded from scratch in memory (the shape of ``state_at``).
+    """
+    with atomic(conn, write=False):
+        chat = check_chat_point(conn, after_event_id, chat_id)
+        text = json.dumps(removed_ids(conn, after_event_id, chat))
+        rows = conn.execute(
+            "SELECT id, ts, chat_id, kind, payload, cause_id FROM event_log "
+            f"WHERE id NOT IN {IDS} AND (superseded_by IS NULL OR superseded_by IN {IDS}) "
+            "ORDER BY id",
+            (text, text),
+        ).fetchall()
+    sink = MemorySink()
+    apply_rows(sink, rows, effects())
+    return sink_frames(sink)
