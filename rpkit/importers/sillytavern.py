@@ -7,8 +7,8 @@ messages and take their title and members from the group's definition
 (``sillytavern_groups``) when it is at hand. A message line has ``name``,
 ``is_user``, ``is_system``, ``send_date``, ``mes``, and for regenerated replies
 ``swipes`` (every version), ``swipe_id`` (the one shown) and ``swipe_info``
-(their dates). Branch and checkpoint files (``chat_metadata.main_chat``) are
-chats of their own.
+(their dates). Branch and checkpoint files (``chat_metadata.main_chat``)
+become forks of their main chat (``rpkit.importers.branches``).
 """
 
 from __future__ import annotations

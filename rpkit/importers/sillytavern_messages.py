@@ -71,6 +71,19 @@ def _flag(
     return None
 
 
+def _branch_links(extra: Any) -> dict[str, Any]:
+    """The chat files branched from a message (``extra.branches``, ``extra.bookmark_link``)."""
+    if not isinstance(extra, dict):
+        return {}
+    links: dict[str, Any] = {}
+    branches = extra.get("branches")
+    if isinstance(branches, list) and all(isinstance(b, str) for b in branches) and branches:
+        links["branches"] = list(branches)
+    if isinstance(extra.get("bookmark_link"), str) and extra["bookmark_link"]:
+        links["bookmark_link"] = extra["bookmark_link"]
+    return links
+
+
 def _reasoning(extra: Any) -> str | None:
     if isinstance(extra, dict) and isinstance(extra.get("reasoning"), str):
         return extra["reasoning"] or None
@@ -141,6 +154,7 @@ def message(
     )
     if is_system:
         turn.extra["is_system"] = True
+    turn.extra.update(_branch_links(msg.get("extra")))
     if reasoning := _reasoning(msg.get("extra")):
         turn.extra["reasoning"] = reasoning
         if not mes.strip():

@@ -12,9 +12,11 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from ..kinds import COPIED_FROM
 from ..log import append, append_replacing, hide_turn, next_chat_id
 from ..progress import progress_bar
 from ..store import atomic, head_id
+from .branches import find_parent, parents_first, shared_turns, stem
 from .plan import Chat, Parsed, Turn, slug
 from .report import ImportReport
 
@@ -63,6 +65,7 @@ class _Writer:
         self.taken = set(self.bots.values()) | {"you"}
         row = conn.execute("SELECT name FROM you_entity WHERE id = 1").fetchone()
         self.you = row[0] if row else None
+        self.chat_ids: dict[str, int] = {}  # file stem -> chat id, for branches
 
     def source(self, file: str, ref: str) -> dict[str, Any]:
         return {"format": self.fmt, "file": file, "ref": ref}
@@ -131,6 +134,7 @@ class _Writer:
                 "title": chat.title,
                 "bot_ids": bot_ids,
                 **chat.extra,
+                **self.lineage(chat),
                 "source": self.source(chat.file, chat.ref),
             }
             append(self.conn, "chat_created", payload, chat_id=chat_id, ts=chat.created)
@@ -164,6 +168,25 @@ class _Writer:
             wrote = True
         if extended and wrote:
             self.report.chats_extended += 1
+        self.chat_ids[stem(chat)] = chat_id
+
+    def lineage(self, chat: Chat) -> dict[str, int]:
+        """A branch's parent and fork point; its shared turns name what they copy."""
+        main = chat.extra.get("branch_of")
+        if not isinstance(main, str):
+            return {}
+        parent = find_parent(self.conn, self.fmt, main, self.chat_ids)
+        shared = shared_turns(self.conn, parent, chat) if parent is not None else []
+        if not shared:
+            why = "is not in this import or the history" if parent is None else "shares no message"
+            self.notes.warn(
+                f"a branch whose main chat {main!r} {why}: imported as a chat of its own",
+                chat.file,
+            )
+            return {}
+        for turn, original in zip(chat.turns, shared, strict=False):
+            turn.extra[COPIED_FROM] = original
+        return {"parent_chat_id": parent, "forked_from_event_id": shared[-1]}
 
 
 def write(conn: sqlite3.Connection, parsed: Parsed) -> ImportReport:
@@ -176,7 +199,7 @@ def write(conn: sqlite3.Connection, parsed: Parsed) -> ImportReport:
         chats = _existing(conn, parsed.format, files)
         writer = _Writer(conn, parsed, report)
         with progress_bar(parsed.records(), f"import {parsed.format}", unit="message") as bar:
-            for chat in parsed.chats:
+            for chat in parents_first(parsed.chats):
                 chat_id = chats.get((chat.file, chat.ref))
                 done = _refs(conn, parsed.format, chat.file, chat_id) if chat_id else {}
                 writer.chat(chat, chat_id, done, bar)

@@ -38,9 +38,11 @@ def derived(conn) -> list[tuple]:
 
 
 def visible_turns(conn) -> list[tuple]:
+    """The visible turns classify asks about: not the copies an imported branch shares."""
     return conn.execute(
         "SELECT id, kind, chat_id, payload, ts FROM event_log WHERE kind IN "
-        "('user_turn', 'assistant_turn') AND superseded_by IS NULL ORDER BY id"
+        "('user_turn', 'assistant_turn') AND superseded_by IS NULL "
+        "AND json_extract(payload, '$.forked_from') IS NULL ORDER BY id"
     ).fetchall()
 
 
@@ -53,7 +55,9 @@ def test_every_visible_turn_gets_one_edge_update_caused_by_it(imported):
         report = rpkit.classify(conn)
         turns = visible_turns(conn)
         updates = [r for r in derived(conn) if r[0] == "edge_update"]
-        assert report.turns == report.edge_updates == len(turns) == 36
+        # the branch file shares 3 messages with its main chat: copies, not asked again
+        assert report.turns == report.edge_updates == len(turns) == 36 - 3
+        assert report.copied == 3
         assert (report.failures, report.skipped, report.already_done) == (0, 0, 0)
         assert sorted(u[1] for u in updates) == [t[0] for t in turns]
         by_turn = {t[0]: t for t in turns}
@@ -98,7 +102,7 @@ def test_deterministic_across_histories(tmp_path, imported):
             results.append((derived(conn), edges(conn)))
     assert results[0] == results[1]
     assert results[0][1][("you", "sable")] == -0.586  # "Sable, that was cruel ..."
-    assert results[0][1][("mira", "you")] == 2.682
+    assert results[0][1][("mira", "you")] == 1.623  # each shared message counted once
 
 
 def test_rerunning_adds_nothing(imported):
@@ -107,7 +111,7 @@ def test_rerunning_adds_nothing(imported):
         before = list(conn.iterdump())
         again = rpkit.classify(conn)
         assert list(conn.iterdump()) == before
-        assert (again.turns, again.already_done) == (0, 36)
+        assert (again.turns, again.already_done) == (0, 33)
 
 
 def test_group_chat_addressees(imported):
@@ -204,8 +208,8 @@ def test_a_failing_classifier_is_recorded_and_the_run_goes_on(imported):
         questions = [
             t[0] for t in visible_turns(conn) if json.loads(t[3])["text"].rstrip().endswith("?")
         ]
-        assert report.failures == len(questions) == 5 and report.failed_turns == questions
-        assert report.turns == 36 - 5
+        assert report.failures == len(questions) == 4 and report.failed_turns == questions
+        assert report.turns == 33 - 4
         failures = conn.execute(
             "SELECT turn_event_id, stage, error FROM classifier_failures ORDER BY turn_event_id"
         ).fetchall()
@@ -216,7 +220,7 @@ def test_a_failing_classifier_is_recorded_and_the_run_goes_on(imported):
         assert ("mira", "Wren mentioned a debt", 0.8) in memories
         assert rpkit.classify(conn, classifier=Moody()).turns == 0  # failures are not retried
         retry = rpkit.classify(conn, retry_failed=True)
-        assert (retry.turns, retry.failures) == (5, 0)
+        assert (retry.turns, retry.failures) == (4, 0)
         assert rpkit.verify(conn).ok
 
 
@@ -237,7 +241,7 @@ def test_a_bad_judgement_is_a_failure(imported, judgement, error):
 
     with rpkit.open_db(imported) as conn:
         report = rpkit.classify(conn, classifier=Bad())
-        assert report.failures == 36 and report.edge_updates == 0
+        assert report.failures == 33 and report.edge_updates == 0
         errors = {e for (e,) in conn.execute("SELECT error FROM classifier_failures")}
         assert len(errors) == 1 and error in errors.pop()
         assert conn.execute("SELECT COUNT(*) FROM memories").fetchone() == (0,)

@@ -1,0 +1,69 @@
+"""Imported branches: a chat file that names its main chat becomes a fork of that chat.
+
+SillyTavern's Branch and Checkpoint copy messages 0..N of a chat into a new
+file whose header names the original (``chat_metadata.main_chat``). Such a
+chat is imported with its lineage (``parent_chat_id``, ``forked_from_event_id``:
+the last message the two share), and its shared messages name the turns they
+copy (``forked_from``), so ``classify`` does not derive them twice. The file
+name is not trusted: only ``main_chat`` makes a branch.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from .. import frames
+from .plan import Chat
+
+
+def stem(chat: Chat) -> str:
+    """The name other chat files use for this one (its file name without the extension)."""
+    return Path(chat.file).stem
+
+
+def parents_first(chats: list[Chat]) -> list[Chat]:
+    """``chats`` reordered so that each branch comes after the chat it branches from."""
+    by_stem = {stem(c): c for c in chats}
+    ordered: list[Chat] = []
+    placed: set[int] = set()
+
+    def place(chat: Chat, path: frozenset[int]) -> None:
+        if id(chat) in placed:
+            return
+        parent = by_stem.get(chat.extra.get("branch_of"))
+        if parent is not None and id(parent) not in path:  # a circle of branches: stop
+            place(parent, path | {id(chat)})
+        placed.add(id(chat))
+        ordered.append(chat)
+
+    for chat in chats:
+        place(chat, frozenset())
+    return ordered
+
+
+def find_parent(conn: sqlite3.Connection, fmt: str, name: str, known: dict[str, int]) -> int | None:
+    """The chat id of the chat file ``name``: imported just now, or earlier into the history."""
+    if name in known:
+        return known[name]
+    for chat_id, file in conn.execute(
+        "SELECT chat_id, json_extract(payload, '$.source.file') FROM event_log "
+        "WHERE kind = 'chat_created' AND json_extract(payload, '$.source.format') = ? "
+        "ORDER BY id",
+        (fmt,),
+    ):
+        if isinstance(file, str) and Path(file).stem == name:
+            return chat_id
+    return None
+
+
+def shared_turns(conn: sqlite3.Connection, parent: int, chat: Chat) -> list[int]:
+    """The parent's live turns the branch starts with (same side, same text), in reading order."""
+    transcript = frames.turns(conn, parent, include_retired=False).sort_values("position")
+    shared = []
+    for row, turn in zip(transcript.itertuples(), chat.turns, strict=False):
+        same_side = (row.speaker == "you") == (turn.role == "user")
+        if turn.hidden or not same_side or row.text != turn.text:
+            break
+        shared.append(int(row.event_id))
+    return shared
