@@ -21,11 +21,8 @@ from .plan import (
     Problems,
     Turn,
     fill_dates,
-    load_document,
-    looks_like,
+    load_conversations,
     parse_date,
-    refuse,
-    wrong_format,
 )
 
 FORMAT = "chatgpt"
@@ -270,27 +267,7 @@ def _conversation(i: int, conv: Any, file: str, parsed: Parsed, problems: Proble
 
 def read(path: Path, *, skip_bad: bool = False) -> Parsed:
     """Read a ChatGPT ``conversations.json`` or a single conversation into a plan."""
-    if path.is_dir():  # the unpacked export: its conversations.json is what we read
-        if not (path / "conversations.json").is_file():
-            raise refuse(path.name, "the folder has no conversations.json; pass that file")
-        path = path / "conversations.json"
-    if not path.is_file():
-        raise refuse(str(path), "no such file (pass the conversations.json of the export)")
-    file = path.name
-    data = load_document(path.read_bytes(), file, FORMAT)
-    if isinstance(data, dict) and "mapping" in data:
-        data = [data]
-    if not isinstance(data, list):
-        if looks_like(data) not in (None, FORMAT):
-            raise wrong_format(file, FORMAT, data)
-        raise refuse(
-            file,
-            f"expected a list of conversations or one conversation with a 'mapping', got a "
-            f"{type(data).__name__}"
-            + (f" with keys {sorted(data)[:6]}" if isinstance(data, dict) else ""),
-        )
-    if data and not any(isinstance(c, dict) and "mapping" in c for c in data):
-        raise wrong_format(file, FORMAT, data)
+    file, data = load_conversations(path, FORMAT, "mapping")
     parsed = Parsed(format=FORMAT, files=[file])
     problems = Problems(parsed, skip_bad)
     for i, conv in enumerate(data):

@@ -13,6 +13,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from ..errors import ImportFormatError
@@ -328,3 +329,33 @@ def load_document(data: bytes, file: str, fmt: str) -> Any:
         if looks_like(obj) not in (None, fmt):
             raise wrong_format(file, fmt, obj) from None
         raise
+
+
+def load_conversations(path: Path, fmt: str, key: str) -> tuple[str, list[Any]]:
+    """A ``conversations.json`` export (the file, or its unpacked folder) as a list.
+
+    One conversation object (it has ``key``) counts as a list of one; anything
+    else that is not a list, or a list without any conversation, is refused.
+    """
+    if path.is_dir():  # the unpacked export: its conversations.json is what is read
+        if not (path / "conversations.json").is_file():
+            raise refuse(path.name, "the folder has no conversations.json; pass that file")
+        path = path / "conversations.json"
+    if not path.is_file():
+        raise refuse(str(path), "no such file (pass the conversations.json of the export)")
+    file = path.name
+    data = load_document(path.read_bytes(), file, fmt)
+    if isinstance(data, dict) and key in data:
+        data = [data]
+    if not isinstance(data, list):
+        if looks_like(data) not in (None, fmt):
+            raise wrong_format(file, fmt, data)
+        raise refuse(
+            file,
+            f"expected a list of conversations or one conversation with a {key!r}, got a "
+            f"{type(data).__name__}"
+            + (f" with keys {sorted(data)[:6]}" if isinstance(data, dict) else ""),
+        )
+    if data and not any(isinstance(c, dict) and key in c for c in data):
+        raise wrong_format(file, fmt, data)
+    return file, data

@@ -8,9 +8,8 @@ from typing import Any
 
 from ..gcpause import paused_gc
 from ..store.schema import PROJECTED, ensure_tables
-from . import undo as undo_log
 from .tables import all_codes, table_code
-from .undo import UndoEntry, earliest, prune_undo, write_undo
+from .undo import UndoEntry, earliest, prune_if_due, write_undo
 
 
 class MemorySink:
@@ -115,8 +114,7 @@ class SqlSink(MemorySink):
                 keys.clear()
         write_undo(self.conn, self.undo)
         self.undo.clear()
-        if self.event_id and self.event_id % undo_log.UNDO_PRUNE_STEP == 0:
-            prune_undo(self.conn, self.event_id)
+        prune_if_due(self.conn, self.event_id)
 
 
 def upsert(conn: sqlite3.Connection, name: str, rows: list[dict[str, Any]]) -> None:

@@ -77,6 +77,12 @@ def undo_floor_for(head: int) -> int:
     return max(0, min(head - UNDO_TAIL, int(head * (1 - UNDO_TAIL_FRACTION))))
 
 
+def prune_if_due(conn: sqlite3.Connection, event_id: int) -> None:
+    """After an append: prune the undo log every ``UNDO_PRUNE_STEP`` events."""
+    if event_id and event_id % UNDO_PRUNE_STEP == 0:
+        prune_undo(conn, event_id)
+
+
 def prune_undo(conn: sqlite3.Connection, head: int) -> None:
     """Drop undo entries older than the kept tail once the floor can move a step."""
     floor = undo_floor_for(head)

@@ -21,8 +21,8 @@ from ..errors import (
     ReadOnlyDatabaseError,
     SchemaVersionError,
 )
-from . import schema
 from .meta import set_meta
+from .schema import SCHEMA_VERSION, create, migrate
 from .transaction import atomic
 
 BUSY_TIMEOUT_S = 30.0
@@ -107,10 +107,10 @@ def _inspect(path: Path) -> int | None:
     if row is None or not str(row[0]).isdigit():
         raise ForeignDatabaseError(f"{path} has an rpkit_meta table without a schema version")
     version = int(row[0])
-    if version > schema.SCHEMA_VERSION:
+    if version > SCHEMA_VERSION:
         raise SchemaVersionError(
             f"{path} has rpkit schema version {version}, newer than this rpkit's "
-            f"{schema.SCHEMA_VERSION}; upgrade rpkit to open it"
+            f"{SCHEMA_VERSION}; upgrade rpkit to open it"
         )
     return version
 
@@ -134,7 +134,7 @@ def connect(
         if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
-        if version is None or version < schema.SCHEMA_VERSION:
+        if version is None or version < SCHEMA_VERSION:
             _create_or_migrate(conn, version, on_migrate)
     except BaseException:
         conn.close()
@@ -155,12 +155,12 @@ def _create_or_migrate(
             ).fetchone()
             if exists:
                 return
-            schema.create(conn)
+            create(conn)
             set_meta(conn, "projected_at", 0)
             return
         current = conn.execute("SELECT value FROM rpkit_meta WHERE key='schema_version'").fetchone()
-        if current is not None and int(current[0]) >= schema.SCHEMA_VERSION:
+        if current is not None and int(current[0]) >= SCHEMA_VERSION:
             return
-        schema.migrate(conn, version)
+        migrate(conn, version)
         if on_migrate is not None:
             on_migrate(conn)

@@ -73,6 +73,8 @@ def imports(path: Path) -> list[tuple[str, list[str]]]:
                     or (PACKAGE.parent / f"{target}.{n}".replace(".", "/")).is_dir()
                 ]
                 found += [(s, []) for s in subs] or [(target, names)]
+                if subs and target != "rpkit":  # "from . import x" runs the package first
+                    found.append((target, []))
     return found
 
 
