@@ -150,7 +150,9 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def measure_size(events: int, args: argparse.Namespace, workdir: Path, log: Any) -> dict[str, Any]:
-    cached, build_s = cached_history(events, args.seed, args.cache_dir, rebuild=args.rebuild_cache)
+    cached, build_s = cached_history(
+        events, args.seed, args.cache_dir, chats=args.chats, rebuild=args.rebuild_cache
+    )
     prepared = prepare(cached, workdir)
     template = prepared.pop("template")
     appends = args.appends or min(20_000, max(200, events // 20))
@@ -395,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, action="append", help="history size (repeatable)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--chats", type=int, default=3, help="chats in the demo history")
     parser.add_argument("--appends", type=int, default=0, help="events appended in bulk")
     parser.add_argument("--only", action="append", help="run only this measurement")
     parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR)
@@ -416,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_start": list(os.getloadavg()),
         "repeat": args.repeat,
         "seed": args.seed,
+        "chats": args.chats,
         "note": args.note,
         "sizes": [],
     }
@@ -433,7 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     result["load_average_end"] = list(os.getloadavg())
     result["wall_s"] = time.perf_counter() - t0
     out = args.out or RESULTS_DIR / (
-        f"bench-{'-'.join(str(s) for s in sizes)}-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+        f"bench-{'-'.join(str(s) for s in sizes)}"
+        f"{'' if args.chats == 3 else f'-c{args.chats}'}-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=str) + "\n")

@@ -69,6 +69,7 @@ def main() -> None:
 @DB
 @click.option("--events", default=400, show_default=True, help="Approximate number of events.")
 @click.option("--seed", default=7, show_default=True, help="Random seed (same seed, same log).")
+@click.option("--chats", default=3, show_default=True, help="Number of chats sharing the world.")
 @click.option("--force", is_flag=True, help="Replace the file if it exists.")
 @click.option(
     "--dump",
@@ -77,9 +78,9 @@ def main() -> None:
     help="Also write the log as JSON lines to this file.",
 )
 @_friendly
-def demo(db: Path, events: int, seed: int, force: bool, dump: Path | None) -> None:
+def demo(db: Path, events: int, seed: int, chats: int, force: bool, dump: Path | None) -> None:
     """Create a deterministic demo history in DB."""
-    build_demo(db, events=events, seed=seed, force=force)
+    build_demo(db, events=events, seed=seed, chats=chats, force=force)
     with open_db(db) as conn:
         count = head_id(conn)
         if dump is not None:

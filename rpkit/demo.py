@@ -4,7 +4,8 @@
 public API (``append``, ``edit_turn``, ``regenerate_turn``, ``hide_turn``): chats
 with scenes in nested places, affinity that rises and falls, memories, activity,
 edits, regenerations, a hidden turn and a classifier failure. The same seed
-gives the same log, event for event; any size can be asked for.
+gives the same log, event for event; any size, and any number of chats (three
+by default; more repeat the three stories under numbered titles), can be asked for.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from os import PathLike
 from pathlib import Path
 
-from .errors import HistoryExistsError
+from .errors import DemoError, HistoryExistsError
 from .log import append, edit_turn, hide_turn, next_chat_id, regenerate_turn
 from .operations import open_db
 from .progress import progress_bar
@@ -95,8 +96,9 @@ class _Clock:
 class _Writer:
     """Appends the demo's events, drawing every choice from one seeded generator."""
 
-    def __init__(self, conn: sqlite3.Connection, seed: int) -> None:
+    def __init__(self, conn: sqlite3.Connection, seed: int, chats: int = len(CHATS)) -> None:
         self.conn = conn
+        self.chats = chats
         self.rng = random.Random(seed)
         self.clock = _Clock(self.rng)
         self.start_id = self.head()
@@ -119,7 +121,10 @@ class _Writer:
                 payload["parent_id"] = parent
             self.add("container_created", payload)
         chats = []
-        for title, bots, places in CHATS:
+        for n in range(self.chats):
+            title, bots, places = CHATS[n % len(CHATS)]
+            if n >= len(CHATS):
+                title = f"{title} ({n // len(CHATS) + 1})"
             chat_id = next_chat_id(self.conn)
             self.add("chat_created", {"title": title, "bot_ids": bots}, chat_id=chat_id)
             opening = {"container_id": places[0], "title": f"{title}: opening"}
@@ -205,23 +210,37 @@ class _Writer:
         return self.head() - self.start_id
 
 
-def generate(conn: sqlite3.Connection, *, events: int = 400, seed: int = 7) -> int:
-    """Append a demo history of about ``events`` events to ``conn``; return the count."""
-    return _Writer(conn, seed).run(events)
+def generate(
+    conn: sqlite3.Connection, *, events: int = 400, seed: int = 7, chats: int = len(CHATS)
+) -> int:
+    """Append a demo history of about ``events`` events in ``chats`` chats; return the count."""
+    return _Writer(conn, seed, _check_chats(chats)).run(events)
+
+
+def _check_chats(chats: object) -> int:
+    if isinstance(chats, bool) or not isinstance(chats, int) or chats < 1:
+        raise DemoError(f"chats must be a positive int, not {chats!r}; pass e.g. chats=100")
+    return chats
 
 
 def build_demo(
-    path: str | PathLike[str], *, events: int = 400, seed: int = 7, force: bool = False
+    path: str | PathLike[str],
+    *,
+    events: int = 400,
+    seed: int = 7,
+    chats: int = len(CHATS),
+    force: bool = False,
 ) -> Path:
     """Create the demo history at ``path`` (refusing to overwrite unless ``force``)."""
     path = Path(path)
+    _check_chats(chats)
     if path.exists():
         if not force:
             raise HistoryExistsError(f"{path} exists; pass force=True (or --force) to replace it")
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     with open_db(path) as conn, atomic(conn):
-        generate(conn, events=events, seed=seed)
+        generate(conn, events=events, seed=seed, chats=chats)
     return path
 
 

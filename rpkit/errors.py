@@ -143,6 +143,10 @@ class ForkError(RpkitError, ValueError):
     """A fork asked for with a bad argument (e.g. a title that is not a string)."""
 
 
+class DemoError(RpkitError, ValueError):
+    """A demo history asked for with a bad size or number of chats."""
+
+
 # -- importers ---------------------------------------------------------------
 
 
@@ -168,6 +172,7 @@ class ReadOnlyDatabaseError(StoreError):
 __all__ = [
     "AlreadyRetiredError",
     "ChatIdError",
+    "DemoError",
     "ForeignSnapshotError",
     "ForkError",
     "HistoryMovedOnError",

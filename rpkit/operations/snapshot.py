@@ -1,10 +1,14 @@
 """Snapshots: complete, self-describing copies of a history, and restoring them.
 
-A snapshot is written with SQLite's backup API from a separate connection (so
-it holds exactly the committed state, WAL included), under a temporary name,
-fsynced and then renamed: a partial file is never listed or restorable. The
-copy describes itself in its own ``rpkit_meta`` table, so listing snapshots
-reads the files and no separate index can drift.
+A snapshot holds exactly the committed state. It is copied under the history's
+write lock, so no commit can land during the copy: the file and its WAL are
+copied as files (the kernel copies them, several times faster than SQLite's
+backup API) and the copy folds its WAL in. A history not in WAL mode, or one
+whose lock another writer holds while the caller is inside a transaction, is
+copied with the backup API instead. Either way the copy is written under a
+temporary name, fsynced and then renamed: a partial file is never listed or
+restorable. The copy describes itself in its own ``rpkit_meta`` table, so
+listing snapshots reads the files and no separate index can drift.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import shutil
 import sqlite3
 from datetime import UTC, datetime
 from os import PathLike
@@ -79,6 +84,46 @@ def _remove_dead_partials(folder: Path) -> None:
             continue
 
 
+def _holds_write_lock(conn: sqlite3.Connection) -> bool:
+    """Take the write lock for the caller's transaction; False if another writer holds it.
+
+    A no-op write takes the lock (at once: a read transaction must not wait).
+    """
+    waited = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        conn.execute("DELETE FROM rpkit_meta WHERE 0")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(waited)}")
+
+
+def _copy_committed(conn: sqlite3.Connection, source: Path, tmp: Path) -> None:
+    """Write the committed state of ``source`` to ``tmp`` (inside ``atomic(conn)``)."""
+    wal = Path(f"{source}-wal")
+    if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal" and _holds_write_lock(conn):
+        # Under the write lock the file and its WAL change only by checkpoints, which
+        # write pages the WAL holds anyway; frames past the last commit are ignored.
+        shutil.copyfile(source, tmp)
+        if wal.exists():
+            shutil.copyfile(wal, f"{tmp}-wal")
+        return
+    src = sqlite3.connect(source, timeout=BUSY_TIMEOUT_S)
+    dst = sqlite3.connect(tmp)
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+
+
+def _unlink_partial(tmp: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+
+
 def take_snapshot(
     conn: sqlite3.Connection,
     *,
@@ -103,14 +148,15 @@ def take_snapshot(
     stem = f"{kind}-{now.strftime('%Y%m%dT%H%M%S%fZ')}"
     tmp = folder / f".{stem}.{os.getpid()}.partial"
     try:
-        src = sqlite3.connect(source, timeout=BUSY_TIMEOUT_S)
+        with atomic(conn):
+            _copy_committed(conn, source, tmp)
         dst = sqlite3.connect(tmp)
         try:
-            src.backup(dst)
+            dst.execute("PRAGMA synchronous = OFF")  # one fsync below covers every write
             dst.execute("PRAGMA journal_mode = DELETE")
-            max_id, count = dst.execute(
-                "SELECT COALESCE(MAX(id), 0), COUNT(*) FROM event_log"
-            ).fetchone()
+            # apart, MAX reads one page and COUNT the narrowest index; together both scan
+            max_id = dst.execute("SELECT COALESCE(MAX(id), 0) FROM event_log").fetchone()[0]
+            count = dst.execute("SELECT COUNT(*) FROM event_log").fetchone()[0]
             meta = {
                 "kind": kind,
                 "taken_at": now.isoformat(),
@@ -126,7 +172,6 @@ def take_snapshot(
             dst.commit()
         finally:
             dst.close()
-            src.close()
         with tmp.open("rb+") as fh:
             os.fsync(fh.fileno())
         final = folder / f"{stem}-e{max_id}{SUFFIX}"
@@ -137,13 +182,13 @@ def take_snapshot(
         os.replace(tmp, final)
         _fsync_dir(folder)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        _unlink_partial(tmp)
         raise SnapshotDirError(
             f"could not write a snapshot into {folder} ({exc.strerror or exc}); nothing was "
             "changed; free some space or pass another data_dir"
         ) from exc
     except sqlite3.Error as exc:
-        tmp.unlink(missing_ok=True)
+        _unlink_partial(tmp)
         raise SnapshotError(
             f"could not write a snapshot into {folder} ({exc}); nothing was changed; "
             "free some space or pass another data_dir"

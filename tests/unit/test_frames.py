@@ -43,6 +43,25 @@ def test_rebuilding_the_demo_with_the_same_seed_gives_the_same_log(tmp_path):
     assert len(out.read_text(encoding="utf-8").splitlines()) == 402
 
 
+def test_a_demo_with_many_chats_spreads_its_turns_over_all_of_them(tmp_path):
+    build_demo(tmp_path / "many.db", events=3000, seed=7, chats=12)
+    with rpkit.open_db(tmp_path / "many.db") as conn:
+        chats = frames.chats(conn)
+        turns = conn.execute(
+            "SELECT chat_id, COUNT(*) FROM event_log WHERE kind = 'user_turn' GROUP BY chat_id"
+        ).fetchall()
+    assert list(chats["chat_id"]) == list(range(1, 13))
+    assert chats["title"].iloc[3] == "An evening at the Kettle (2)"
+    assert len(turns) == 12 and min(n for _, n in turns) > 10
+
+
+@pytest.mark.parametrize("chats", [0, -1, True, 2.5, "3"])
+def test_a_demo_refuses_a_bad_number_of_chats(tmp_path, chats):
+    with pytest.raises(rpkit.DemoError, match="chats must be a positive int"):
+        build_demo(tmp_path / "bad.db", events=50, chats=chats)
+    assert not (tmp_path / "bad.db").exists()
+
+
 # -- events -------------------------------------------------------------------------
 
 

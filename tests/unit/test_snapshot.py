@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 
 import rpkit
 from rpkit.operations import read_snapshot_meta
 
-from ..helpers import file_state, log_rows, table_rows
+from ..helpers import file_state, log_rows, settle, table_rows
 
 
 def test_snapshot_describes_itself_and_is_listed(demo_path, tmp_path):
@@ -110,3 +111,43 @@ def test_restore_by_file_name_in_the_snapshot_folder(demo_path, tmp_path):
         assert (
             conn.execute("SELECT key FROM rpkit_meta WHERE key LIKE 'snapshot%'").fetchall() == []
         )
+
+
+def test_snapshot_holds_every_commit_still_in_a_long_wal(demo_path, tmp_path):
+    with rpkit.open_db(demo_path) as conn:
+        conn.execute("PRAGMA wal_autocheckpoint = 0")  # every commit below stays in the WAL
+        for i in range(50):
+            rpkit.append(conn, "you_set", {"name": f"name {i}"})
+        assert Path(f"{demo_path}-wal").stat().st_size > 50 * 4096
+        rows, tables = log_rows(conn), table_rows(conn)
+        snap = rpkit.take_snapshot(conn, data_dir=tmp_path, kind="manual")
+    assert sorted(p.name for p in snap.parent.iterdir()) == [snap.name]  # no -wal, no -shm
+    with rpkit.open_db(snap) as copy:
+        assert log_rows(copy) == rows
+        assert table_rows(copy) == tables
+        assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_snapshot_in_a_read_transaction_while_another_writer_holds_the_lock(demo_path, tmp_path):
+    with rpkit.open_db(demo_path) as conn, rpkit.open_db(demo_path) as writer:
+        rows = log_rows(conn)
+        writer.execute("BEGIN IMMEDIATE")
+        rpkit.append(writer, "you_set", {"name": "not yet committed"})
+        conn.execute("BEGIN")
+        snap = rpkit.take_snapshot(conn, data_dir=tmp_path, kind="manual")  # does not wait
+        conn.rollback()
+        writer.rollback()
+    with rpkit.open_db(snap) as copy:
+        assert log_rows(copy) == rows
+
+
+def test_snapshot_of_a_history_in_rollback_journal_mode(demo_path, tmp_path):
+    settle(demo_path)
+    plain = sqlite3.connect(demo_path)
+    plain.execute("PRAGMA journal_mode = DELETE")
+    rows = log_rows(plain)
+    snap = rpkit.take_snapshot(plain, data_dir=tmp_path, kind="manual")
+    plain.close()
+    assert read_snapshot_meta(snap, check=True)["events"] == len(rows)
+    with rpkit.open_db(snap) as copy:
+        assert log_rows(copy) == rows
