@@ -13,7 +13,7 @@ from . import classify
 from .errors import *  # noqa: F403
 from .errors import __all__ as _error_names
 from .kinds import KINDS, TURN_KINDS, Event, Ref, handler, register_kind
-from .log import append, edit_turn, hide_turn, next_chat_id, regenerate_turn
+from .log import append, append_many, edit_turn, hide_turn, next_chat_id, regenerate_turn
 from .operations import (
     VerifyReport,
     compute_rewind_preview,
@@ -43,6 +43,7 @@ __all__ = [
     "Ref",
     "VerifyReport",
     "append",
+    "append_many",
     "catch_up",
     "classify",
     "compute_rewind_preview",

@@ -46,9 +46,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from .display import key_value_table
 from .kinds import COPIED_FROM
-from .log import append
+from .log import append_many
 from .progress import progress_bar
-from .store import atomic
 
 YOU = "you"
 BATCH = 200
@@ -265,60 +264,52 @@ def classify(
     todo = _turns_to_ask(conn, report, retry_failed=retry_failed)
     with progress_bar(len(todo), f"classify ({name})", unit="turn") as bar:
         # Commit every BATCH turns: an interrupted run keeps what it derived (a re-run
-        # goes on from there) without paying for a commit per turn.
+        # goes on from there) without paying for a commit, or a write of the changed
+        # rows, per turn.
         for start in range(0, len(todo), BATCH):
-            with atomic(conn):
-                for turn, ts in todo[start : start + BATCH]:
-                    _one(conn, clf, name, turn, ts, report)
-                    if bar is not None:
-                        bar.update(1)
+            derived: list[tuple] = []
+            for turn, ts in todo[start : start + BATCH]:
+                derived += _derive(clf, name, turn, ts, report)
+                if bar is not None:
+                    bar.update(1)
+            append_many(conn, derived)
     return report
 
 
-def _one(
-    conn: sqlite3.Connection,
-    clf: Classifier,
-    name: str,
-    turn: TurnInput,
-    ts: str,
-    report: ClassifyReport,
-) -> None:
+def _derive(
+    clf: Classifier, name: str, turn: TurnInput, ts: str, report: ClassifyReport
+) -> list[tuple]:
+    """The events one turn's judgement derives, as ``append_many`` takes them."""
+    where = (turn.chat_id, turn.event_id, ts)
     try:
         judgement = _check(clf.classify(turn))
     except Exception as exc:  # any classifier failure is recorded, not raised
-        append(
-            conn,
-            "classifier_failed",
-            {
-                "stage": "affinity",
-                "error": f"{type(exc).__name__}: {exc}"[:500],
-                "classifier": name,
-            },
-            chat_id=turn.chat_id,
-            cause_id=turn.event_id,
-            ts=ts,
-        )
-        report.failures += 1
-        report.failed_turns.append(turn.event_id)
-        return
-    with atomic(conn):
-        payload = {
-            "src": turn.speaker,
-            "dst": turn.addressee,
-            "delta": float(judgement.delta),
+        failure = {
+            "stage": "affinity",
+            "error": f"{type(exc).__name__}: {exc}"[:500],
             "classifier": name,
         }
-        if judgement.reason:
-            payload["reason"] = str(judgement.reason)
-        append(conn, "edge_update", payload, chat_id=turn.chat_id, cause_id=turn.event_id, ts=ts)
-        report.edge_updates += 1
-        if judgement.memory:
-            mem = {"owner": turn.addressee, "text": str(judgement.memory), "classifier": name}
-            if judgement.salience is not None:
-                mem["salience"] = float(judgement.salience)
-            append(conn, "memory_added", mem, chat_id=turn.chat_id, cause_id=turn.event_id, ts=ts)
-            report.memories += 1
+        report.failures += 1
+        report.failed_turns.append(turn.event_id)
+        return [("classifier_failed", failure, *where)]
+    payload = {
+        "src": turn.speaker,
+        "dst": turn.addressee,
+        "delta": float(judgement.delta),
+        "classifier": name,
+    }
+    if judgement.reason:
+        payload["reason"] = str(judgement.reason)
+    events = [("edge_update", payload, *where)]
+    report.edge_updates += 1
+    if judgement.memory:
+        mem = {"owner": turn.addressee, "text": str(judgement.memory), "classifier": name}
+        if judgement.salience is not None:
+            mem["salience"] = float(judgement.salience)
+        events.append(("memory_added", mem, *where))
+        report.memories += 1
     report.turns += 1
+    return events
 
 
 class _CallableModule(types.ModuleType):

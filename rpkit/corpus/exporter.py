@@ -18,7 +18,6 @@ from typing import Any
 import pandas as pd
 
 from .. import frames
-from ..dtypes import STRING
 from ..operations.history import open_db
 from ..operations.timetravel import table_frame
 from ..store import PROJECTED, atomic
@@ -65,42 +64,19 @@ def chats_frame(conn: Any) -> pd.DataFrame:
     return merged[[c for c in CHAT_COLUMNS if c in merged.columns] + extra].reset_index(drop=True)
 
 
-def _empty_turns() -> pd.DataFrame:
-    ids = pd.array([], dtype="Int64")
-    text = pd.array([], dtype=STRING)
-    return pd.DataFrame(
-        {
-            "chat_id": ids,
-            "position": ids,
-            "event_id": ids,
-            "kind": pd.Categorical([], categories=sorted(("user_turn", "assistant_turn"))),
-            "speaker": text,
-            "text": text,
-            "ts": pd.DatetimeIndex([], tz="UTC", dtype="datetime64[us, UTC]"),
-            "revision": text,
-            "retired": pd.array([], dtype=bool),
-            "replaced_by": ids,
-            "replaced_how": text,
-            "rewind_point": ids,
-        }
-    )
-
-
 def history_frames(conn: Any) -> dict[str, pd.DataFrame]:
     """A history's four corpus tables as pandas frames, read in one transaction.
 
     ``events`` is ``frames.events(conn, include_hidden=True)`` (retired events
-    kept and flagged), ``turns`` every chat's ``frames.turns`` in chat order,
+    kept and flagged), ``turns`` is ``frames.transcripts`` (every chat's ``frames.turns``),
     ``affinity`` is ``frames.affinity(conn)`` and ``chats`` is ``chats_frame``.
     """
     with atomic(conn, write=False):
-        chats = chats_frame(conn)
-        per_chat = [frames.turns(conn, int(c)) for c in chats["chat_id"]]
         return {
             "events": frames.events(conn, include_hidden=True),
-            "turns": pd.concat(per_chat, ignore_index=True) if per_chat else _empty_turns(),
+            "turns": frames.transcripts(conn),
             "affinity": frames.affinity(conn),
-            "chats": chats,
+            "chats": chats_frame(conn),
         }
 
 

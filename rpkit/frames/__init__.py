@@ -12,7 +12,7 @@ from .lineage import CHAT_COLUMNS, branch_affinity, chats, compare_transcripts, 
 from .overview import HistorySummary, summary
 from .rewind import RewindDiff, RewindPreview, rewind_diff, rewind_preview
 from .timeline import AFFINITY_COLUMNS, ARROW, affinity, final_affinity, pair_label, parse_pairs
-from .transcript import TURN_COLUMNS, turns
+from .transcript import TURN_COLUMNS, transcripts, turns
 
 __all__ = [
     "AFFINITY_COLUMNS",
@@ -36,5 +36,6 @@ __all__ = [
     "rewind_preview",
     "summary",
     "tree_order",
+    "transcripts",
     "turns",
 ]

@@ -46,17 +46,29 @@ def turns(conn: sqlite3.Connection, chat_id: int, *, include_retired: bool = Tru
     """
     with atomic(conn, write=False):
         chat_id = check_chat(conn, chat_id)
-        rows = conn.execute(
-            f"""
-            SELECT e.id, e.ts, e.kind, e.payload, e.superseded_by, s.kind,
-                   json_extract(s.payload, '$.revision')
-            FROM event_log e LEFT JOIN event_log s ON s.id = e.superseded_by
-            WHERE e.chat_id = ? AND e.kind IN ({", ".join("?" * len(TURNS))})
-            ORDER BY e.id
-            """,
-            (chat_id, *TURNS),
-        ).fetchall()
-        points = rewind_points(conn, chat_id)
+        return _transcript_frame(_records(conn, chat_id, include_retired))
+
+
+def transcripts(conn: sqlite3.Connection, *, include_retired: bool = True) -> pd.DataFrame:
+    """Every chat's transcript (``turns``), chat after chat by id, as one frame."""
+    with atomic(conn, write=False):
+        chats = [r[0] for r in conn.execute("SELECT id FROM chats ORDER BY id")]
+        return _transcript_frame([r for c in chats for r in _records(conn, c, include_retired)])
+
+
+def _records(conn: sqlite3.Connection, chat_id: int, include_retired: bool) -> list[tuple]:
+    """One chat's transcript records, in reading order (``_transcript_frame`` takes them)."""
+    rows = conn.execute(
+        f"""
+        SELECT e.id, e.ts, e.kind, e.payload, e.superseded_by, s.kind,
+               json_extract(s.payload, '$.revision')
+        FROM event_log e LEFT JOIN event_log s ON s.id = e.superseded_by
+        WHERE e.chat_id = ? AND e.kind IN ({", ".join("?" * len(TURNS))})
+        ORDER BY e.id
+        """,
+        (chat_id, *TURNS),
+    ).fetchall()
+    points = rewind_points(conn, chat_id)
     group, first_of, position = transcript_places((r[0], r[2], r[4]) for r in rows)
     records = []
     for event_id, ts, kind, payload, sup, sup_kind, sup_revision in rows:
@@ -87,7 +99,7 @@ def turns(conn: sqlite3.Connection, chat_id: int, *, include_retired: bool = Tru
             )
         )
     records.sort(key=lambda r: (r[-1], r[2]))
-    return _transcript_frame(records)
+    return records
 
 
 def _transcript_frame(records: list[tuple]) -> pd.DataFrame:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .append import append, append_replacing, retire
+from .append import append, append_many, append_replacing, retire
 from .edits import edit_turn, hide_turn, regenerate_turn
 from .places import transcript_places
 from .read import get_event, get_turn, live_turn, next_chat_id
@@ -10,6 +10,7 @@ from .validate import check_payload, check_references, normalize_ts, payload_jso
 
 __all__ = [
     "append",
+    "append_many",
     "append_replacing",
     "check_payload",
     "check_references",

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from ..errors import PayloadError
 from ..kinds import Event
 from ..projection import SqlSink, apply_event, move_to, settle_projection
 from ..store import atomic, plain_id, set_meta
@@ -59,23 +60,74 @@ def append_replacing(
         chat_id, cause_id = plain_id(chat_id), plain_id(cause_id)
         check_references(conn, sink, spec, payload, chat_id, cause_id)
         replaces = [live_turn(conn, old, "replace").id for old in replaces]
-        text = payload_json(payload)
-        new_id = conn.execute(
-            "INSERT INTO event_log(ts, chat_id, kind, payload, cause_id) VALUES (?, ?, ?, ?, ?)",
-            (stamp, chat_id, kind, text, cause_id),
-        ).lastrowid
         if spec.retires is not None:
             replaces.append(plain_id(payload[spec.retires]))
         if not replaces:
             # A plain append changes nothing before it: fold just this event.
-            apply_event(sink, Event(new_id, stamp, chat_id, kind, orjson.loads(text), cause_id))
+            new_id = _write(conn, sink, kind, payload, chat_id, cause_id, stamp, fold=True)
             sink.flush()
             set_meta(conn, "projected_at", new_id)
             return new_id
+        new_id = _write(conn, sink, kind, payload, chat_id, cause_id, stamp, fold=False)
         for old in replaces:
             retire(conn, old, new_id)
         move_to(conn, new_id)
     return new_id
+
+
+def _write(
+    conn: sqlite3.Connection,
+    sink: SqlSink,
+    kind: str,
+    payload: dict[str, Any],
+    chat_id: int | None,
+    cause_id: int | None,
+    stamp: str,
+    *,
+    fold: bool,
+) -> int:
+    """Insert one checked event; with ``fold``, fold it into ``sink`` as the newest event."""
+    text = payload_json(payload)
+    new_id = conn.execute(
+        "INSERT INTO event_log(ts, chat_id, kind, payload, cause_id) VALUES (?, ?, ?, ?, ?)",
+        (stamp, chat_id, kind, text, cause_id),
+    ).lastrowid
+    if fold:
+        apply_event(sink, Event(new_id, stamp, chat_id, kind, orjson.loads(text), cause_id))
+    return new_id
+
+
+def append_many(
+    conn: sqlite3.Connection,
+    events: Iterable[tuple[str, dict[str, Any], int | None, int | None, object]],
+) -> list[int]:
+    """Append ``(kind, payload, chat_id, cause_id, ts)`` events in order; return their ids.
+
+    The log and tables end as after one ``append`` each, in one transaction, but
+    the changed rows and undo entries are written once (for classifiers and
+    importers). Events that retire others go through ``append_replacing``.
+    """
+    ids: list[int] = []
+    with atomic(conn):
+        settle_projection(conn)
+        sink = SqlSink(conn)
+        for kind, payload, chat_id, cause_id, ts in events:
+            spec = check_payload(kind, payload)
+            if spec.retires is not None:
+                raise PayloadError(
+                    f"append_many takes events that retire nothing; a {kind!r} retires the "
+                    f"event its {spec.retires!r} names: append it with append()",
+                    kind=kind,
+                    field=spec.retires,
+                )
+            stamp = normalize_ts(ts)
+            chat_id, cause_id = plain_id(chat_id), plain_id(cause_id)
+            check_references(conn, sink, spec, payload, chat_id, cause_id)
+            ids.append(_write(conn, sink, kind, payload, chat_id, cause_id, stamp, fold=True))
+        if ids:
+            sink.flush()
+            set_meta(conn, "projected_at", ids[-1])
+    return ids
 
 
 def append(

@@ -9,14 +9,18 @@ import pytest
 import rpkit
 from rpkit.log import append_replacing
 
-from ..helpers import file_state, log_rows, table_rows
+from ..helpers import dump, file_state, log_rows, table_rows
 
 
-def _world(conn):
-    rpkit.append(conn, "you_set", {"name": "Wren", "persona": "courier"})
-    rpkit.append(conn, "bot_created", {"bot_id": "mira", "name": "Mira"})
-    rpkit.append(conn, "container_created", {"container_id": 1, "name": "Vell", "kind": "kingdom"})
-    rpkit.append(conn, "container_created", {"container_id": 2, "name": "Inn", "parent_id": 1})
+def _world(conn, ts=None):
+    rpkit.append(conn, "you_set", {"name": "Wren", "persona": "courier"}, ts=ts)
+    rpkit.append(conn, "bot_created", {"bot_id": "mira", "name": "Mira"}, ts=ts)
+    rpkit.append(
+        conn, "container_created", {"container_id": 1, "name": "Vell", "kind": "kingdom"}, ts=ts
+    )
+    rpkit.append(
+        conn, "container_created", {"container_id": 2, "name": "Inn", "parent_id": 1}, ts=ts
+    )
     chat = rpkit.next_chat_id(conn)
     rpkit.append(
         conn,
@@ -254,3 +258,68 @@ def test_append_replacing_retires_alternatives(conn):
     rows = {r[0]: r for r in log_rows(conn)}
     assert rows[a1][6:] == (1, sel) and rows[a2][6:] == (1, sel)
     assert conn.execute("SELECT turn_count FROM chat_state").fetchone() == (2,)
+
+
+def _batch(chat: int) -> list[tuple]:
+    """A run of plain events touching shared rows (chat, edges, scenes) again and again."""
+    at = "2024-06-05T16:00:00Z"
+    events = [("scene_started", {"container_id": 2, "title": "arrival"}, chat, None, at)]
+    for i in range(30):
+        events.append(
+            ("user_turn", {"text": f"line {i}"}, chat, None, f"2024-06-05T15:{i:02d}:00Z")
+        )
+        events.append(
+            ("edge_update", {"src": "you", "dst": "mira", "delta": i / 10}, chat, None, at)
+        )
+        if i % 7 == 0:
+            events.append(("memory_added", {"owner": "mira", "text": f"m{i}"}, chat, None, at))
+    events.append(("scene_ended", {}, chat, None, at))
+    events.append(("edge_update", {"src": "mira", "dst": "you", "delta": -1.5}, None, None, at))
+    return events
+
+
+def test_append_many_leaves_what_one_append_each_leaves(tmp_path):
+    paths = [tmp_path / "one.db", tmp_path / "many.db"]
+    for path in paths:
+        with rpkit.open_db(path) as conn:
+            chat = _world(conn, ts="2024-06-05T14:00:00Z")
+            events = _batch(chat)
+            if path.name == "one.db":
+                ids = [
+                    rpkit.append(conn, k, p, chat_id=c, cause_id=x, ts=t)
+                    for k, p, c, x, t in events
+                ]
+            else:
+                ids = rpkit.append_many(conn, events)
+            assert ids == list(range(6, 6 + len(events)))
+            if path.name == "one.db":
+                expected = log_rows(conn), table_rows(conn)
+            else:  # log, tables and undo log alike; verify agrees
+                assert (log_rows(conn), table_rows(conn)) == expected
+                assert rpkit.verify(conn).ok
+    one, many = ([line for line in dump(p) if "'history_id'" not in line] for p in paths)
+    assert one == many  # the undo log and meta included; only each file's own id differs
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "words"),
+    [
+        (("scene_started", {"container_id": 99, "title": "nowhere"}, 1, None, None),
+         rpkit.UnknownReferenceError, ["99"]),
+        (("user_turn", {"text": 5}, 1, None, None), rpkit.PayloadError, ["text"]),
+        (("turn_hidden", {"target": 7}, 1, None, None), rpkit.PayloadError, ["append()"]),
+    ],
+    ids=["unknown-place", "bad-payload", "retiring-kind"],
+)  # fmt: skip
+def test_append_many_refuses_a_bad_event_and_writes_none(db_path, bad, error, words):
+    with rpkit.open_db(db_path) as conn:
+        chat = _world(conn)
+    before = file_state(db_path)
+    events = _batch(chat)
+    events.insert(5, bad)
+    with rpkit.open_db(db_path) as conn:
+        with pytest.raises(error) as info:
+            rpkit.append_many(conn, events)
+        for word in words:
+            assert word in str(info.value)
+    assert file_state(db_path) == before

@@ -598,3 +598,15 @@ def test_the_transcript_is_a_list_edited_in_place(ops):
                 int(live.loc[live["event_id"] == c, "position"].iloc[0])
                 for c in timeline["cause_id"]
             ]
+
+
+def test_transcripts_are_every_chats_turns_one_after_another(committed_demo, tmp_path):
+    with rpkit.open_db(committed_demo) as conn:
+        chats = [int(c) for c in frames.chats(conn)["chat_id"]]
+        each = pd.concat([frames.turns(conn, c) for c in chats], ignore_index=True)
+        pd.testing.assert_frame_equal(frames.transcripts(conn), each)
+        live = frames.transcripts(conn, include_retired=False)
+        assert not live["retired"].any() and len(live) == int((~each["retired"]).sum())
+    with rpkit.open_db(tmp_path / "empty.db") as conn:  # no chats: the same columns and dtypes
+        empty = frames.transcripts(conn)
+    assert empty.empty and dict(empty.dtypes) == dict(each.dtypes)
