@@ -43,7 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks --events 100000 --events 1000000
 
 bench-corpus: $(STAMP)
-	$(BIN)/python -m benchmarks.corpus --conversations 2000 --turns 10 --histories 100 --events 300
+	$(BIN)/python -m benchmarks.corpus --conversations 20000 --turns 10 --histories 100 --events 1000
 
 demo-data: $(STAMP)
 	$(BIN)/rpkit demo data/demo.db --force --dump data/demo-events.jsonl

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import os
+import time
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -40,16 +41,22 @@ from .shards import Split, split_source
 PathArg = str | PathLike[str]
 HISTORIES = "_histories"
 SHARD_COLUMNS = ["shard", "status", "reason", "records", "turns", "events"]
+STAGES = ["import_s", "classify_s", "export_s"]  # where each shard's time went
 
 
-def _import(out: Path, fmt: str, name: str, shard: Path, classify: bool, skip_bad: bool) -> None:
+def _import(
+    out: Path, fmt: str, name: str, shard: Path, classify: bool, skip_bad: bool, took: dict
+) -> None:
     db = out / HISTORIES / f"{name}.db"
     tmp = temp_path(out, name, ".db")
     try:
+        start = time.perf_counter()
         importers.import_file(tmp, fmt, shard, skip_bad=skip_bad)
+        took["import_s"] = time.perf_counter() - start
         if classify:
             with open_db(tmp) as conn:
                 classify_history(conn)
+            took["classify_s"] = time.perf_counter() - start - took["import_s"]
         os.replace(tmp, db)
     finally:
         for extra in ("", "-wal", "-shm", "-journal"):
@@ -62,22 +69,32 @@ def build_shard(
     """Import, classify and export one shard (a Dask task); a row of the build's summary."""
     root = Path(out)
     db = root / HISTORIES / f"{name}.db"
+    took: dict[str, float] = {}
     try:
         if not db.exists():
-            _import(root, fmt, name, root / shard, classify, skip_bad)
+            _import(root, fmt, name, root / shard, classify, skip_bad, took)
+        start = time.perf_counter()
         rows = export_history(str(db.resolve()), out, name)
+        took["export_s"] = time.perf_counter() - start
     except Exception as exc:  # a shard that fails is reported; the others go on
         return _row(name, "failed", f"{type(exc).__name__}: {exc}", records)
-    return _row(name, "done", "", records, rows["turns"], rows["events"])
+    return _row(name, "done", "", records, rows["turns"], rows["events"], took)
 
 
-def _row(name: str, status: str, reason: str, records: int, turns=None, events=None) -> dict:
-    return dict(zip(SHARD_COLUMNS, (name, status, reason, records, turns, events), strict=True))
+def _row(
+    name: str, status: str, reason: str, records: int, turns=None, events=None, took=None
+) -> dict:
+    row = dict(zip(SHARD_COLUMNS, (name, status, reason, records, turns, events), strict=True))
+    return row | {stage: (took or {}).get(stage, float("nan")) for stage in STAGES}
 
 
 @dataclass
 class BuildReport:
-    """What a ``build`` did: shards done, skipped (built before) and failed, with reasons."""
+    """What a ``build`` did: shards done, skipped (built before) and failed, with reasons.
+
+    ``shards`` has a row per shard, with the seconds its import, classify and
+    export took in its task (NaN for a stage it did not run).
+    """
 
     out: Path
     shards: pd.DataFrame = field(repr=False)
@@ -183,6 +200,7 @@ def build(
         desc="corpus build",
     )
     by_name = {r["shard"]: r for r in [*rows, *skipped]}
-    frame = pd.DataFrame([by_name[s.name] for s in split.shards], columns=SHARD_COLUMNS)
+    frame = pd.DataFrame([by_name[s.name] for s in split.shards], columns=SHARD_COLUMNS + STAGES)
     frame = frame.astype({"records": "int64", "turns": "Int64", "events": "Int64"})
+    frame = frame.astype(dict.fromkeys(STAGES, "float64"))
     return BuildReport(out, frame, list(split.bad))

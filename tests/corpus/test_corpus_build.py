@@ -81,9 +81,12 @@ def test_sharded_sharegpt_gives_the_turns_of_one_import(tmp_path, client):
         pd.testing.assert_frame_equal(got[title], frame)
     assert corpus.summary()["turns"].sum() == (~whole["retired"]).sum()
     assert len(corpus.read("affinity", corpus.histories[0])) > 0  # classified
+    stages = report.shards[["import_s", "classify_s", "export_s"]]
+    assert (stages > 0).all().all()  # every stage ran in every shard's task, and is timed
 
     again = build(source, tmp_path / "c", format="sharegpt", shard_size=5, client=client)
     assert again.count("skipped") == 5 and again.count("done") == 0
+    assert again.shards[["import_s", "classify_s", "export_s"]].isna().all().all()
     assert "5 skipped" in repr(again)
 
 
@@ -99,6 +102,12 @@ def test_rerun_builds_only_what_is_missing(tmp_path, client):
     report = build(source, out, format="sharegpt", shard_size=3, classify=False, client=client)
     status = dict(zip(report.shards["shard"], report.shards["status"], strict=True))
     assert status == {"big-00000": "skipped", "big-00001": "done", "big-00002": "done"}
+    timed = report.shards.set_index("shard")[["import_s", "classify_s", "export_s"]].notna()
+    assert timed.to_dict("index") == {  # big-00001 kept its history: only exported again
+        "big-00000": {"import_s": False, "classify_s": False, "export_s": False},
+        "big-00001": {"import_s": False, "classify_s": False, "export_s": True},
+        "big-00002": {"import_s": True, "classify_s": False, "export_s": True},
+    }
     corpus = open_corpus(out)
     assert corpus.histories == ["big-00000", "big-00001", "big-00002"]
     assert corpus.summary()["chats"].tolist() == [3, 3, 3]
