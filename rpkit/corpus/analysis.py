@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from ..classify import YOU
 from ..dtypes import STRING
 from .dataset import PART, partition_dir
+from .errors import CorpusArgumentError
 
 
 class Corpus(Protocol):
@@ -169,7 +170,10 @@ def trajectories(
     ``median``, ``high``.
     """
     if by not in ("chat", "history"):
-        raise ValueError(f"by must be 'chat' or 'history', not {by!r}")
+        raise CorpusArgumentError(
+            f"by must be 'chat' or 'history', not {by!r}; 'chat' aligns by the turn's place "
+            "in its chat, 'history' by the history's turn count"
+        )
     x = "position" if by == "chat" else "turn"
     cols = ["history", "chat_id", "pair", "src", "dst", "delta", "affinity", x]
     meta = _meta(role=object, **{x: "int64"}, affinity="float64")

@@ -34,7 +34,7 @@ from .dataset import (
     temp_path,
 )
 from .engine import run_tasks
-from .errors import HistoryNameError, SourceError, SourceFormatError
+from .errors import CorpusArgumentError, HistoryNameError, SourceError, SourceFormatError
 from .exporter import export_history
 from .shards import Split, split_source
 
@@ -135,7 +135,10 @@ def _check(source: Path, fmt: str, shard_size: object) -> None:
             f"unknown export format {fmt!r}; use one of: {', '.join(importers.FORMATS)}"
         )
     if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
-        raise ValueError(f"shard_size must be a positive int, not {shard_size!r}")
+        raise CorpusArgumentError(
+            f"shard_size must be a positive int, not {shard_size!r}; pass the number of "
+            "records (files, conversations or lines) per shard, e.g. shard_size=1000"
+        )
     if not source.exists():
         raise SourceError(f"the source {source} does not exist; pass an export file or folder")
 

@@ -17,6 +17,7 @@ import os
 import shutil
 import socket
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote, unquote
 
@@ -143,20 +144,37 @@ def from_arrow(table: pa.Table) -> pd.DataFrame:
     return frame
 
 
-def write_partition(out: Path, table: str, name: str, frame: pd.DataFrame, source: str) -> Path:
-    """Write one partition atomically (temporary file, fsync, rename); return its path."""
-    final = partition_dir(out, table, name) / PART
-    tmp = temp_path(out, name, f".{table}.parquet")
+def write_partitions(out: Path, name: str, frames: dict[str, pd.DataFrame], source: str) -> None:
+    """Write a history's partitions atomically, each table's in the order of ``frames``.
+
+    Every file is written under a temporary name and fsynced before any is
+    renamed into place (the fsyncs run together, so the file system commits
+    them at once); the folders are fsynced after the renames. A reader sees a
+    table's old partition or its new one, never half; a history is listed once
+    the last table's partition is in place.
+    """
+    temps = {table: temp_path(out, name, f".{table}.parquet") for table in frames}
     try:
-        pq.write_table(to_arrow(frame, source=source), tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, final)
+        for table, frame in frames.items():
+            pq.write_table(to_arrow(frame, source=source), temps[table])
+        with ThreadPoolExecutor(len(temps)) as pool:
+            list(pool.map(_fsync_file, temps.values()))
+        finals = []
+        for table, tmp in temps.items():
+            final = partition_dir(out, table, name) / PART
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, final)
+            finals.append(final.parent)
     finally:
-        tmp.unlink(missing_ok=True)
-    _fsync_dir(final.parent)
-    return final
+        for tmp in temps.values():
+            tmp.unlink(missing_ok=True)
+    with ThreadPoolExecutor(len(finals)) as pool:
+        list(pool.map(_fsync_dir, finals))
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb+") as f:
+        os.fsync(f.fileno())
 
 
 def read_partition(out: Path, table: str, name: str, columns: list[str] | None = None):

@@ -29,11 +29,17 @@ class HistoryNameError(CorpusError, ValueError):
     """Two histories with one name, or a name that cannot be a partition."""
 
 
+class CorpusArgumentError(CorpusError, ValueError):
+    """An argument a corpus call cannot use: a shard size that is not a positive int, an
+    unknown alignment."""
+
+
 class NotACorpusError(CorpusError):
     """A folder that holds no corpus (no ``events/``, ``turns/``, ``affinity/``, ``chats/``)."""
 
 
 __all__ = [
+    "CorpusArgumentError",
     "CorpusError",
     "CorpusPathError",
     "HistoryNameError",

@@ -29,7 +29,7 @@ from .dataset import (
     list_histories,
     partition_dir,
     source_of,
-    write_partition,
+    write_partitions,
 )
 from .engine import run_tasks
 from .errors import HistoryNameError, SourceError
@@ -101,8 +101,8 @@ def export_history(db: str, out: str, name: str) -> dict[str, Any]:
     """Export one history file into the corpus at ``out`` (a Dask task); rows per table."""
     with open_db(db) as conn:
         tables = history_frames(conn)
-    for table in TABLES:  # chats last: a history is listed once all four are there
-        write_partition(Path(out), table, name, tables[table], source=db)
+    # chats last: a history is listed once all four are there
+    write_partitions(Path(out), name, {t: tables[t] for t in TABLES}, source=db)
     return {"history": name, **{t: len(tables[t]) for t in TABLES}}
 
 

@@ -143,6 +143,8 @@ def test_analysis_matches_the_frames(corpus_dir, histories, client):
     placed = retired[retired["position"].notna()]["replaced_how"].value_counts().to_dict()
     assert where.groupby("action")["turns"].sum().to_dict() == placed
 
+    with pytest.raises(rpkit.corpus.CorpusArgumentError, match="'turn'; 'chat' aligns"):
+        corpus.trajectories(by="turn")
     traj = corpus.trajectories(by="history")
     finals = corpus.final_affinity()
     one = finals[finals["pair"] == "mira → you"]

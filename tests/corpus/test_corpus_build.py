@@ -17,6 +17,7 @@ import pytest
 import rpkit
 from rpkit import frames
 from rpkit.corpus import (
+    CorpusArgumentError,
     CorpusPathError,
     HistoryNameError,
     SourceError,
@@ -185,6 +186,17 @@ def test_a_source_that_does_not_exist(exported, tmp_path):
         build(tmp_path / "nope.json", out, format="sharegpt")
     with pytest.raises(SourceError, match="nope.db does not exist"):
         export([tmp_path / "nope.db"], out)
+    _unchanged(out, events)
+
+
+@pytest.mark.parametrize("size", [0, -3, True, 2.5, "10"])
+def test_a_bad_shard_size(exported, tmp_path, size):
+    out, events = exported
+    source = write_sharegpt(tmp_path / "big.json", 3)
+    with pytest.raises(
+        CorpusArgumentError, match=f"shard_size must be a positive int, not {size!r}"
+    ):
+        build(source, out, format="sharegpt", shard_size=size)
     _unchanged(out, events)
 
 
