@@ -13,7 +13,7 @@ import sqlite3
 from typing import Any
 
 from ..kinds import COPIED_FROM
-from ..log import append, append_replacing, hide_turn, next_chat_id
+from ..log import append_many, append_replacing, hide_turn, next_chat_id
 from ..progress import progress_bar
 from ..store import atomic, head_id
 from .branches import find_parent, parents_first, shared_turns, stem
@@ -66,6 +66,17 @@ class _Writer:
         row = conn.execute("SELECT name FROM you_entity WHERE id = 1").fetchone()
         self.you = row[0] if row else None
         self.chat_ids: dict[str, int] = {}  # file stem -> chat id, for branches
+        self.pending: list[tuple] = []  # plain events not written yet, in log order
+
+    def add(self, kind: str, payload: dict[str, Any], chat_id: int | None, ts: object) -> None:
+        """Queue a plain event (one that retires nothing); ``flush`` writes the queue."""
+        self.pending.append((kind, payload, chat_id, None, ts))
+
+    def flush(self) -> list[int]:
+        """Write the queued events with one ``append_many``, before anything reads the log."""
+        ids = append_many(self.conn, self.pending) if self.pending else []
+        self.pending = []
+        return ids
 
     def source(self, file: str, ref: str) -> dict[str, Any]:
         return {"format": self.fmt, "file": file, "ref": ref}
@@ -73,11 +84,11 @@ class _Writer:
     def you_named(self, chat: Chat) -> None:
         name = chat.user_name or "You"
         if self.you is None:
-            append(
-                self.conn,
+            self.add(
                 "you_set",
                 {"name": name, "source": self.source(chat.file, "user")},
-                ts=chat.created,
+                None,
+                chat.created,
             )
             self.you = name
         elif chat.user_name and chat.user_name != self.you:
@@ -94,18 +105,15 @@ class _Writer:
         n = 2
         while bot_id in self.taken:
             bot_id, n = f"{base}-{n}", n + 1
-        append(
-            self.conn,
-            "bot_created",
-            {"bot_id": bot_id, "name": name, "source": self.source(chat.file, f"bot:{name}")},
-            ts=ts,
-        )
+        source = self.source(chat.file, f"bot:{name}")
+        self.add("bot_created", {"bot_id": bot_id, "name": name, "source": source}, None, ts)
         self.bots[name] = bot_id
         self.taken.add(bot_id)
         self.report.bots += 1
         return bot_id
 
-    def turn(self, chat: Chat, chat_id: int, t: Turn, replaces: list[int]) -> int:
+    def turn(self, chat: Chat, chat_id: int, t: Turn, replaces: list[int]) -> int | None:
+        """Queue a plain turn (None), or write one that replaces or is hidden (its id)."""
         payload: dict[str, Any] = {"text": t.text}
         kind = "user_turn"
         if t.role == "bot":
@@ -115,10 +123,14 @@ class _Writer:
         if replaces:  # how this turn replaced its alternatives, as edits record it
             payload["revision"] = REVISIONS.get(self.fmt, "alternative")
         payload["source"] = self.source(chat.file, t.ref)
+        self.report.turns += 1
+        if not replaces and not t.hidden:
+            self.add(kind, payload, chat_id, t.ts)
+            return None
+        self.flush()
         new = append_replacing(
             self.conn, kind, payload, replaces=replaces, chat_id=chat_id, ts=t.ts
         )
-        self.report.turns += 1
         if t.hidden:
             hide_turn(self.conn, new, ts=t.ts)
             self.report.hidden += 1
@@ -129,6 +141,7 @@ class _Writer:
         if chat_id is None:
             self.you_named(chat)
             bot_ids = [self.bot_id(name, chat, chat.created) for name in chat.bots]
+            self.flush()  # the next chat id and a branch's parent are read from the log
             chat_id = next_chat_id(self.conn)
             payload = {
                 "title": chat.title,
@@ -137,7 +150,7 @@ class _Writer:
                 **self.lineage(chat),
                 "source": self.source(chat.file, chat.ref),
             }
-            append(self.conn, "chat_created", payload, chat_id=chat_id, ts=chat.created)
+            self.add("chat_created", payload, chat_id, chat.created)
             self.report.chats += 1
             extended = False
         else:
@@ -161,8 +174,8 @@ class _Writer:
                 if alt.ref in done:
                     continue
                 alt_id = self.turn(chat, chat_id, alt, [])
-                if not alt.hidden:
-                    replaces.append(alt_id)
+                if not alt.hidden:  # a queued alternative is the queue's last event
+                    replaces.append(alt_id if alt_id is not None else self.flush()[-1])
             self.turn(chat, chat_id, t, replaces)
             self.report.retired += len(replaces)
             wrote = True
@@ -201,8 +214,11 @@ def write(conn: sqlite3.Connection, parsed: Parsed) -> ImportReport:
         with progress_bar(parsed.records(), f"import {parsed.format}", unit="message") as bar:
             for chat in parents_first(parsed.chats):
                 chat_id = chats.get((chat.file, chat.ref))
+                if chat_id:
+                    writer.flush()
                 done = _refs(conn, parsed.format, chat.file, chat_id) if chat_id else {}
                 writer.chat(chat, chat_id, done, bar)
+            writer.flush()
         # Count rows, not ids: after a rewind the next ids skip the ones it cut.
         report.events, first, last = conn.execute(
             "SELECT COUNT(*), MIN(id), MAX(id) FROM event_log WHERE id > ?", (before,)
