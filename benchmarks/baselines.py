@@ -9,7 +9,12 @@
   without that the DELETE fails on the foreign key, and it costs next to
   nothing.)
 * ``events_read_sql``: ``pandas.read_sql_query`` of the columns
-  ``rpkit.frames.events`` reads.
+  ``rpkit.frames.events`` reads (the floor: payloads left as JSON text).
+* ``events_json_normalize``: the frame ``rpkit.frames.events`` gives, built
+  the way a pandas user would: ``read_sql_query``, ``json.loads`` of each
+  payload, ``pandas.json_normalize`` of those dicts joined on, clashing keys
+  renamed as ``rpkit.frames.RENAMED`` does. (Its text columns stay ``object``,
+  ``ts`` stays text and ids with gaps are floats: it does less than rpkit.)
 * ``affinity_dict_loop``: fetch the visible ``edge_update`` rows, ``json.loads``
   each payload and keep the running sum per pair in a dict.
 
@@ -28,6 +33,7 @@ from typing import Any
 
 import pandas as pd
 
+from rpkit.frames import RENAMED
 from rpkit.operations import open_db, take_snapshot
 from rpkit.store import PROJECTED
 
@@ -237,6 +243,14 @@ EVENTS_SQL = (
 def events_read_sql(conn: sqlite3.Connection) -> pd.DataFrame:
     """``pandas.read_sql_query`` of the visible events (payloads left as JSON text)."""
     return pd.read_sql_query(EVENTS_SQL, conn)
+
+
+def events_json_normalize(conn: sqlite3.Connection) -> pd.DataFrame:
+    """The visible events with their payload fields as columns, by ``read_sql_query``
+    and ``json_normalize`` of the decoded payloads (the honest peer of ``frames.events``)."""
+    frame = pd.read_sql_query(EVENTS_SQL, conn)
+    fields = pd.json_normalize([json.loads(p) for p in frame.pop("payload")])
+    return frame.join(fields.rename(columns=RENAMED))
 
 
 def affinity_dict_loop(conn: sqlite3.Connection) -> pd.DataFrame:

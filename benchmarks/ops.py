@@ -5,7 +5,8 @@ timed), is timed once with ``time.perf_counter`` and reports its peak memory:
 the process's peak resident set size during the timed part (``VmHWM``, reset
 just before it) and how much that peak exceeds the size before it: the
 operation's own memory, SQLite's page cache included (which ``tracemalloc``
-would not see).
+would not see). An operation registered with ``sized=True`` also reports the
+size of the frame it returns, measured after the timed part.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 import rpkit
 from rpkit import frames
 from rpkit.store import atomic, connect, head_id
@@ -26,13 +30,16 @@ from . import baselines
 
 Op = Callable[[dict[str, Any]], tuple[Callable[[], Any], Callable[[], None]]]
 OPS: dict[str, Op] = {}
+SIZED: set[str] = set()  # operations whose frame's size is reported
 
 
-def op(name: str) -> Callable[[Op], Op]:
+def op(name: str, *, sized: bool = False) -> Callable[[Op], Op]:
     """Register ``fn(spec) -> (timed, cleanup)``: setup happens in ``fn``, untimed."""
 
     def register(fn: Op) -> Op:
         OPS[name] = fn
+        if sized:
+            SIZED.add(name)
         return fn
 
     return register
@@ -160,7 +167,7 @@ def _seed_replay(spec):
     return lambda: baselines.seed_full_replay(conn), _closing(conn)
 
 
-@op("frames_events")
+@op("frames_events", sized=True)
 def _frames_events(spec):
     conn = _conn(spec)
     return lambda: frames.events(conn), _closing(conn)
@@ -170,6 +177,12 @@ def _frames_events(spec):
 def _read_sql_query(spec):
     conn = _conn(spec)
     return lambda: baselines.events_read_sql(conn), _closing(conn)
+
+
+@op("json_normalize", sized=True)
+def _json_normalize(spec):
+    conn = _conn(spec)
+    return lambda: baselines.events_json_normalize(conn), _closing(conn)
 
 
 @op("frames_affinity")
@@ -271,18 +284,54 @@ def _reset_peak() -> None:
         pass
 
 
+def frame_sizes(frame: pd.DataFrame) -> dict[str, float]:
+    """A frame's size in MB, as pandas counts it and with each object counted once.
+
+    ``memory_usage(deep=True)`` adds up ``sys.getsizeof`` of every cell of an
+    object column, so a shared object counts once per cell: in a sparse frame
+    each missing text (one ``pd.NA``) counts 56 bytes. ``frame_unique_mb``
+    counts the arrays, then each distinct object they point to once (a list's
+    items too): the memory the frame holds.
+    """
+    seen: set[int] = set()
+    total = int(frame.memory_usage(deep=False).sum())  # the arrays (pointers, for objects)
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype != object and not isinstance(column.array, pd.arrays.StringArray):
+            continue
+        stack = list(np.asarray(column.array, dtype=object))
+        while stack:
+            value = stack.pop()
+            if id(value) not in seen:
+                seen.add(id(value))
+                total += sys.getsizeof(value)
+                if isinstance(value, list | tuple):
+                    stack.extend(value)
+    return {
+        "frame_mb": frame.memory_usage(deep=True).sum() / 2**20,
+        "frame_unique_mb": total / 2**20,
+    }
+
+
 def measure(spec: dict[str, Any]) -> dict[str, Any]:
-    """Run one operation as ``spec`` says; its time and memory."""
+    """Run one operation as ``spec`` says; its time and memory (and its frame's size)."""
     rpkit.set_progress(False)
     timed, cleanup = OPS[spec["op"]](spec)
     _reset_peak()
     before = _status_mb("VmRSS")
     start = time.perf_counter()
-    timed()
+    out = timed()
     seconds = time.perf_counter() - start
     peak = _status_mb("VmHWM")
+    sizes = frame_sizes(out) if spec["op"] in SIZED else {}
+    del out
     cleanup()
-    return {"seconds": seconds, "peak_rss_mb": peak, "rss_growth_mb": max(0.0, peak - before)}
+    return {
+        "seconds": seconds,
+        "peak_rss_mb": peak,
+        "rss_growth_mb": max(0.0, peak - before),
+        **sizes,
+    }
 
 
 if __name__ == "__main__":

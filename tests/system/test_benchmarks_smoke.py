@@ -8,14 +8,17 @@ benchmark compares like with like.
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
+
+import pandas as pd
 
 import rpkit
 from benchmarks import baselines
 from benchmarks.__main__ import COMPARISONS, plan
 
-from ..helpers import ROOT, table_rows
+from ..helpers import ROOT, copy_demo, table_rows
 
 ROOT = ROOT
 
@@ -57,12 +60,16 @@ def test_a_tiny_run_reports_every_measurement(tmp_path):
         assert m["peak_rss_mb"] > 0, name
         assert m["rss_growth_mb"] >= 0, name
     assert size["measurements"]["append_bulk"]["events_per_s"] > 0
+    for name in ("frames_events", "json_normalize_peer"):
+        sized = size["measurements"][name]
+        assert 0 < sized["frame_unique_mb"] <= sized["frame_mb"], name
     assert set(size["ratios"]) == {f"{slow}/{fast}" for slow, fast, _ in COMPARISONS}
     assert set(size["targets"]) == {
         "rewind 1% <= 1.5x snapshot",
         "rewind 1% >= 5x faster than seed's",
         "project >= 2x faster than per-event loop",
         "frames.events no slower than read_sql_query",
+        "frames.events peak memory < 3x the frame",
         "frames.affinity no slower than dict loop",
         "preview < 20 ms",
         "state_at near head < 0.2 s",
@@ -85,9 +92,12 @@ def test_a_tiny_run_reports_every_measurement(tmp_path):
     ).stdout.splitlines()
     rows = {line.split(" | ")[0].lstrip("| ") for line in table[2:]}
     baselines_shown = {"seed_rewind_1pct", "seed_rewind_10pct", "seed_replay"}
-    baselines_shown |= {"read_sql_query", "affinity_dict_loop"}
+    baselines_shown |= {"read_sql_query", "json_normalize_peer", "affinity_dict_loop"}
     assert rows == set(expected) - baselines_shown
     assert "seed_replay" in next(line for line in table if line.startswith("| project |"))
+    events_row = next(line for line in table if line.startswith("| frames_events |"))
+    assert "read_sql_query" in events_row and "json_normalize_peer" in events_row
+    assert "x the frame" in events_row
 
 
 def test_the_seed_replay_builds_the_tables_rpkit_builds(demo_path):
@@ -126,3 +136,30 @@ def test_the_baseline_loaders_read_what_the_frames_read(demo_path):
         last = loop.groupby(["src", "dst"]).tail(1)
         edges = {(s, d): a for s, d, a in conn.execute("SELECT src, dst, affinity FROM edges")}
         assert {(r.src, r.dst): r.affinity for r in last.itertuples()} == edges
+
+
+def _cells(column: pd.Series) -> list:
+    """A column's values as Python objects, every kind of missing value as None."""
+    return [
+        None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else v
+        for v in column.astype(object)
+    ]
+
+
+def test_the_json_normalize_peer_builds_the_frame_frames_events_builds(tmp_path):
+    from rpkit import frames
+
+    with rpkit.open_db(copy_demo(tmp_path)) as conn:
+        peer = baselines.events_json_normalize(conn)
+        typed = frames.events(conn)
+    # The peer has a column for each payload key any event holds, renamed as rpkit
+    # renames them; rpkit adds the catalogue's fields that no payload holds (all NA).
+    assert set(peer.columns) <= set(typed.columns)
+    assert "container_kind" in peer.columns and "kind" in peer.columns
+    for name in set(typed.columns) - set(peer.columns):
+        assert typed[name].isna().all(), name
+    assert len(peer) == len(typed)
+    as_times = pd.to_datetime(peer["ts"], utc=True, format="ISO8601")
+    assert (as_times == typed["ts"]).all()
+    for name in set(peer.columns) - {"ts"}:
+        assert _cells(peer[name]) == _cells(typed[name]), name

@@ -213,3 +213,28 @@ def test_affinity_equals_a_dict_loop(rich):
         tl["turn"].to_numpy(np.int64),
         np.searchsorted(live, tl["event_id"].to_numpy(np.int64), "right"),
     )
+
+
+def test_events_read_in_pieces_equal_events_read_at_once(rich, monkeypatch):
+    """Rows are read and decoded a piece at a time: the frame is the same however they fall."""
+    with atomic(rich):  # a kind not catalogued, an extra key that is another kind's field,
+        # and a timestamp finer than the others (its piece parses to another unit)
+        rich.executemany(
+            "INSERT INTO event_log(ts, chat_id, kind, payload) VALUES (?, ?, ?, ?)",
+            [
+                ("2030-01-01T00:00:00.123456789Z", None, "x_note", '{"note": "n", "text": 1}'),
+                ("2030-01-01T00:00:01.000000Z", 1, "user_turn", '{"text": "t", "delta": 2}'),
+                ("2030-01-01T00:00:02.000000Z", None, "y_mark", '{"src": "s"}'),
+            ],
+        )
+    whole = [frames.events(rich), frames.events(rich, include_hidden=True)]
+    assert str(whole[1]["ts"].dtype) == "datetime64[ns, UTC]"
+    assert whole[1]["kind"].cat.categories.tolist()[-2:] == ["x_note", "y_mark"]
+    for size in (1, 7, 4000):
+        monkeypatch.setattr(frames.event_table, "FETCH", size)
+        monkeypatch.setattr(frames.payloads, "CHUNK", 3)
+        for read, expected in zip(
+            [frames.events(rich), frames.events(rich, include_hidden=True)], whole, strict=True
+        ):
+            pd.testing.assert_frame_equal(read, expected, check_exact=True)
+            assert list(read.dtypes) == list(expected.dtypes)
