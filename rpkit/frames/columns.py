@@ -57,8 +57,9 @@ def id_array(values: Sequence[Any]) -> pd.arrays.IntegerArray:
 
 
 def utc_times(values: Sequence[str]) -> pd.DatetimeIndex:
-    """ISO-8601 texts as UTC datetimes, in microseconds (as rpkit stores them) even when empty."""
-    return pd.to_datetime(pd.Index(values, dtype=object), utc=True, format="ISO8601").as_unit("us")
+    """ISO-8601 texts as UTC datetimes; none at all in microseconds, as rpkit stores them."""
+    times = pd.to_datetime(pd.Index(values, dtype=object), utc=True, format="ISO8601")
+    return times if len(times) else times.as_unit("us")
 
 
 def object_array(values: Sequence[Any]) -> np.ndarray:
