@@ -22,7 +22,8 @@ def set_progress(enabled: bool | None) -> None:
     _setting = enabled
 
 
-def _enabled(total: int) -> bool:
+def showing(total: int) -> bool:
+    """Whether work of ``total`` items shows a bar (rpkit's, or Dask's for corpus tasks)."""
     if _setting is not None:
         return _setting
     if os.environ.get("RPKIT_PROGRESS", "").strip().lower() in {"0", "false", "no", "off"}:
@@ -33,7 +34,7 @@ def _enabled(total: int) -> bool:
 @contextmanager
 def progress_bar(total: int, desc: str, unit: str = "event") -> Iterator[tqdm | None]:
     """A ``tqdm.auto`` bar for ``total`` items, or None when bars are off."""
-    if not _enabled(total):
+    if not showing(total):
         yield None
         return
     bar = tqdm(total=total, desc=desc, unit=unit, leave=False)

@@ -200,7 +200,6 @@ def build(
         client=client,
         failed=lambda a, why: _row(a[2], "failed", why, a[4]),
         input_bytes=_size(source),
-        desc="corpus build",
     )
     by_name = {r["shard"]: r for r in [*rows, *skipped]}
     frame = pd.DataFrame([by_name[s.name] for s in split.shards], columns=SHARD_COLUMNS + STAGES)

@@ -2,21 +2,22 @@
 
 rpkit schedules nothing itself. With no client, ``dask.compute`` runs the tasks
 on Dask's local scheduler in processes on this machine; with
-``client=distributed.Client(...)`` they run on that cluster. Progress is
-rpkit's ``tqdm`` bar (``rpkit.progress``), advanced as Dask reports each task
-done (a ``dask.callbacks.Callback`` locally, ``distributed.as_completed`` on a
-cluster); ``rpkit.set_progress(False)`` or ``RPKIT_PROGRESS=0`` silences it.
+``client=distributed.Client(...)`` they run on that cluster. Progress is Dask's
+own: ``dask.diagnostics.ProgressBar`` locally, ``distributed.progress`` on a
+cluster (a bar in a terminal, a widget in a notebook). It shows when rpkit's
+bars would (``rpkit.set_progress``, ``RPKIT_PROGRESS=0`` silences it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from typing import Any
 
 import dask
-from dask.callbacks import Callback
+from dask.diagnostics import ProgressBar
 
-from ..progress import progress_bar
+from ..progress import showing
 
 BYTES_PER_ITEM = 256  # about one event of a history or one message of an export
 
@@ -28,18 +29,6 @@ def compute(*objs: Any, client: Any = None, scheduler: str = "processes") -> tup
     return dask.compute(*objs, scheduler=scheduler)
 
 
-class _Ticks(Callback):
-    """Advances a bar by one for each task the local scheduler finishes."""
-
-    def __init__(self, bar: Any, keys: set[Any]):
-        super().__init__()
-        self.bar, self.keys = bar, keys
-
-    def _posttask(self, key, result, dsk, state, worker_id) -> None:
-        if key in self.keys:
-            self.bar.update(1)
-
-
 def run_tasks(
     fn: Callable[..., Any],
     args: Sequence[tuple[Any, ...]],
@@ -47,7 +36,6 @@ def run_tasks(
     client: Any = None,
     failed: Callable[[tuple[Any, ...], str], Any],
     input_bytes: int = 0,
-    desc: str = "corpus",
 ) -> list[Any]:
     """``fn(*a)`` for each ``a`` in ``args``, one Dask task each, results in order.
 
@@ -58,26 +46,21 @@ def run_tasks(
     """
     if not args:
         return []
-    with progress_bar(input_bytes // BYTES_PER_ITEM, desc, unit="task") as bar:
-        if bar is not None:
-            bar.reset(total=len(args))
-        if client is None:
-            tasks = [dask.delayed(fn, pure=False)(*a) for a in args]
-            keys = {t.key for t in tasks}
-            if bar is None:
-                return list(dask.compute(*tasks, scheduler="processes"))
-            with _Ticks(bar, keys):
-                return list(dask.compute(*tasks, scheduler="processes"))
-        return _on_cluster(fn, args, client, failed, bar)
+    show = showing(input_bytes // BYTES_PER_ITEM)
+    if client is None:
+        tasks = [dask.delayed(fn, pure=False)(*a) for a in args]
+        with ProgressBar() if show else nullcontext():
+            return list(dask.compute(*tasks, scheduler="processes"))
+    return _on_cluster(fn, args, client, failed, show)
 
 
-def _on_cluster(fn, args, client, failed, bar) -> list[Any]:
-    from distributed import as_completed
+def _on_cluster(fn, args, client, failed, show: bool) -> list[Any]:
+    from distributed import progress, wait
 
     futures = [client.submit(fn, *a, pure=False) for a in args]
-    for _ in as_completed(futures):
-        if bar is not None:
-            bar.update(1)
+    if show:
+        progress(futures)  # in a terminal it returns once every task is done
+    wait(futures)
     results = []
     for a, future in zip(args, futures, strict=True):
         if future.status == "finished":

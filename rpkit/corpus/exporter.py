@@ -158,8 +158,6 @@ def export(
     out = Path(out)
     tasks = plan_export(histories, out, replace=replace)
     size = sum(Path(db).stat().st_size for db, _, _ in tasks)
-    rows = run_tasks(
-        export_history, tasks, client=client, failed=_failed, input_bytes=size, desc="export"
-    )
+    rows = run_tasks(export_history, tasks, client=client, failed=_failed, input_bytes=size)
     frame = pd.DataFrame(rows, columns=["history", *TABLES])
     return ExportReport(out, frame.astype(dict.fromkeys(TABLES, "int64")))

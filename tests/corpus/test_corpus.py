@@ -189,3 +189,19 @@ def test_local_scheduler_and_cli(tmp_path):
     assert "h001" in result.output and "h002" in result.output
     result = CliRunner().invoke(main, ["corpus", "export", str(tmp_path / "x"), "nope.db"])
     assert result.exit_code == 1 and "nope.db does not exist" in result.output
+
+
+@pytest.mark.parametrize("engine", ["local", "cluster"])
+def test_progress_is_dasks_own_and_can_be_silenced(histories, tmp_path, request, capsys, engine):
+    client = session_client(request) if engine == "cluster" else None
+    try:
+        rpkit.set_progress(True)
+        export(histories, tmp_path / "shown", client=client)
+        shown = capsys.readouterr().out
+        rpkit.set_progress(False)
+        export(histories, tmp_path / "silent", client=client)
+        silent = capsys.readouterr().out
+    finally:
+        rpkit.set_progress(False)  # as the suite runs
+    assert "100% Completed" in shown  # Dask's ProgressBar, or distributed.progress's text bar
+    assert silent == ""
