@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Callable
 from os import PathLike
 from pathlib import Path
+from typing import NoReturn
 
 from ..errors import (
     ForeignDatabaseError,
@@ -55,6 +56,22 @@ def _check_writable(path: Path) -> None:
         )
 
 
+def _refuse_unreadable(path: Path, exc: sqlite3.DatabaseError) -> NoReturn:
+    """The error for a file SQLite cannot read: not SQLite at all, read-only, or damaged."""
+    if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_NOTADB:
+        with path.open("rb") as fh:  # not a database, so no connection holds locks on it
+            header = fh.read(16)
+        if header != b"SQLite format 3\x00":
+            raise NotADatabaseError(
+                f"{path} is not an SQLite database (its first bytes are {header[:15]!r}); "
+                "pass the path of an rpkit history, or a new path to create one"
+            ) from exc
+    _check_writable(path)  # e.g. a WAL history in a read-only folder cannot be opened at all
+    if "readonly" in str(exc):
+        raise ReadOnlyDatabaseError(f"{path} cannot be opened for writing ({exc})") from exc
+    raise NotADatabaseError(f"{path} cannot be read as SQLite ({exc}); is it damaged?") from exc
+
+
 def _inspect(path: Path) -> int | None:
     """Return the rpkit schema version of ``path``, or None for a new or empty file.
 
@@ -75,20 +92,18 @@ def _inspect(path: Path) -> int | None:
                 "choose a folder you can write to"
             )
         return None
-    if path.stat().st_size:
-        with path.open("rb") as fh:
-            header = fh.read(16)
-        if header != b"SQLite format 3\x00":
-            raise NotADatabaseError(
-                f"{path} is not an SQLite database (its first bytes are {header[:15]!r}); "
-                "pass the path of an rpkit history, or a new path to create one"
-            )
-    _check_writable(path)
     if path.stat().st_size == 0:
+        _check_writable(path)
         return None
+    # SQLite reads the file: an open() and close() of a database file in this process
+    # would drop the POSIX locks all of the process's connections hold on it.
     ro = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
     try:
-        names = {r[0] for r in ro.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        try:
+            names = {r[0] for r in ro.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.DatabaseError as exc:
+            _refuse_unreadable(path, exc)
+        _check_writable(path)
         if not names:
             return None
         if "rpkit_meta" not in names or "event_log" not in names:
@@ -97,11 +112,10 @@ def _inspect(path: Path) -> int | None:
                 f"{path} is an SQLite database of another application (tables: {shown}); "
                 "rpkit opens only its own histories: import the data or choose a new path"
             )
-        row = ro.execute("SELECT value FROM rpkit_meta WHERE key = 'schema_version'").fetchone()
-    except sqlite3.DatabaseError as exc:
-        if "readonly" in str(exc):
-            raise ReadOnlyDatabaseError(f"{path} cannot be opened for writing ({exc})") from exc
-        raise NotADatabaseError(f"{path} cannot be read as SQLite ({exc}); is it damaged?") from exc
+        try:
+            row = ro.execute("SELECT value FROM rpkit_meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            _refuse_unreadable(path, exc)
     finally:
         ro.close()
     if row is None or not str(row[0]).isdigit():
