@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lab test app app-screenshot lint format bench bench-corpus demo-data readme-chart notebooks clean
+.PHONY: install lab test app app-screenshot lint format bench bench-tree bench-corpus demo-data readme-chart notebooks clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks --events 100000 --events 1000000
+
+bench-tree: $(STAMP)
+	$(BIN)/python -m benchmarks --events 1000000 --chats 100 --only snapshot --only project \
+		--only rewind_1pct --only chat_rewind_1pct --only undo_rewind_1pct --only fork_1000_turns
 
 bench-corpus: $(STAMP)
 	$(BIN)/python -m benchmarks.corpus --conversations 20000 --turns 10 --histories 100 --events 1000
