@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..dtypes import STRING
+from ..durable import fsync_dir, fsync_file
 from .errors import CorpusPathError, HistoryNameError
 
 TABLES = ("events", "turns", "affinity", "chats")
@@ -94,14 +95,6 @@ def remove_stale_temps(out: Path) -> int:
     return removed
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def to_arrow(frame: pd.DataFrame, *, source: str | None = None) -> pa.Table:
     """A frame as an Arrow table; object columns as JSON text, named in the metadata."""
     encoded = {
@@ -158,7 +151,7 @@ def write_partitions(out: Path, name: str, frames: dict[str, pd.DataFrame], sour
         for table, frame in frames.items():
             pq.write_table(to_arrow(frame, source=source), temps[table])
         with ThreadPoolExecutor(len(temps)) as pool:
-            list(pool.map(_fsync_file, temps.values()))
+            list(pool.map(fsync_file, temps.values()))
         finals = []
         for table, tmp in temps.items():
             final = partition_dir(out, table, name) / PART
@@ -169,12 +162,7 @@ def write_partitions(out: Path, name: str, frames: dict[str, pd.DataFrame], sour
         for tmp in temps.values():
             tmp.unlink(missing_ok=True)
     with ThreadPoolExecutor(len(finals)) as pool:
-        list(pool.map(_fsync_dir, finals))
-
-
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb+") as f:
-        os.fsync(f.fileno())
+        list(pool.map(fsync_dir, finals))
 
 
 def read_partition(out: Path, table: str, name: str, columns: list[str] | None = None):

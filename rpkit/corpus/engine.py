@@ -59,7 +59,11 @@ def _on_cluster(fn, args, client, failed, show: bool) -> list[Any]:
 
     futures = [client.submit(fn, *a, pure=False) for a in args]
     if show:
-        progress(futures)  # in a terminal it returns once every task is done
+        bar = progress(futures)  # a terminal's bar returns when all is done
+        if bar is not None:  # a notebook's widget shows only once displayed
+            from IPython.display import display
+
+            display(bar)
     wait(futures)
     results = []
     for a, future in zip(args, futures, strict=True):

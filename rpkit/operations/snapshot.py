@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..dtypes import STRING
+from ..durable import fsync_dir, fsync_file
 from ..errors import InvalidSnapshotError, SnapshotDirError, SnapshotError
 from ..projection import rebuild
 from ..store import BUSY_TIMEOUT_S, atomic, db_path_of, head_id, require_history, schema
@@ -54,14 +55,6 @@ def snapshot_dir(data_dir: str | PathLike[str]) -> Path:
             "another data_dir"
         )
     return folder
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 _PARTIAL = re.compile(r"^\..+\.(\d+)\.partial(-journal|-wal|-shm)?$")
@@ -181,15 +174,14 @@ def take_snapshot(
             dst.commit()
         finally:
             dst.close()
-        with tmp.open("rb+") as fh:
-            os.fsync(fh.fileno())
+        fsync_file(tmp)
         final = folder / f"{stem}-e{max_id}{SUFFIX}"
         n = 1
         while final.exists():
             final = folder / f"{stem}-e{max_id}-{n}{SUFFIX}"
             n += 1
         os.replace(tmp, final)
-        _fsync_dir(folder)
+        fsync_dir(folder)
     except OSError as exc:
         _unlink_partial(tmp)
         raise SnapshotDirError(

@@ -18,7 +18,14 @@ PACKAGE = ROOT / "rpkit"
 LAYERS = [
     (
         "utilities",
-        ["rpkit.errors", "rpkit.progress", "rpkit.display", "rpkit.gcpause", "rpkit.dtypes"],
+        [
+            "rpkit.errors",
+            "rpkit.progress",
+            "rpkit.display",
+            "rpkit.gcpause",
+            "rpkit.dtypes",
+            "rpkit.durable",
+        ],
     ),
     ("store", ["rpkit.store"]),
     ("kinds", ["rpkit.kinds"]),
