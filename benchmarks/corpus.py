@@ -16,7 +16,9 @@
   (``VmHWM``, reset before each run). ``make bench-corpus`` runs 100 and 1,000
   histories of 1,000 events: the 10x run is the issue's 1M-event corpus.
 * **export**: ``export`` of the histories against reading the same frames
-  (``history_frames``) as the same Dask tasks.
+  (``history_frames``) as the same Dask tasks, interleaved ``--repeat`` times.
+
+``--only build|corpus|export`` runs one part (``export``: the export rows alone).
 
 Ratios come from runs made side by side; results go to ``benchmarks/results/``.
 """
@@ -213,6 +215,22 @@ def _read_frames(path: str) -> int:
         return sum(len(f) for f in history_frames(conn).values())
 
 
+def bench_export(out: Path, paths: list[str], client, repeat: int) -> dict[str, Any]:
+    """``export`` of the histories against reading their frames as the same tasks, interleaved.
+
+    Each export starts from an empty folder (the last one is kept for the
+    summary); the ratio is of the medians.
+    """
+    exports, reads = [], []
+    for _ in range(repeat):
+        shutil.rmtree(out, ignore_errors=True)
+        exports.append(timed(export, paths, out, client=client)[0])
+        reads.append(timed(lambda: client.gather(client.map(_read_frames, paths, pure=False)))[0])
+    t_export, t_read = statistics.median(exports), statistics.median(reads)
+    return {"export_s": t_export, "read_frames_s": t_read, "export_vs_read": t_export / t_read,
+            "runs": {"export": exports, "read_frames": reads}}  # fmt: skip
+
+
 def bench_corpus(work: Path, args: argparse.Namespace) -> dict[str, Any]:
     lc, client = cluster(2)
     try:
@@ -221,22 +239,23 @@ def bench_corpus(work: Path, args: argparse.Namespace) -> dict[str, Any]:
             n = args.histories * scale
             paths = histories(work / "histories", n, args.events, client)
             out = work / f"corpus-{n}"
-            shutil.rmtree(out, ignore_errors=True)
-            t_export, _ = timed(export, paths, out, client=client)
-            t_read, _ = timed(lambda p=paths: client.gather(client.map(_read_frames, p)))
+            exported = bench_export(out, paths, client, args.repeat)
+            if args.only == "export":
+                result[f"x{scale}"] = {"histories": n, **exported}
+                continue
             corpus = open_corpus(out, client=client)
             client.run(_reset_peak)
             t_dask, _ = timed(corpus.summary)
             peaks = client.run(_peak_kb)
-            row = {"histories": n, "export_s": t_export, "read_frames_s": t_read,
-                   "export_vs_read": t_export / t_read, "summary_dask_s": t_dask,
+            row = {"histories": n, **exported, "summary_dask_s": t_dask,
                    "worker_peak_rss_mb": max(peaks.values()) / 1024}  # fmt: skip
             t_loop, _ = timed(pandas_summary, paths)
             row |= {"summary_pandas_loop_s": t_loop, "dask_speedup": t_loop / t_dask}
             result[f"x{scale}"] = row
-        result["peak_growth_10x"] = (
-            result["x10"]["worker_peak_rss_mb"] / result["x1"]["worker_peak_rss_mb"]
-        )
+        if args.only != "export":
+            result["peak_growth_10x"] = (
+                result["x10"]["worker_peak_rss_mb"] / result["x1"]["worker_peak_rss_mb"]
+            )
         return result
     finally:
         client.close()
@@ -251,19 +270,24 @@ def main() -> None:
     parser.add_argument("--histories", type=int, default=100)
     parser.add_argument("--events", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument(
+        "--only", choices=("build", "corpus", "export"), help="run one part (export: no summary)"
+    )
     args = parser.parse_args()
     rpkit.set_progress(False)
     work = Path(tempfile.mkdtemp(prefix="rpkit-bench-corpus-"))
     try:
-        results = {
+        results: dict[str, Any] = {
             "args": vars(args),
             "load_average_before": os.getloadavg(),
             "cpu_scaling_before": cpu_scaling(),
-            "build": bench_build(work, args),
-            "cpu_scaling_after_build": cpu_scaling(),
-            "corpus": bench_corpus(work, args),
-            "load_average_after": os.getloadavg(),
         }
+        if args.only in (None, "build"):
+            results["build"] = bench_build(work, args)
+            results["cpu_scaling_after_build"] = cpu_scaling()
+        if args.only in (None, "corpus", "export"):
+            results["corpus"] = bench_corpus(work, args)
+        results["load_average_after"] = os.getloadavg()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     RESULTS_DIR.mkdir(exist_ok=True)

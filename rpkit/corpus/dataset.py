@@ -17,8 +17,9 @@ import os
 import shutil
 import socket
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, unquote
 
 import orjson
@@ -95,21 +96,62 @@ def remove_stale_temps(out: Path) -> int:
     return removed
 
 
+def _dtype_key(dtype: Any) -> Any:
+    """What of a column's dtype its pandas metadata depends on (a categorical: its size)."""
+    if isinstance(dtype, pd.CategoricalDtype):
+        return ("category", len(dtype.categories), dtype.ordered)
+    return dtype
+
+
+@lru_cache(maxsize=256)
+def _pandas_metadata(shape: tuple[tuple[str, Any], ...], columns_dtype: Any) -> bytes:
+    """pyarrow's pandas metadata for frames of this shape, computed on an empty one.
+
+    Histories share their frames' shapes, so this runs once per shape rather
+    than once per partition (it costs about as much as converting the data).
+    """
+    empty = {}
+    for name, key in shape:
+        if isinstance(key, tuple):  # a categorical of that many categories
+            key = pd.CategoricalDtype(pd.RangeIndex(key[1]), ordered=key[2])
+        empty[name] = pd.Series([], dtype=key)
+    frame = pd.DataFrame(empty)
+    frame.columns = frame.columns.astype(columns_dtype)
+    return pa.Schema.from_pandas(frame, preserve_index=False).metadata[b"pandas"]
+
+
+def _column(values: pd.Series) -> pa.Array:
+    """One column as an Arrow array: text straight from its Python strings."""
+    dtype = values.dtype
+    if pd.api.types.is_object_dtype(dtype):
+        text = [None if v is None else orjson.dumps(v).decode() for v in values.to_numpy()]
+        return pa.array(text, type=pa.string())
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "python":
+        return pa.array(values.to_numpy(), type=pa.string(), from_pandas=True)
+    return pa.array(values, from_pandas=True)
+
+
 def to_arrow(frame: pd.DataFrame, *, source: str | None = None) -> pa.Table:
-    """A frame as an Arrow table; object columns as JSON text, named in the metadata."""
-    encoded = {
-        col: [None if v is None else orjson.dumps(v).decode() for v in frame[col].to_numpy()]
-        for col, dtype in frame.dtypes.items()
-        if pd.api.types.is_object_dtype(dtype)
-    }
-    table = pa.Table.from_pandas(
-        frame.assign(**encoded) if encoded else frame, preserve_index=False
+    """A frame as an Arrow table; object columns as JSON text, named in the metadata.
+
+    The table is what ``pa.Table.from_pandas`` makes of the frame with its
+    object columns as JSON text (``STRING``), pandas metadata included, so
+    pandas, Dask and Polars read the dtypes back without rpkit. It is built
+    column by column, with the metadata computed once per shape of frame.
+    """
+    encoded = [c for c, d in frame.dtypes.items() if pd.api.types.is_object_dtype(d)]
+    shape = tuple(
+        (name, STRING if name in encoded else _dtype_key(dtype))
+        for name, dtype in frame.dtypes.items()
     )
-    meta = dict(table.schema.metadata or {})
-    meta[_JSON_KEY] = json.dumps(list(encoded)).encode()
+    meta = {
+        b"pandas": _pandas_metadata(shape, frame.columns.dtype),
+        _JSON_KEY: json.dumps(encoded).encode(),
+    }
     if source is not None:
         meta[_SOURCE_KEY] = source.encode()
-    return table.replace_schema_metadata(meta)
+    arrays = [_column(values) for _, values in frame.items()]
+    return pa.Table.from_arrays(arrays, names=list(frame.columns), metadata=meta)
 
 
 def json_columns(schema: pa.Schema) -> list[str]:
@@ -141,17 +183,16 @@ def write_partitions(out: Path, name: str, frames: dict[str, pd.DataFrame], sour
     """Write a history's partitions atomically, each table's in the order of ``frames``.
 
     Every file is written under a temporary name and fsynced before any is
-    renamed into place (the fsyncs run together, so the file system commits
-    them at once); the folders are fsynced after the renames. A reader sees a
-    table's old partition or its new one, never half; a history is listed once
-    the last table's partition is in place.
+    renamed into place; the folders are fsynced after the renames. A reader
+    sees a table's old partition or its new one, never half; a history is
+    listed once the last table's partition is in place.
     """
     temps = {table: temp_path(out, name, f".{table}.parquet") for table in frames}
     try:
         for table, frame in frames.items():
-            pq.write_table(to_arrow(frame, source=source), temps[table])
-        with ThreadPoolExecutor(len(temps)) as pool:
-            list(pool.map(fsync_file, temps.values()))
+            write_parquet(to_arrow(frame, source=source), temps[table])
+        for tmp in temps.values():
+            fsync_file(tmp)
         finals = []
         for table, tmp in temps.items():
             final = partition_dir(out, table, name) / PART
@@ -161,8 +202,25 @@ def write_partitions(out: Path, name: str, frames: dict[str, pd.DataFrame], sour
     finally:
         for tmp in temps.values():
             tmp.unlink(missing_ok=True)
-    with ThreadPoolExecutor(len(finals)) as pool:
-        list(pool.map(fsync_dir, finals))
+    for folder in finals:
+        fsync_dir(folder)
+
+
+def write_parquet(table: pa.Table, path: Path) -> None:
+    """One partition file: statistics for the columns readers filter on, not for text.
+
+    Min and max of numbers, times and flags let DuckDB, Polars or pyarrow skip
+    a history's file for a filter such as ``ts >= ...``; those of free text
+    would cost a third of the write and skip nothing. Dictionary encoding is
+    kept for the dictionary columns (``kind``, ``pair``).
+    """
+    plain = (pa.types.is_string, pa.types.is_large_string, pa.types.is_dictionary)
+    pq.write_table(
+        table,
+        path,
+        write_statistics=[f.name for f in table.schema if not any(t(f.type) for t in plain)],
+        use_dictionary=[f.name for f in table.schema if pa.types.is_dictionary(f.type)],
+    )
 
 
 def read_partition(out: Path, table: str, name: str, columns: list[str] | None = None):

@@ -65,10 +65,12 @@ def _on_cluster(fn, args, client, failed, show: bool) -> list[Any]:
 
             display(bar)
     wait(futures)
+    done = [f for f in futures if f.status == "finished"]
+    values = iter(client.gather(done))  # one round trip for all, not one per task
     results = []
     for a, future in zip(args, futures, strict=True):
         if future.status == "finished":
-            results.append(future.result())
+            results.append(next(values))
         else:
             exc = future.exception()
             results.append(failed(a, f"{type(exc).__name__}: {exc}"))

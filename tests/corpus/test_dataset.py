@@ -1,0 +1,119 @@
+"""A partition file against pyarrow's own pandas conversion, and what it stores.
+
+``to_arrow`` builds tables column by column and reuses pandas metadata per
+shape of frame; these tests hold it to ``pa.Table.from_pandas`` of the same
+frame (object columns as JSON text), data and metadata alike.
+"""
+
+from __future__ import annotations
+
+import json
+
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import rpkit
+from rpkit.corpus import history_frames
+from rpkit.corpus.dataset import TABLES, from_arrow, to_arrow, write_parquet
+from rpkit.dtypes import STRING
+
+from .cluster import demo_histories
+
+
+def by_pyarrow(frame: pd.DataFrame) -> pa.Table:
+    """What ``pa.Table.from_pandas`` makes of the frame with its object columns as JSON text."""
+    encoded = {
+        col: pd.Series(
+            [None if v is None else orjson.dumps(v).decode() for v in frame[col]],
+            dtype=STRING,
+            index=frame.index,
+        )
+        for col, dtype in frame.dtypes.items()
+        if pd.api.types.is_object_dtype(dtype)
+    }
+    return pa.Table.from_pandas(frame.assign(**encoded), preserve_index=False)
+
+
+def assert_same_table(got: pa.Table, expected: pa.Table) -> None:
+    assert got.schema.equals(expected.schema)
+    assert got.equals(expected)
+    pandas_meta = json.loads(got.schema.metadata[b"pandas"])
+    assert pandas_meta == json.loads(expected.schema.metadata[b"pandas"])
+
+
+@pytest.fixture(scope="module")
+def demo_frames(tmp_path_factory) -> list[dict[str, pd.DataFrame]]:
+    paths = demo_histories(tmp_path_factory.mktemp("histories"), 3)
+    result = []
+    for path in paths:
+        with rpkit.open_db(path) as conn:
+            result.append(history_frames(conn))
+    return result
+
+
+def test_each_table_converts_as_pyarrow_converts_it(demo_frames):
+    for tables in demo_frames:
+        for table in TABLES:
+            frame = tables[table]
+            assert_same_table(to_arrow(frame), by_pyarrow(frame))
+            pd.testing.assert_frame_equal(from_arrow(to_arrow(frame)), frame)
+
+
+def test_metadata_follows_each_frame_not_the_first_of_its_dtypes():
+    # the same columns and dtypes, but categoricals of other sizes and order
+    small = pd.DataFrame({"pair": pd.Categorical(["a→b"]), "n": pd.array([1], dtype="Int64")})
+    big = pd.DataFrame(
+        {"pair": pd.Categorical([f"p{i}" for i in range(300)], ordered=True), "n": range(300)}
+    ).astype({"n": "Int64"})
+    for frame in (small, big, small.head(0), big.iloc[::-1]):
+        assert_same_table(to_arrow(frame), by_pyarrow(frame))
+    meta = json.loads(to_arrow(big).schema.metadata[b"pandas"])["columns"][0]
+    assert meta["metadata"] == {"num_categories": 300, "ordered": True}
+    assert meta["numpy_type"] == "int16"
+
+
+def test_object_columns_are_json_text_and_missing_values_stay_missing():
+    frame = pd.DataFrame(
+        {
+            "bot_ids": pd.Series([["b1", "b2"], None, {"x": 1}], dtype=object),
+            "none_yet": pd.Series([None, None, None], dtype=object),
+            "text": pd.array(["hi", pd.NA, "ünïcode"], dtype=STRING),
+            "id": pd.array([1, None, 3], dtype="Int64"),
+            "ts": pd.to_datetime(["2026-01-01", None, "2026-01-03"], utc=True).as_unit("us"),
+        }
+    )
+    table = to_arrow(frame, source="h.db")
+    assert_same_table(table, by_pyarrow(frame))
+    assert table.column("bot_ids").to_pylist() == ['["b1","b2"]', None, '{"x":1}']
+    assert table.column("none_yet").type == pa.string()
+    assert table.column("text").to_pylist() == ["hi", None, "ünïcode"]
+    pd.testing.assert_frame_equal(from_arrow(table), frame)
+
+
+def test_statistics_are_kept_for_numbers_times_and_flags_not_for_text(demo_frames, tmp_path):
+    path = tmp_path / "events.parquet"
+    table = to_arrow(demo_frames[0]["events"])
+    write_parquet(table, path)
+    meta = pq.ParquetFile(path).metadata
+    stats = {
+        meta.schema.column(i).name: meta.row_group(0).column(i).is_stats_set
+        for i in range(meta.num_columns)
+    }
+    text = {
+        f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_dictionary(f.type)
+    }
+    assert {"id", "ts", "chat_id", "hidden"} <= {c for c, kept in stats.items() if kept}
+    assert {"text", "kind"} <= text
+    assert not any(stats[c] for c in text)
+    assert all(stats[c] for c in stats if c not in text)
+    # pandas alone reads the dtypes back (text as pandas' own string dtype)
+    back = pd.read_parquet(path)
+    frame = demo_frames[0]["events"]
+    for col, dtype in frame.dtypes.items():
+        if isinstance(dtype, pd.StringDtype) or pd.api.types.is_object_dtype(dtype):
+            assert isinstance(back[col].dtype, pd.StringDtype)
+        else:
+            assert back[col].dtype == dtype, col
