@@ -1,8 +1,9 @@
 """``python -m benchmarks.corpus``: corpus work on Dask against its baselines, in one run.
 
 * **build**: a ShareGPT-style file (``--conversations`` x ``--turns``) built with a
-  ``LocalCluster`` of 1 worker and of 2 (interleaved, ``--repeat`` times; the
-  clusters are started before the clock). Today's single process is
+  ``LocalCluster`` of 1 worker and of 2, and in one process, interleaved
+  ``--repeat`` times (the clusters are started before the clock and idle
+  while the single process runs). Today's single process is
   ``import_file`` + ``classify`` of the whole file; the build per worker is
   compared with it, and so is classify alone: turns per second of classify
   inside the 2-worker build's tasks (the shards' ``classify_s``) against
@@ -112,13 +113,12 @@ def timed(fn, *args, **kwargs) -> tuple[float, Any]:
 def bench_build(work: Path, args: argparse.Namespace) -> dict[str, Any]:
     source = sharegpt(work / "big.json", args.conversations, args.turns)
     single: list[tuple[float, float]] = []  # (import, classify) seconds
-    for r in range(args.repeat):
-        single.append(_import_classify(work / f"single-{r}.db", source))
     runs: dict[int, list[float]] = {1: [], 2: []}
     classify_rate: dict[int, list[float]] = {1: [], 2: []}
     clusters = {n: cluster(n) for n in (1, 2)}
     try:
-        for r in range(args.repeat):
+        for r in range(args.repeat):  # side by side: the VM's speed drifts over minutes
+            single.append(_import_classify(work / f"single-{r}.db", source))
             for n, (_, client) in clusters.items():
                 out = work / f"build-{n}-{r}"
                 t, report = timed(

@@ -57,7 +57,7 @@ def run_tasks(
 def _on_cluster(fn, args, client, failed, show: bool) -> list[Any]:
     from distributed import progress, wait
 
-    futures = [client.submit(fn, *a, pure=False) for a in args]
+    futures = client.map(fn, *zip(*args, strict=True), pure=False)  # one message for all
     if show:
         bar = progress(futures)  # a terminal's bar returns when all is done
         if bar is not None:  # a notebook's widget shows only once displayed
