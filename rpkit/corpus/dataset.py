@@ -210,9 +210,9 @@ def write_parquet(table: pa.Table, path: Path) -> None:
     """One partition file: statistics for the columns readers filter on, not for text.
 
     Min and max of numbers, times and flags let DuckDB, Polars or pyarrow skip
-    a history's file for a filter such as ``ts >= ...``; those of free text
-    would cost a third of the write and skip nothing. Dictionary encoding is
-    kept for the dictionary columns (``kind``, ``pair``).
+    a history's row group for a filter such as ``ts >= ...``; those of free
+    text, and dictionaries of it, cost time in every write and help no reader.
+    Dictionary encoding stays for the dictionary columns (``kind``, ``pair``).
     """
     plain = (pa.types.is_string, pa.types.is_large_string, pa.types.is_dictionary)
     pq.write_table(
