@@ -139,11 +139,10 @@ def to_arrow(frame: pd.DataFrame, *, source: str | None = None) -> pa.Table:
     pandas, Dask and Polars read the dtypes back without rpkit. It is built
     column by column, with the metadata computed once per shape of frame.
     """
-    encoded = [c for c, d in frame.dtypes.items() if pd.api.types.is_object_dtype(d)]
-    shape = tuple(
-        (name, STRING if name in encoded else _dtype_key(dtype))
-        for name, dtype in frame.dtypes.items()
-    )
+    names = frame.columns.tolist()  # once: a pandas 3 Index of text is slow to walk
+    columns = list(zip(names, frame.dtypes.tolist(), strict=True))
+    encoded = [n for n, d in columns if pd.api.types.is_object_dtype(d)]
+    shape = tuple((n, STRING if n in encoded else _dtype_key(d)) for n, d in columns)
     meta = {
         b"pandas": _pandas_metadata(shape, frame.columns.dtype),
         _JSON_KEY: json.dumps(encoded).encode(),
@@ -151,7 +150,7 @@ def to_arrow(frame: pd.DataFrame, *, source: str | None = None) -> pa.Table:
     if source is not None:
         meta[_SOURCE_KEY] = source.encode()
     arrays = [_column(values) for _, values in frame.items()]
-    return pa.Table.from_arrays(arrays, names=list(frame.columns), metadata=meta)
+    return pa.Table.from_arrays(arrays, names=names, metadata=meta)
 
 
 def json_columns(schema: pa.Schema) -> list[str]:
