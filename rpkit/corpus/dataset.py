@@ -136,7 +136,7 @@ def to_arrow(frame: pd.DataFrame, *, source: str | None = None) -> pa.Table:
 
     The table is what ``pa.Table.from_pandas`` makes of the frame with its
     object columns as JSON text (``STRING``), pandas metadata included, so
-    pandas, Dask and Polars read the dtypes back without rpkit. It is built
+    pandas and Dask read the dtypes back without rpkit. It is built
     column by column, with the metadata computed once per shape of frame.
     """
     names = frame.columns.tolist()  # once: a pandas 3 Index of text is slow to walk
