@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
+import numpy as np
 import orjson
 import pandas as pd
 import pyarrow as pa
@@ -120,14 +121,27 @@ def _pandas_metadata(shape: tuple[tuple[str, Any], ...], columns_dtype: Any) -> 
     return pa.Schema.from_pandas(frame, preserve_index=False).metadata[b"pandas"]
 
 
+_MASKED = (pd.arrays.IntegerArray, pd.arrays.BooleanArray, pd.arrays.FloatingArray)
+
+
 def _column(values: pd.Series) -> pa.Array:
-    """One column as an Arrow array: text straight from its Python strings."""
-    dtype = values.dtype
-    if pd.api.types.is_object_dtype(dtype):
-        text = [None if v is None else orjson.dumps(v).decode() for v in values.to_numpy()]
-        return pa.array(text, type=pa.string())
-    if isinstance(dtype, pd.StringDtype) and dtype.storage == "python":
-        return pa.array(values.to_numpy(), type=pa.string(), from_pandas=True)
+    """One column as an Arrow array, from the Series' own array (no pandas-compat pass).
+
+    Text goes straight from its Python strings, nullable numbers from their
+    values and mask, object cells (lists, dicts) as JSON text; categoricals
+    and times take pyarrow's pandas path, which sets their Arrow types.
+    """
+    arr = values.array
+    if isinstance(arr, pd.arrays.StringArray):
+        return pa.array(np.asarray(arr), type=pa.string(), from_pandas=True)
+    if isinstance(arr, _MASKED):
+        return pa.array(arr)
+    if isinstance(arr, pd.arrays.NumpyExtensionArray):
+        cells = arr.to_numpy()
+        if cells.dtype == object:
+            text = [None if v is None else orjson.dumps(v).decode() for v in cells]
+            return pa.array(text, type=pa.string())
+        return pa.array(cells, from_pandas=True)  # a float NaN is null, as from_pandas has it
     return pa.array(values, from_pandas=True)
 
 

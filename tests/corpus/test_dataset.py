@@ -93,6 +93,28 @@ def test_object_columns_are_json_text_and_missing_values_stay_missing():
     pd.testing.assert_frame_equal(from_arrow(table), frame)
 
 
+def test_every_kind_of_column_converts_as_pyarrow_converts_it():
+    # each array type _column has its own path for, with missing values where it has them
+    frame = pd.DataFrame(
+        {
+            "int": pd.array([1, None, 3], dtype="Int64"),
+            "flag": pd.array([True, None, False], dtype="boolean"),
+            "real": pd.array([0.5, None, -1.0], dtype="Float64"),
+            "float": [0.5, float("nan"), -1.0],
+            "bool": [True, False, True],
+            "count": pd.Series([1, 2, 3], dtype="int64"),
+            "text": pd.array([pd.NA, "b", "c"], dtype=STRING),
+            "arrow_text": pd.array(["a", None, "c"], dtype=pd.StringDtype("pyarrow")),
+            "naive": pd.to_datetime(["2026-01-01", None, "2026-01-03"]),
+            "kind": pd.Categorical(["x", None, "y"]),
+        }
+    )
+    table = to_arrow(frame)
+    assert_same_table(table, by_pyarrow(frame))
+    assert table.column("float").null_count == 1  # NaN is missing, as from_pandas has it
+    assert table.column("flag").to_pylist() == [True, None, False]
+
+
 def test_statistics_are_kept_for_numbers_times_and_flags_not_for_text(demo_frames, tmp_path):
     path = tmp_path / "events.parquet"
     table = to_arrow(demo_frames[0]["events"])
