@@ -18,6 +18,7 @@ from pathlib import Path
 import ipywidgets as widgets
 import pandas as pd
 
+from .display import counted
 from .errors import RpkitError
 from .widgets import AffinityExplorer, RewindPanel
 
@@ -60,7 +61,7 @@ class TranscriptView(widgets.VBox):
         self.frame = transcript
         live = int((~transcript["retired"]).sum()) if len(transcript) else 0
         retired = len(transcript) - live
-        self.title.value = f"<b>{html.escape(chat_label)}</b>: {live} turns" + (
+        self.title.value = f"<b>{html.escape(chat_label)}</b>: {counted(live, 'turn')}" + (
             f", {retired} retired alternatives (struck through)" if retired else ""
         )
         rows = []

@@ -11,6 +11,7 @@ import pandas as pd
 from . import frames
 from .classify import classify
 from .demo import build_demo, dump_events
+from .display import counted
 from .errors import RpkitError
 from .importers import detect_format, import_file
 from .operations import (
@@ -85,7 +86,7 @@ def demo(db: Path, events: int, seed: int, chats: int, force: bool, dump: Path |
         count = head_id(conn)
         if dump is not None:
             dump_events(conn, dump)
-    click.echo(f"wrote {count} events to {db}")
+    click.echo(f"wrote {counted(count, 'event')} to {db}")
 
 
 @main.command()
@@ -156,14 +157,16 @@ def _echo_preview(p: dict) -> None:
     click.echo(
         f"rewind{scope} to after event {p['after_event_id']} (newest is {p['head_event_id']})"
     )
-    click.echo(f"removes {p['total_events']} events ({p['hidden_events']} already retired)")
+    click.echo(
+        f"removes {counted(p['total_events'], 'event')} ({p['hidden_events']} already retired)"
+    )
     for kind, n in p["by_kind"].items():
         click.echo(f"  {kind:<20} {n}")
     for chat, n in p["by_chat"].items():
         click.echo(f"  chat {'-' if chat is None else chat:<15} {n}")
     if p["restored_events"]:
         ids = ", ".join(str(e["id"]) for e in p["restored_events"])
-        click.echo(f"brings back {len(p['restored_events'])} retired events: {ids}")
+        click.echo(f"brings back {counted(len(p['restored_events']), 'retired event')}: {ids}")
 
 
 def _target(conn, after: int | None, turn: int | None) -> int:
@@ -245,7 +248,7 @@ def fork(db: Path, turn: int, title: str | None) -> None:
     with open_db(_existing(db)) as conn:
         chat = fork_chat(conn, turn, title=title)
         turns = conn.execute("SELECT turn_count FROM chat_state WHERE chat_id = ?", (chat,))
-        click.echo(f"chat {chat}: branched at turn {turn}, {turns.fetchone()[0]} turns")
+        click.echo(f"chat {chat}: branched at turn {turn}, {counted(turns.fetchone()[0], 'turn')}")
 
 
 @main.command()
@@ -281,7 +284,7 @@ def restore(db: Path, snapshot_path: Path, data_dir: Path | None, yes: bool) -> 
         found = resolve_snapshot(_data_dir(db, data_dir), snapshot_path)
         meta = read_snapshot_meta(found, check=True)
         click.echo(
-            f"{found.name}: {meta['kind']} snapshot, {meta['events']} events, "
+            f"{found.name}: {meta['kind']} snapshot, {counted(meta['events'], 'event')}, "
             f"newest {meta['max_event_id']}"
         )
         click.confirm(f"Replace the content of {db} with it?", abort=True)

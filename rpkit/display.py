@@ -11,6 +11,11 @@ import html
 import pandas as pd
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and its noun, plural unless ``n`` is 1: "1 event", "3 events", "2 histories"."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def bold_paragraph(text: str, rest: str = "") -> str:
     """A paragraph of bold text, then plain ``rest``, both escaped."""
     return f"<p><b>{html.escape(text)}</b>{html.escape(rest)}</p>"

@@ -23,6 +23,7 @@ import pandas as pd
 
 from .. import importers
 from ..classify import classify as classify_history
+from ..display import counted
 from ..operations.history import open_db
 from .dataset import (
     PART,
@@ -111,13 +112,13 @@ class BuildReport:
 
     def _lines(self) -> list[str]:
         lines = [
-            f"{len(self.shards)} shards into {self.out.name}/: {self.count('done')} done, "
+            f"{counted(len(self.shards), 'shard')} into {self.out.name}/: {self.count('done')} done, "
             f"{self.count('skipped')} skipped, {self.count('failed')} failed"
         ]
         failed = self.shards[self.shards["status"] == "failed"]
         lines += [f"  {r.shard}: failed ({r.reason})" for r in failed.head(20).itertuples()]
         if self.bad_records:
-            lines.append(f"  {len(self.bad_records)} bad records skipped:")
+            lines.append(f"  {counted(len(self.bad_records), 'bad record')} skipped:")
             lines += [f"    {where}: {why}" for where, why in self.bad_records[:20]]
         return lines
 

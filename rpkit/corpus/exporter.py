@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from .. import frames
+from ..display import counted
 from ..operations.history import open_db
 from ..operations.timetravel import table_frame
 from ..store import PROJECTED, atomic
@@ -91,7 +92,7 @@ class ExportReport:
         rows = self.histories
         total = {t: int(rows[t].sum()) for t in TABLES} if len(rows) else dict.fromkeys(TABLES, 0)
         counts = ", ".join(f"{v} {k}" for k, v in total.items())
-        return f"ExportReport({len(rows)} histories into {self.out.name}/: {counts})"
+        return f"ExportReport({counted(len(rows), 'history', 'histories')} into {self.out.name}/: {counts})"
 
     def _repr_html_(self) -> str:
         return f"<p><b>{html.escape(repr(self))}</b></p>" + self.histories.to_html(index=False)

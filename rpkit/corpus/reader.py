@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from dask.dataframe.utils import clear_known_categories
 from matplotlib.axes import Axes
 
+from ..display import counted
 from . import analysis, plots
 from .dataset import (
     PART,
@@ -189,7 +190,8 @@ class Corpus:
 
     def __repr__(self) -> str:
         shown = ", ".join(self.histories[:5]) + (" ..." if len(self.histories) > 5 else "")
-        return f"Corpus({self.out.name}/: {len(self.histories)} histories: {shown})"
+        histories = counted(len(self.histories), "history", "histories")
+        return f"Corpus({self.out.name}/: {histories}: {shown})"
 
     def _repr_html_(self) -> str:
         return f"<p><b>{html.escape(repr(self))}</b></p>"

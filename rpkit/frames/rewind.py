@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..display import bold_paragraph, frame_table
+from ..display import bold_paragraph, counted, frame_table
 from ..dtypes import STRING
 from ..kinds import TURN_KINDS
 from ..operations import (
@@ -63,11 +63,11 @@ class RewindPreview:
         text = (
             f"Rewind{scope} to after event {p['after_event_id']} "
             f"(newest is {p['head_event_id']}): "
-            f"removes {p['total_events']} events ({p['hidden_events']} already retired)"
+            f"removes {counted(p['total_events'], 'event')} ({p['hidden_events']} already retired)"
         )
         if chats:
             text += f" [{chats}]"
-        text += f"; brings back {len(self.restored)} retired events."
+        text += f"; brings back {counted(len(self.restored), 'retired event')}."
         return text
 
     def __repr__(self) -> str:
@@ -181,7 +181,7 @@ class RewindDiff:
         return (
             f"RewindDiff(after event {self.after_event_id}: {int(c['removed'].sum())} rows "
             f"removed, {int(c['added'].sum())} added back, {int(c['changed'].sum())} changed "
-            f"in {len(c)} tables)"
+            f"in {counted(len(c), 'table')})"
         )
 
     def _repr_html_(self) -> str:

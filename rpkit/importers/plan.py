@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..display import counted
 from ..errors import ImportFormatError
 
 GROUP_DEFINITION = (
@@ -73,7 +74,7 @@ class Notes:
             if len(wheres) == 1:
                 out.append(f"{what} ({wheres[0]})")
             else:
-                out.append(f"{what} ({len(wheres)} times; first {wheres[0]})")
+                out.append(f"{what} ({counted(len(wheres), 'time')}; first {wheres[0]})")
         return out
 
 

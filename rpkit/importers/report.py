@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..display import bullet_list, key_value_table, paragraph
+from ..display import bullet_list, counted, key_value_table, paragraph
 
 
 @dataclass
@@ -62,7 +62,7 @@ class ImportReport:
             ),
             ("bots", f"{self.bots} new"),
             ("events", f"{self.events} written{ids}"),
-            ("already imported", f"{self.already_imported} messages"),
+            ("already imported", counted(self.already_imported, "message")),
             (
                 "skipped",
                 ", ".join(f"{reason}: {n}" for reason, n in self.skipped.items()) or "nothing",

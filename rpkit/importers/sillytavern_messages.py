@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ..display import counted
 from .plan import Notes, Problems, Turn, parse_date
 
 MESSAGE_KEYS = {
@@ -182,7 +183,7 @@ def _swipes(
     ):
         notes.warn(
             "swipe_id missing or out of range; the shown text ('mes') is the selected one",
-            f"{where}: swipe_id {swipe_id!r} of {len(swipes)} swipes",
+            f"{where}: swipe_id {swipe_id!r} of {counted(len(swipes), 'swipe')}",
         )
         swipe_id = swipes.index(mes) if mes in swipes else None
     elif swipes[swipe_id] != mes:
@@ -201,7 +202,7 @@ def _swipes(
         count = len(info) if isinstance(info, list) else "no list"
         notes.warn(
             "swipe_info does not match swipes; swipes took the message's date",
-            f"{where}: {count} swipe_info for {len(swipes)} swipes",
+            f"{where}: {count} swipe_info for {counted(len(swipes), 'swipe')}",
         )
     for k, text in enumerate(swipes):
         if k == swipe_id:

@@ -16,6 +16,7 @@ import sqlite3
 from os import PathLike
 from pathlib import Path
 
+from ..display import counted
 from ..errors import (
     ForeignSnapshotError,
     HistoryMovedOnError,
@@ -80,7 +81,7 @@ def _check_moved_on(
     now = scope_fingerprint(conn, chat)
     if now != then:
         raise HistoryMovedOnError(
-            f"{scope} has moved on since the rewind (it then held {then[0]} events up to id "
+            f"{scope} has moved on since the rewind (it then held {counted(then[0], 'event')} up to id "
             f"{then[1]}, now {now[0]} up to id {now[1]}), so the removed events no longer fit "
             f"in; {_whole_file(path)}"
         )

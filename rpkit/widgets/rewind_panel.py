@@ -13,6 +13,7 @@ from IPython.display import HTML
 from matplotlib.figure import Figure
 
 from .. import frames, plots
+from ..display import counted
 from ..errors import FrameError
 from ..operations import execute_rewind, fork_chat, open_db, rewind_point, undo_rewind
 from ..store import require_history
@@ -130,7 +131,8 @@ class RewindPanel(StatusMixin, widgets.VBox):
         self._load_transcript()
         if not self.status:
             self._set_status(
-                f"{len(options)} chats. Pick a turn and press Preview to see what a rewind removes."
+                f"{counted(len(options), 'chat')}. Pick a turn and press Preview to see what a rewind "
+                "removes."
             )
 
     def _load_transcript(self) -> None:
@@ -195,12 +197,15 @@ class RewindPanel(StatusMixin, widgets.VBox):
         self._show_preview(shown, diff, timeline)
         self._previewed_turn = turn
         self.confirm.value = False
-        self.confirm.description = f"I have read the preview: delete {shown.total_events} events"
+        self.confirm.description = (
+            f"I have read the preview: delete {counted(shown.total_events, 'event')}"
+        )
         self._update_buttons()
         where = "every chat" if chat is None else f"chat {chat} only"
         self._set_status(
             f"Preview of a rewind to turn {self._selected_position()} (after event {point}): "
-            f"removes {shown.total_events} events ({where}), brings back {len(shown.restored)}. "
+            f"removes {counted(shown.total_events, 'event')} ({where}), "
+            f"brings back {len(shown.restored)}. "
             "Tick the box, then press Rewind (a snapshot is taken first)."
         )
 
@@ -256,7 +261,7 @@ class RewindPanel(StatusMixin, widgets.VBox):
         self._undo_ready = True
         self._load(keep_chat=self.chat.value)
         self._set_status(
-            f"Rewound to after event {point}: {preview['total_events']} events removed. "
+            f"Rewound to after event {point}: {counted(preview['total_events'], 'event')} removed. "
             f"Snapshot {snapshot.name} taken first; Undo last rewind puts them back."
         )
 
