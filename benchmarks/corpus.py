@@ -252,6 +252,7 @@ def bench_corpus(work: Path, args: argparse.Namespace) -> dict[str, Any]:
             if args.only == "export":
                 result[f"x{scale}"] = {"histories": n, **exported}
                 continue
+            client.restart()  # the peak is the summary's, not what the exports left in the heap
             corpus = open_corpus(out, client=client)
             client.run(_reset_peak)
             t_dask, _ = timed(corpus.summary)
