@@ -283,6 +283,7 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=("build", "corpus", "export"), help="run one part (export: no summary)"
     )
+    parser.add_argument("--out", type=Path, help="the result file (default: benchmarks/results/)")
     args = parser.parse_args()
     rpkit.set_progress(False)
     work = Path(tempfile.mkdtemp(prefix="rpkit-bench-corpus-"))
@@ -300,12 +301,13 @@ def main() -> None:
         results["load_average_after"] = os.getloadavg()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    RESULTS_DIR.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = RESULTS_DIR / f"corpus-{stamp}.json"
+    path = args.out or RESULTS_DIR / f"corpus-{stamp}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=1, default=str))
     print(json.dumps({k: v for k, v in results.items() if k != "args"}, indent=1, default=str))
-    print(f"wrote {path.relative_to(RESULTS_DIR.parent.parent)}")
+    root = RESULTS_DIR.parent.parent
+    print(f"wrote {path.relative_to(root) if path.resolve().is_relative_to(root) else path}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The benchmark script at a tiny size: every measurement is reported (no timings checked).
+"""The benchmark scripts at a tiny size: every measurement is reported (no timings checked).
 
 Also holds the baselines to what they stand for: the seed's per-event SQL
 replay and the dict-loop affinity give the same values as rpkit, so the
@@ -163,3 +163,30 @@ def test_the_json_normalize_peer_builds_the_frame_frames_events_builds(tmp_path)
     assert (as_times == typed["ts"]).all()
     for name in set(peer.columns) - {"ts"}:
         assert _cells(peer[name]) == _cells(typed[name]), name
+
+
+def test_a_tiny_corpus_run_reports_every_ratio(tmp_path):
+    out = tmp_path / "corpus.json"
+    args = ["--conversations", "40", "--turns", "4", "--shard-size", "10"]
+    args += ["--histories", "2", "--events", "40", "--repeat", "1", "--out", str(out)]
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.corpus", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    build = result["build"]
+    assert build["turns"] == 40 * 4 and build["shards"] == 4
+    for key in ("speedup_2_vs_1", "classify_per_worker_vs_single_process"):
+        assert build[key] > 0, key
+    corpus = result["corpus"]
+    assert [corpus[s]["histories"] for s in ("x1", "x10")] == [2, 20]
+    for scale in ("x1", "x10"):
+        row = corpus[scale]
+        assert len(row["runs"]["export"]) == len(row["runs"]["read_frames"]) == 1
+        for key in ("export_vs_read", "re_export_vs_read", "dask_speedup", "worker_peak_rss_mb"):
+            assert row[key] > 0, (scale, key)
+    assert corpus["peak_growth_10x"] > 0
