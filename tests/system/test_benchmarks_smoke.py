@@ -23,28 +23,21 @@ from ..helpers import ROOT, copy_demo, table_rows
 ROOT = ROOT
 
 
-def test_a_tiny_run_reports_every_measurement(tmp_path):
-    out = tmp_path / "result.json"
+def run_benchmark(module: str, *args: str) -> str:
+    """``python -m module args`` from the repository; it must succeed. Its output."""
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks",
-            "--events",
-            "2000",
-            "--repeat",
-            "1",
-            "--cache-dir",
-            str(tmp_path / "cache"),
-            "--out",
-            str(out),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
+        [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, timeout=900
     )
     assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_a_tiny_run_reports_every_measurement(tmp_path):
+    out = tmp_path / "result.json"
+    cache = str(tmp_path / "cache")
+    stdout = run_benchmark(
+        "benchmarks", "--events", "2000", "--repeat", "1", "--cache-dir", cache, "--out", str(out)
+    )
     result = json.loads(out.read_text())
     assert result["repeat"] == 1
     assert {"cpu", "cores", "python", "sqlite", "pandas"} <= set(result["machine"])
@@ -81,7 +74,7 @@ def test_a_tiny_run_reports_every_measurement(tmp_path):
     assert all(isinstance(t["met"], bool) for t in size["targets"].values())
     # The printed table names every measurement that is not shown as a baseline.
     for name in ("snapshot", "rewind_1pct", "project", "frames_events", "preview_1pct"):
-        assert name in proc.stdout
+        assert name in stdout
     # The README table of that result: one row per measurement, baselines beside theirs.
     table = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--markdown", str(out)],
@@ -169,14 +162,7 @@ def test_a_tiny_corpus_run_reports_every_ratio(tmp_path):
     out = tmp_path / "corpus.json"
     args = ["--conversations", "40", "--turns", "4", "--shard-size", "10"]
     args += ["--histories", "2", "--events", "40", "--repeat", "1", "--out", str(out)]
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.corpus", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert proc.returncode == 0, proc.stderr
+    run_benchmark("benchmarks.corpus", *args)
     result = json.loads(out.read_text())
     build = result["build"]
     assert build["turns"] == 40 * 4 and build["shards"] == 4
