@@ -16,8 +16,10 @@
   same numbers), and the workers' peak RSS at 1x and 10x the histories
   (``VmHWM``, reset before each run). ``make bench-corpus`` runs 100 and 1,000
   histories of 1,000 events: the 10x run is the issue's 1M-event corpus.
-* **export**: ``export`` of the histories against reading the same frames
-  (``history_frames``) as the same Dask tasks, interleaved ``--repeat`` times.
+* **export**: ``export`` of the histories into a new folder against reading the
+  same frames (``history_frames``) as the same Dask tasks, interleaved
+  ``--repeat`` times; then a re-export that replaces every partition. The
+  summary runs on restarted workers, so its peak is its own.
 
 ``--only build|corpus|export`` runs one part (``export``: the export rows alone).
 
@@ -218,13 +220,12 @@ def _read_frames(path: str) -> int:
 def bench_export(out: Path, paths: list[str], client, repeat: int) -> dict[str, Any]:
     """``export`` of the histories against reading their frames as the same tasks, interleaved.
 
-    Each export writes a new folder (``out-<i>``) and none is deleted until the
-    benchmark ends: on this VM's disk (ext4 mounted with ``discard``) the blocks
-    a deleted corpus frees slow the writes that follow, by about a fifth of an
-    export, even after an ``os.sync``. Each export starts after an ``os.sync``
-    of what came before. The re-export then replaces every
-    partition of the last folder (which ``out`` names, for the summary); the
-    ratios are of the medians.
+    Each export starts after an ``os.sync`` and writes a new folder
+    (``out-<i>``); none is deleted until the benchmark ends, because on this
+    VM's disk (ext4 mounted with ``discard``) the blocks a deleted corpus frees
+    slow the writes that follow by about a fifth of an export, ``os.sync`` or
+    not. Then one re-export replaces every partition of the last folder (which
+    becomes ``out``, for the summary). The ratios are of the medians.
     """
     exports, reads = [], []
     for i in range(repeat):
@@ -306,8 +307,8 @@ def main() -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=1, default=str))
     print(json.dumps({k: v for k, v in results.items() if k != "args"}, indent=1, default=str))
-    root = RESULTS_DIR.parent.parent
-    print(f"wrote {path.relative_to(root) if path.resolve().is_relative_to(root) else path}")
+    path, root = path.resolve(), RESULTS_DIR.parent.parent
+    print(f"wrote {path.relative_to(root) if path.is_relative_to(root) else path}")
 
 
 if __name__ == "__main__":

@@ -112,8 +112,9 @@ class BuildReport:
 
     def _lines(self) -> list[str]:
         lines = [
-            f"{counted(len(self.shards), 'shard')} into {self.out.name}/: {self.count('done')} done, "
-            f"{self.count('skipped')} skipped, {self.count('failed')} failed"
+            f"{counted(len(self.shards), 'shard')} into {self.out.name}/: "
+            f"{self.count('done')} done, {self.count('skipped')} skipped, "
+            f"{self.count('failed')} failed"
         ]
         failed = self.shards[self.shards["status"] == "failed"]
         lines += [f"  {r.shard}: failed ({r.reason})" for r in failed.head(20).itertuples()]

@@ -92,7 +92,8 @@ class ExportReport:
         rows = self.histories
         total = {t: int(rows[t].sum()) for t in TABLES} if len(rows) else dict.fromkeys(TABLES, 0)
         counts = ", ".join(f"{v} {k}" for k, v in total.items())
-        return f"ExportReport({counted(len(rows), 'history', 'histories')} into {self.out.name}/: {counts})"
+        histories = counted(len(rows), "history", "histories")
+        return f"ExportReport({histories} into {self.out.name}/: {counts})"
 
     def _repr_html_(self) -> str:
         return f"<p><b>{html.escape(repr(self))}</b></p>" + self.histories.to_html(index=False)

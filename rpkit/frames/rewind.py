@@ -179,8 +179,9 @@ class RewindDiff:
     def __repr__(self) -> str:
         c = self.counts
         return (
-            f"RewindDiff(after event {self.after_event_id}: {int(c['removed'].sum())} rows "
-            f"removed, {int(c['added'].sum())} added back, {int(c['changed'].sum())} changed "
+            f"RewindDiff(after event {self.after_event_id}: "
+            f"{counted(int(c['removed'].sum()), 'row')} removed, "
+            f"{int(c['added'].sum())} added back, {int(c['changed'].sum())} changed "
             f"in {counted(len(c), 'table')})"
         )
 

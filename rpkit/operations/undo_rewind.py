@@ -81,8 +81,9 @@ def _check_moved_on(
     now = scope_fingerprint(conn, chat)
     if now != then:
         raise HistoryMovedOnError(
-            f"{scope} has moved on since the rewind (it then held {counted(then[0], 'event')} up to id "
-            f"{then[1]}, now {now[0]} up to id {now[1]}), so the removed events no longer fit "
+            f"{scope} has moved on since the rewind (it then held "
+            f"{counted(then[0], 'event')} up to id {then[1]}, now {now[0]} up to id {now[1]}), "
+            "so the removed events no longer fit "
             f"in; {_whole_file(path)}"
         )
     snap_head, snap_events = int(meta["snapshot_max_event_id"]), int(meta["snapshot_events"])

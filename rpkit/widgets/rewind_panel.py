@@ -131,8 +131,8 @@ class RewindPanel(StatusMixin, widgets.VBox):
         self._load_transcript()
         if not self.status:
             self._set_status(
-                f"{counted(len(options), 'chat')}. Pick a turn and press Preview to see what a rewind "
-                "removes."
+                f"{counted(len(options), 'chat')}. Pick a turn and press Preview to see what "
+                "a rewind removes."
             )
 
     def _load_transcript(self) -> None:
