@@ -17,9 +17,10 @@
   (``VmHWM``, reset before each run). ``make bench-corpus`` runs 100 and 1,000
   histories of 1,000 events: the 10x run is the issue's 1M-event corpus.
 * **export**: ``export`` of the histories into a new folder against reading the
-  same frames (``history_frames``) as the same Dask tasks, interleaved
-  ``--repeat`` times; then a re-export that replaces every partition. The
-  summary runs on restarted workers, so its peak is its own.
+  same frames (``history_frames``) as the same Dask tasks, and ``export(...,
+  durable=True)`` (every file fsynced), interleaved ``--repeat`` times; then a
+  re-export that replaces every partition. The summary runs on restarted
+  workers, so its peak is its own.
 
 ``--only build|corpus|export`` runs one part (``export``: the export rows alone).
 
@@ -227,18 +228,23 @@ def bench_export(out: Path, paths: list[str], client, repeat: int) -> dict[str, 
     not. Then one re-export replaces every partition of the last folder (which
     becomes ``out``, for the summary). The ratios are of the medians.
     """
-    exports, reads = [], []
+    exports, durable, reads = [], [], []
     for i in range(repeat):
         os.sync()  # each export starts with the earlier writes on disk
         exports.append(timed(export, paths, out.with_name(f"{out.name}-{i}"), client=client)[0])
+        os.sync()
+        where = out.with_name(f"{out.name}-durable-{i}")
+        durable.append(timed(export, paths, where, client=client, durable=True)[0])
         reads.append(timed(lambda: client.gather(client.map(_read_frames, paths, pure=False)))[0])
     out.with_name(f"{out.name}-{repeat - 1}").rename(out)
     os.sync()
     t_again, _ = timed(export, paths, out, client=client)
     t_export, t_read = statistics.median(exports), statistics.median(reads)
+    t_durable = statistics.median(durable)
     return {"export_s": t_export, "read_frames_s": t_read, "export_vs_read": t_export / t_read,
+            "durable_export_s": t_durable, "durable_export_vs_read": t_durable / t_read,
             "re_export_s": t_again, "re_export_vs_read": t_again / t_read,
-            "runs": {"export": exports, "read_frames": reads}}  # fmt: skip
+            "runs": {"export": exports, "durable_export": durable, "read_frames": reads}}  # fmt: skip
 
 
 def bench_corpus(work: Path, args: argparse.Namespace) -> dict[str, Any]:

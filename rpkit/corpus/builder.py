@@ -4,7 +4,8 @@ Each task imports its shard into its own history file (``OUT/_histories/<shard>.
 written under a temporary name and renamed once imported and classified) and
 exports it into the corpus. A task killed midway leaves a temporary file in
 ``OUT/_tmp`` (removed by the next build) and no history or partition; a rerun
-skips the shards already in the corpus and completes the rest. The import
+skips the shards already in the corpus (exporting again one whose partitions
+a power cut left unreadable) and completes the rest. The import
 goes through ``rpkit.importers.import_file(db, format, shard)``, so every
 format it knows can be built.
 """
@@ -30,6 +31,7 @@ from .dataset import (
     check_out,
     list_histories,
     partition_dir,
+    readable,
     remove_stale_temps,
     source_of,
     temp_path,
@@ -65,7 +67,14 @@ def _import(
 
 
 def build_shard(
-    out: str, fmt: str, name: str, shard: str, records: int, classify: bool, skip_bad: bool
+    out: str,
+    fmt: str,
+    name: str,
+    shard: str,
+    records: int,
+    classify: bool,
+    skip_bad: bool,
+    durable: bool = False,
 ) -> dict[str, Any]:
     """Import, classify and export one shard (a Dask task); a row of the build's summary."""
     root = Path(out)
@@ -75,7 +84,7 @@ def build_shard(
         if not db.exists():
             _import(root, fmt, name, root / shard, classify, skip_bad, took)
         start = time.perf_counter()
-        rows = export_history(str(db.resolve()), out, name)
+        rows = export_history(str(db.resolve()), out, name, durable)
         took["export_s"] = time.perf_counter() - start
     except Exception as exc:  # a shard that fails is reported; the others go on
         return _row(name, "failed", f"{type(exc).__name__}: {exc}", records)
@@ -156,7 +165,7 @@ def _plan(out: Path, split: Split) -> tuple[list[Any], list[dict[str, Any]]]:
     todo, skipped = [], []
     for shard in split.shards:
         db = (out / HISTORIES / f"{shard.name}.db").resolve()
-        if shard.name in done:
+        if shard.name in done and readable(out, shard.name):  # else: exported (again)
             before = source_of(partition_dir(out, "chats", shard.name) / PART)
             if before != str(db):
                 raise HistoryNameError(
@@ -179,14 +188,16 @@ def build(
     classify: bool = True,
     client: Any = None,
     skip_bad: bool = False,
+    durable: bool = False,
 ) -> BuildReport:
     """Turn a large export into a corpus: split it, import, classify and export each shard.
 
     ``format`` is an importer's (``rpkit.importers.FORMATS``); ``source`` a
     folder of SillyTavern chats, one JSON export (streamed) or a JSON-lines
     file; ``shard_size`` records (files, conversations or lines) per shard.
-    Bad records are refused, or skipped and listed with ``skip_bad``. No
-    client: Dask's local scheduler (processes); ``client``: its cluster.
+    Bad records are refused, or skipped and listed with ``skip_bad``.
+    ``durable`` fsyncs each partition, as in ``export``. No client: Dask's
+    local scheduler (processes); ``client``: its cluster.
     """
     source, out = Path(source), Path(out)
     _check(source, format, shard_size)
@@ -195,7 +206,9 @@ def build(
     split = split_source(source, out, format, shard_size, skip_bad)
     (out / HISTORIES).mkdir(exist_ok=True)
     todo, skipped = _plan(out, split)
-    args = [(str(out), format, s.name, s.path, s.records, classify, skip_bad) for s in todo]
+    args = [
+        (str(out), format, s.name, s.path, s.records, classify, skip_bad, durable) for s in todo
+    ]
     rows = run_tasks(
         build_shard,
         args,

@@ -37,6 +37,10 @@ _CLUSTER = click.option(
     help="Run on this Dask scheduler (tcp://host:8786) instead of the local one.",
 )
 
+_DURABLE = click.option(
+    "--durable", is_flag=True, help="Fsync each partition, so that it survives a power cut."
+)
+
 
 @click.group(name="corpus")
 def corpus_group() -> None:
@@ -51,12 +55,15 @@ def corpus_group() -> None:
 @click.option(
     "--replace", is_flag=True, help="Replace a history of the same name from another file."
 )
+@_DURABLE
 @_CLUSTER
-def corpus_export(out: Path, dbs: tuple[Path, ...], replace: bool, address: str | None) -> None:
+def corpus_export(
+    out: Path, dbs: tuple[Path, ...], replace: bool, durable: bool, address: str | None
+) -> None:
     """Export the histories DB ... into the corpus folder OUT (one partition each)."""
     from . import export
 
-    click.echo(repr(_corpus_call(address, export, dbs, out, replace=replace)))
+    click.echo(repr(_corpus_call(address, export, dbs, out, replace=replace, durable=durable)))
 
 
 @corpus_group.command(name="build")
@@ -66,6 +73,7 @@ def corpus_export(out: Path, dbs: tuple[Path, ...], replace: bool, address: str 
 @click.option("--shard-size", default=1000, show_default=True, help="Records per shard.")
 @click.option("--no-classify", is_flag=True, help="Do not derive affinity (VADER) per shard.")
 @click.option("--skip-bad", is_flag=True, help="Skip malformed records and files (listed).")
+@_DURABLE
 @_CLUSTER
 def corpus_build(
     fmt: str,
@@ -74,6 +82,7 @@ def corpus_build(
     shard_size: int,
     no_classify: bool,
     skip_bad: bool,
+    durable: bool,
     address: str | None,
 ) -> None:
     """Split the export SOURCE (of FORMAT) into shards and build the corpus OUT from them."""
@@ -88,6 +97,7 @@ def corpus_build(
         shard_size=shard_size,
         classify=not no_classify,
         skip_bad=skip_bad,
+        durable=durable,
     )
     click.echo(repr(report))
     if not report.ok:

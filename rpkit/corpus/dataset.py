@@ -2,9 +2,13 @@
 
 ``OUT/<table>/history=<name>/part-0.parquet`` for the tables ``events``,
 ``turns``, ``affinity`` and ``chats``. A partition is one file, written under a
-temporary name in ``OUT/_tmp/`` (outside every table, so no reader lists it),
-fsynced and renamed over the old one: a reader sees the old file or the new
-one, never half of one and never both. Columns keep the frames' pandas dtypes
+temporary name in ``OUT/_tmp/`` (outside every table, so no reader lists it)
+and renamed over the old one: a reader, or a process killed midway, sees the
+old file or the new one, never half of one and never both. A corpus is derived
+from its history files, so its files are not fsynced unless asked
+(``durable=True``); after a power cut, ``readable`` finds a partition the
+disk did not keep whole, and rerunning the export or build rewrites it.
+Columns keep the frames' pandas dtypes
 (pyarrow's pandas metadata); object columns (lists, dicts, extra payload fields
 of mixed types) are stored as JSON text, named in the file's ``rpkit.json``
 metadata and decoded on reading, so a history reads back equal to its frames.
@@ -192,20 +196,25 @@ def from_arrow(table: pa.Table) -> pd.DataFrame:
     return frame
 
 
-def write_partitions(out: Path, name: str, frames: dict[str, pd.DataFrame], source: str) -> None:
+def write_partitions(
+    out: Path, name: str, frames: dict[str, pd.DataFrame], source: str, *, durable: bool = False
+) -> None:
     """Write a history's partitions atomically, each table's in the order of ``frames``.
 
-    Every file is written under a temporary name and fsynced before any is
-    renamed into place; the folders are fsynced after the renames. A reader
-    sees a table's old partition or its new one, never half; a history is
-    listed once the last table's partition is in place.
+    Every file is written under a temporary name before any is renamed into
+    place. A reader sees a table's old partition or its new one, never half; a
+    history is listed once the last table's partition is in place. ``durable``:
+    the files are fsynced before the renames and the folders after them, so
+    the new partitions also survive a power cut, at the price of waiting on
+    the disk for each.
     """
     temps = {table: temp_path(out, name, f".{table}.parquet") for table in frames}
     try:
         for table, frame in frames.items():
             write_parquet(to_arrow(frame, source=source), temps[table])
-        for tmp in temps.values():
-            fsync_file(tmp)
+        if durable:
+            for tmp in temps.values():
+                fsync_file(tmp)
         finals = []
         for table, tmp in temps.items():
             final = partition_dir(out, table, name) / PART
@@ -215,8 +224,9 @@ def write_partitions(out: Path, name: str, frames: dict[str, pd.DataFrame], sour
     finally:
         for tmp in temps.values():
             tmp.unlink(missing_ok=True)
-    for folder in finals:
-        fsync_dir(folder)
+    if durable:
+        for folder in finals:
+            fsync_dir(folder)
 
 
 def write_parquet(table: pa.Table, path: Path) -> None:
@@ -243,6 +253,20 @@ def read_partition(out: Path, table: str, name: str, columns: list[str] | None =
             present = set(f.schema_arrow.names)
             columns = [c for c in columns if c in present]
         return from_arrow(f.read(columns=columns))
+
+
+def readable(out: Path, name: str) -> bool:
+    """True when each of a history's four partitions opens as a whole Parquet file.
+
+    A file cut short (what a power cut can leave of a partition written without
+    ``durable``) has no footer and fails to open.
+    """
+    try:
+        for table in TABLES:
+            pq.read_metadata(partition_dir(out, table, name) / PART)
+    except (OSError, pa.ArrowException):
+        return False
+    return True
 
 
 def list_histories(out: Path) -> list[str]:

@@ -29,6 +29,7 @@ from .dataset import (
     history_file_name,
     list_histories,
     partition_dir,
+    readable,
     source_of,
     write_partitions,
 )
@@ -99,12 +100,12 @@ class ExportReport:
         return f"<p><b>{html.escape(repr(self))}</b></p>" + self.histories.to_html(index=False)
 
 
-def export_history(db: str, out: str, name: str) -> dict[str, Any]:
+def export_history(db: str, out: str, name: str, durable: bool = False) -> dict[str, Any]:
     """Export one history file into the corpus at ``out`` (a Dask task); rows per table."""
     with open_db(db) as conn:
         tables = history_frames(conn)
     # chats last: a history is listed once all four are there
-    write_partitions(Path(out), name, {t: tables[t] for t in TABLES}, source=db)
+    write_partitions(Path(out), name, {t: tables[t] for t in TABLES}, source=db, durable=durable)
     return {"history": name, **{t: len(tables[t]) for t in TABLES}}
 
 
@@ -133,7 +134,7 @@ def plan_export(
     existing = set(list_histories(out))
     for name, p in by_name.items():
         chats = partition_dir(out, "chats", name) / PART
-        if name in existing and not replace:
+        if name in existing and not replace and readable(out, name):
             before = source_of(chats)
             if before is not None and Path(before).resolve() != p.resolve():
                 raise HistoryNameError(
@@ -149,17 +150,19 @@ def export(
     *,
     client: Any = None,
     replace: bool = False,
+    durable: bool = False,
 ) -> ExportReport:
     """Export history files into the corpus folder ``out``, one Dask task per history.
 
     A history is named by its file's stem; two with one name are refused, and
     so is a name the corpus already holds from another file (unless
     ``replace``). Re-exporting a history replaces its partitions atomically.
+    ``durable`` fsyncs each partition, so that it also survives a power cut.
     No client: Dask's local scheduler (processes); ``client``: its cluster.
     """
     out = Path(out)
-    tasks = plan_export(histories, out, replace=replace)
-    size = sum(Path(db).stat().st_size for db, _, _ in tasks)
+    tasks = [(*task, durable) for task in plan_export(histories, out, replace=replace)]
+    size = sum(Path(task[0]).stat().st_size for task in tasks)
     rows = run_tasks(export_history, tasks, client=client, failed=_failed, input_bytes=size)
     frame = pd.DataFrame(rows, columns=["history", *TABLES])
     return ExportReport(out, frame.astype(dict.fromkeys(TABLES, "int64")))

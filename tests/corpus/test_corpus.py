@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
@@ -21,7 +22,7 @@ import rpkit
 from rpkit import frames
 from rpkit.cli import main
 from rpkit.corpus import export, history_frames, open_corpus
-from rpkit.corpus.dataset import TABLES
+from rpkit.corpus.dataset import PART, TABLES, readable
 from rpkit.dtypes import STRING
 
 from .cluster import demo_histories, session_client
@@ -176,6 +177,33 @@ def test_reexport_replaces_a_history_and_keeps_the_others(tmp_path, client):
     assert corpus.read("events", "h001")["text"].iloc[-1] == "one more"
     pd.testing.assert_frame_equal(corpus.read("events", "h002"), before)
     assert not list((out / "_tmp").iterdir())
+
+
+def test_a_durable_export_writes_the_same_partitions(tmp_path, histories, corpus_dir):
+    out = tmp_path / "durable"
+    result = CliRunner().invoke(
+        main, ["corpus", "export", str(out), "--durable", *map(str, histories)]
+    )
+    assert result.exit_code == 0, result.output
+    for table in TABLES:
+        for path in histories:
+            part = Path(f"{table}/history={path.stem}/{PART}")
+            assert pq.read_table(out / part).equals(pq.read_table(corpus_dir / part))
+            assert pq.read_schema(out / part).metadata == pq.read_schema(corpus_dir / part).metadata
+
+
+def test_reexport_rewrites_a_partition_a_power_cut_cut_short(tmp_path, client):
+    paths = demo_histories(tmp_path / "h", 2, events=60)
+    out = tmp_path / "c"
+    export(paths, out, client=client)
+    before = open_corpus(out).read("turns", "h001")
+    torn = out / "chats" / f"history=h001/{PART}"
+    torn.write_bytes(torn.read_bytes()[: torn.stat().st_size // 2])  # what the disk kept
+    (out / "events" / f"history=h001/{PART}").write_bytes(b"")
+    assert not readable(out, "h001") and readable(out, "h002")
+    export(paths[:1], out, client=client)
+    assert readable(out, "h001")
+    pd.testing.assert_frame_equal(open_corpus(out).read("turns", "h001"), before)
 
 
 def test_local_scheduler_and_cli(tmp_path):

@@ -114,6 +114,20 @@ def test_rerun_builds_only_what_is_missing(tmp_path, client):
     assert corpus.summary()["chats"].tolist() == [3, 3, 3]
 
 
+def test_rerun_exports_again_a_shard_a_power_cut_left_unreadable(tmp_path, client):
+    source = write_sharegpt(tmp_path / "big.json", 6)
+    out = tmp_path / "c"
+    build(source, out, format="sharegpt", shard_size=3, classify=False, client=client)
+    before = open_corpus(out).read("turns", "big-00000")
+    (out / "turns" / "history=big-00000" / "part-0.parquet").write_bytes(b"")
+    report = build(source, out, format="sharegpt", shard_size=3, classify=False, client=client)
+    status = dict(zip(report.shards["shard"], report.shards["status"], strict=True))
+    assert status == {"big-00000": "done", "big-00001": "skipped"}
+    took = report.shards.set_index("shard").loc["big-00000"]
+    assert pd.isna(took["import_s"]) and took["export_s"] > 0  # its history kept: exported again
+    pd.testing.assert_frame_equal(open_corpus(out).read("turns", "big-00000"), before)
+
+
 def test_a_sillytavern_folder_builds_a_history_per_folder(tmp_path, client):
     source = EXPORTS / "sillytavern"
     report = build(source, tmp_path / "c", format="sillytavern", shard_size=50, client=client)
@@ -274,7 +288,7 @@ def test_the_cli_builds_on_a_cluster_by_its_address(tmp_path, client):
     source = write_sharegpt(tmp_path / "s.json", 5)
     address = client.scheduler.address
     args = ["corpus", "build", "sharegpt", str(source), str(tmp_path / "c"), "--shard-size", "2"]
-    result = CliRunner().invoke(main, [*args, "--no-classify", "--cluster", address])
+    result = CliRunner().invoke(main, [*args, "--no-classify", "--durable", "--cluster", address])
     assert result.exit_code == 0, result.output
     assert "3 shards into c/: 3 done, 0 skipped, 0 failed" in result.output
     result = CliRunner().invoke(main, ["corpus", "build", "nope", str(source), str(tmp_path / "d")])

@@ -173,6 +173,7 @@ def test_a_tiny_corpus_run_reports_every_ratio(tmp_path):
     for scale in ("x1", "x10"):
         row = corpus[scale]
         assert len(row["runs"]["export"]) == len(row["runs"]["read_frames"]) == 1
-        for key in ("export_vs_read", "re_export_vs_read", "dask_speedup", "worker_peak_rss_mb"):
+        ratios = ("export_vs_read", "durable_export_vs_read", "re_export_vs_read", "dask_speedup")
+        for key in (*ratios, "worker_peak_rss_mb"):
             assert row[key] > 0, (scale, key)
     assert corpus["peak_growth_10x"] > 0
