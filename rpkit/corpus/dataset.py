@@ -177,8 +177,14 @@ def json_columns(schema: pa.Schema) -> list[str]:
 
 
 def source_of(path: Path) -> str | None:
-    """The history file a partition was exported from (as the exporter saw its path)."""
-    value = (pq.read_schema(path).metadata or {}).get(_SOURCE_KEY)
+    """The history file a partition was exported from (as the exporter saw its path).
+
+    None when the partition does not say, or does not open (see ``readable``).
+    """
+    try:
+        value = (pq.read_schema(path).metadata or {}).get(_SOURCE_KEY)
+    except (OSError, pa.ArrowException):
+        return None
     return value.decode() if value is not None else None
 
 

@@ -29,7 +29,6 @@ from .dataset import (
     history_file_name,
     list_histories,
     partition_dir,
-    readable,
     source_of,
     write_partitions,
 )
@@ -134,7 +133,7 @@ def plan_export(
     existing = set(list_histories(out))
     for name, p in by_name.items():
         chats = partition_dir(out, "chats", name) / PART
-        if name in existing and not replace and readable(out, name):
+        if name in existing and not replace:
             before = source_of(chats)
             if before is not None and Path(before).resolve() != p.resolve():
                 raise HistoryNameError(

@@ -166,7 +166,8 @@ def test_a_tiny_corpus_run_reports_every_ratio(tmp_path):
     result = json.loads(out.read_text())
     build = result["build"]
     assert build["turns"] == 40 * 4 and build["shards"] == 4
-    for key in ("speedup_2_vs_1", "classify_per_worker_vs_single_process"):
+    ratios = ("speedup_2_vs_1", "classify_per_worker_vs_single_process", "two_process_efficiency")
+    for key in (*ratios, "classify_per_worker_vs_ceiling", "classify_1_worker_vs_single_process"):
         assert build[key] > 0, key
     corpus = result["corpus"]
     assert [corpus[s]["histories"] for s in ("x1", "x10")] == [2, 20]
