@@ -249,7 +249,8 @@ def bench_export(out: Path, paths: list[str], client, repeat: int) -> dict[str, 
     """``export`` of the histories against reading their frames as the same tasks, interleaved.
 
     Each export starts after an ``os.sync`` and writes a new folder
-    (``out-<i>``); none is deleted until the benchmark ends, because on this
+    (``out-<i>``, ``out-durable-<i>`` for ``durable=True``, the two in
+    alternating order); none is deleted until the benchmark ends, because on this
     VM's disk (ext4 mounted with ``discard``) the blocks a deleted corpus frees
     slow the writes that follow by about a fifth of an export, ``os.sync`` or
     not. Then one re-export replaces every partition of the last folder (which
@@ -257,11 +258,11 @@ def bench_export(out: Path, paths: list[str], client, repeat: int) -> dict[str, 
     """
     exports, durable, reads = [], [], []
     for i in range(repeat):
-        os.sync()  # each export starts with the earlier writes on disk
-        exports.append(timed(export, paths, out.with_name(f"{out.name}-{i}"), client=client)[0])
-        os.sync()
-        where = out.with_name(f"{out.name}-durable-{i}")
-        durable.append(timed(export, paths, where, client=client, durable=True)[0])
+        kinds = [(exports, f"{out.name}-{i}", False), (durable, f"{out.name}-durable-{i}", True)]
+        for times, folder, fsynced in kinds if i % 2 == 0 else kinds[::-1]:
+            os.sync()  # each export starts with the earlier writes on disk
+            where = out.with_name(folder)
+            times.append(timed(export, paths, where, client=client, durable=fsynced)[0])
         reads.append(timed(lambda: client.gather(client.map(_read_frames, paths, pure=False)))[0])
     out.with_name(f"{out.name}-{repeat - 1}").rename(out)
     os.sync()

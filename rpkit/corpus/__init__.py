@@ -3,7 +3,7 @@
 >>> report = export(["a.db", "b.db"], "corpus")                    # doctest: +SKIP
 >>> corpus = open_corpus("corpus")                                 # doctest: +SKIP
 >>> corpus.summary()                                               # doctest: +SKIP
->>> build("sharegpt", "big.json", "corpus2", shard_size=1000)      # doctest: +SKIP
+>>> build("big.json", "corpus2", format="sharegpt", shard_size=1000)  # doctest: +SKIP
 
 With no client the tasks run on Dask's local scheduler (processes); pass
 ``client=distributed.Client(...)`` to run the same calls on a cluster.

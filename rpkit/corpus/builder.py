@@ -25,15 +25,14 @@ import pandas as pd
 from .. import importers
 from ..classify import classify as classify_history
 from ..display import counted
+from ..durable import fsync_dir
 from ..operations.history import open_db
 from .dataset import (
-    PART,
     check_out,
     list_histories,
-    partition_dir,
     readable,
+    recorded_source,
     remove_stale_temps,
-    source_of,
     temp_path,
 )
 from .engine import run_tasks
@@ -48,7 +47,14 @@ STAGES = ["import_s", "classify_s", "export_s"]  # where each shard's time went
 
 
 def _import(
-    out: Path, fmt: str, name: str, shard: Path, classify: bool, skip_bad: bool, took: dict
+    out: Path,
+    fmt: str,
+    name: str,
+    shard: Path,
+    classify: bool,
+    skip_bad: bool,
+    took: dict,
+    durable: bool,
 ) -> None:
     db = out / HISTORIES / f"{name}.db"
     tmp = temp_path(out, name, ".db")
@@ -60,7 +66,9 @@ def _import(
             with open_db(tmp) as conn:
                 classify_history(conn)
             took["classify_s"] = time.perf_counter() - start - took["import_s"]
-        os.replace(tmp, db)
+        os.replace(tmp, db)  # SQLite has synced the file; durable: the rename as well
+        if durable:
+            fsync_dir(db.parent)
     finally:
         for extra in ("", "-wal", "-shm", "-journal"):
             Path(f"{tmp}{extra}").unlink(missing_ok=True)
@@ -82,7 +90,7 @@ def build_shard(
     took: dict[str, float] = {}
     try:
         if not db.exists():
-            _import(root, fmt, name, root / shard, classify, skip_bad, took)
+            _import(root, fmt, name, root / shard, classify, skip_bad, took, durable)
         start = time.perf_counter()
         rows = export_history(str(db.resolve()), out, name, durable)
         took["export_s"] = time.perf_counter() - start
@@ -165,14 +173,14 @@ def _plan(out: Path, split: Split) -> tuple[list[Any], list[dict[str, Any]]]:
     todo, skipped = [], []
     for shard in split.shards:
         db = (out / HISTORIES / f"{shard.name}.db").resolve()
-        if shard.name in done and readable(out, shard.name):  # else: exported (again)
-            before = source_of(partition_dir(out, "chats", shard.name) / PART)
-            if before != str(db):
+        if shard.name in done:
+            before = recorded_source(out, shard.name)
+            if before is not None and before != str(db):
                 raise HistoryNameError(
                     f"the corpus already holds a history {shard.name!r} exported from {before}; "
                     "build into another folder"
                 )
-            if db.exists():
+            if db.exists() and readable(out, shard.name):  # else: exported again
                 skipped.append(_row(shard.name, "skipped", "already in the corpus", shard.records))
                 continue
         todo.append(shard)
@@ -196,7 +204,8 @@ def build(
     folder of SillyTavern chats, one JSON export (streamed) or a JSON-lines
     file; ``shard_size`` records (files, conversations or lines) per shard.
     Bad records are refused, or skipped and listed with ``skip_bad``.
-    ``durable`` fsyncs each partition, as in ``export``. No client: Dask's
+    ``durable`` fsyncs each partition, as in ``export``, and each history
+    file's rename into ``_histories``. No client: Dask's
     local scheduler (processes); ``client``: its cluster.
     """
     source, out = Path(source), Path(out)

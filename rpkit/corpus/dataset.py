@@ -6,8 +6,8 @@ temporary name in ``OUT/_tmp/`` (outside every table, so no reader lists it)
 and renamed over the old one: a reader, or a process killed midway, sees the
 old file or the new one, never half of one and never both. A corpus is derived
 from its history files, so its files are not fsynced unless asked
-(``durable=True``); after a power cut, ``readable`` finds a partition the
-disk did not keep whole, and rerunning the export or build rewrites it.
+(``durable=True``); after a power cut, ``readable`` finds a partition that
+no longer opens, and rerunning the export or build rewrites it.
 Columns keep the frames' pandas dtypes
 (pyarrow's pandas metadata); object columns (lists, dicts, extra payload fields
 of mixed types) are stored as JSON text, named in the file's ``rpkit.json``
@@ -176,6 +176,15 @@ def json_columns(schema: pa.Schema) -> list[str]:
     return json.loads((schema.metadata or {}).get(_JSON_KEY, b"[]"))
 
 
+def recorded_source(out: Path, name: str) -> str | None:
+    """The history file a corpus's history was exported from, by the first partition that says."""
+    for table in ("chats", *TABLES):
+        source = source_of(partition_dir(out, table, name) / PART)
+        if source is not None:
+            return source
+    return None
+
+
 def source_of(path: Path) -> str | None:
     """The history file a partition was exported from (as the exporter saw its path).
 
@@ -210,28 +219,31 @@ def write_partitions(
     Every file is written under a temporary name before any is renamed into
     place. A reader sees a table's old partition or its new one, never half; a
     history is listed once the last table's partition is in place. ``durable``:
-    the files are fsynced before the renames and the folders after them, so
-    the new partitions also survive a power cut, at the price of waiting on
-    the disk for each.
+    the files are fsynced before the renames, and after them each partition's
+    folder and the folders that hold one just created, so the new partitions
+    also survive a power cut, at the price of waiting on the disk for each.
     """
     temps = {table: temp_path(out, name, f".{table}.parquet") for table in frames}
+    changed: dict[Path, None] = {}  # folders whose entries the renames changed, in order
     try:
         for table, frame in frames.items():
             write_parquet(to_arrow(frame, source=source), temps[table])
         if durable:
             for tmp in temps.values():
                 fsync_file(tmp)
-        finals = []
         for table, tmp in temps.items():
-            final = partition_dir(out, table, name) / PART
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, final)
-            finals.append(final.parent)
+            folder = partition_dir(out, table, name)
+            for made in (folder.parent, folder):
+                if not made.exists():
+                    changed[made.parent] = None
+            folder.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, folder / PART)
+            changed[folder] = None
     finally:
         for tmp in temps.values():
             tmp.unlink(missing_ok=True)
     if durable:
-        for folder in finals:
+        for folder in changed:
             fsync_dir(folder)
 
 
@@ -262,10 +274,10 @@ def read_partition(out: Path, table: str, name: str, columns: list[str] | None =
 
 
 def readable(out: Path, name: str) -> bool:
-    """True when each of a history's four partitions opens as a whole Parquet file.
+    """True when each of a history's four partitions opens: its Parquet footer parses.
 
-    A file cut short (what a power cut can leave of a partition written without
-    ``durable``) has no footer and fails to open.
+    A file left empty or cut short (what a power cut can leave of a partition
+    written without ``durable``) has no footer and fails to open.
     """
     try:
         for table in TABLES:

@@ -23,13 +23,11 @@ from ..operations.history import open_db
 from ..operations.timetravel import table_frame
 from ..store import PROJECTED, atomic
 from .dataset import (
-    PART,
     TABLES,
     check_out,
     history_file_name,
     list_histories,
-    partition_dir,
-    source_of,
+    recorded_source,
     write_partitions,
 )
 from .engine import run_tasks
@@ -132,9 +130,8 @@ def plan_export(
     check_out(out)
     existing = set(list_histories(out))
     for name, p in by_name.items():
-        chats = partition_dir(out, "chats", name) / PART
         if name in existing and not replace:
-            before = source_of(chats)
+            before = recorded_source(out, name)
             if before is not None and Path(before).resolve() != p.resolve():
                 raise HistoryNameError(
                     f"the corpus already holds a history {name!r} exported from {before}; "

@@ -9,7 +9,8 @@
 
 Shards go to ``OUT/_shards/<source name>/``, each written under a temporary name and renamed.
 ``manifest.json`` lists them once the whole source is split, with the source's
-size and time: a rerun on the same source reuses the shards without reading it.
+size and time and each shard's size: a rerun on the same source reuses the shards
+without reading it, unless the manifest or a shard is not there whole.
 """
 
 from __future__ import annotations
@@ -225,21 +226,48 @@ def split_lines(source: Path, out: Path, shard_size: int, skip_bad: bool) -> Spl
     return split
 
 
+def _bytes(path: Path) -> int:
+    """A shard's size: its file's, or the sum of its folder's files."""
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.iterdir())
+    return path.stat().st_size
+
+
+def _saved_split(manifest: Path, out: Path, stamp: dict[str, Any]) -> Split | None:
+    """The split an earlier run's manifest lists, if every shard is still there whole.
+
+    None (split again) when there is no manifest, or it does not parse, or a
+    shard is missing or not of the size listed: what a power cut can leave of
+    files written without fsync. A manifest of another source is refused.
+    """
+    try:
+        saved = json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(saved, dict):
+        return None
+    if saved.get("stamp") != stamp:
+        was = saved.get("stamp") or {}
+        raise CorpusPathError(
+            f"{manifest.parent} holds the shards of {was.get('source')} ({was.get('format')}"
+            f", shard_size {was.get('shard_size')}); that source changed, or this is another "
+            "source of the same name or another shard size: build into a new folder"
+        )
+    for s in saved["shards"]:
+        path = out / s["path"]
+        if not path.exists() or s.get("bytes", _bytes(path)) != _bytes(path):
+            return None
+    shards = [Shard(s["name"], s["path"], s["records"]) for s in saved["shards"]]
+    return Split(shards, [tuple(b) for b in saved["bad"]])
+
+
 def split_source(source: Path, out: Path, fmt: str, shard_size: int, skip_bad: bool) -> Split:
     """Split ``source`` into shards under ``OUT/_shards`` (or reuse those of an earlier run)."""
     manifest = _dest(out, source) / "manifest.json"
     stamp = _fingerprint(source, fmt, shard_size, skip_bad)
-    if manifest.is_file():
-        saved = json.loads(manifest.read_text())
-        if saved.get("stamp") != stamp:
-            was = saved.get("stamp", {})
-            raise CorpusPathError(
-                f"{manifest.parent} holds the shards of {was.get('source')} ({was.get('format')}"
-                f", shard_size {was.get('shard_size')}); that source changed, or this is another "
-                "source of the same name or another shard size: build into a new folder"
-            )
-        if all((out / s["path"]).exists() for s in saved["shards"]):
-            return Split([Shard(**s) for s in saved["shards"]], [tuple(b) for b in saved["bad"]])
+    saved = _saved_split(manifest, out, stamp)
+    if saved is not None:
+        return saved
     if source.is_dir():
         if fmt != "sillytavern":
             raise SourceFormatError(
@@ -257,7 +285,8 @@ def split_source(source: Path, out: Path, fmt: str, shard_size: int, skip_bad: b
     else:
         split = split_json(source, out, shard_size, skip_bad)
     tmp = temp_path(out, "manifest", ".json")
-    body = {"stamp": stamp, "shards": [asdict(s) for s in split.shards], "bad": split.bad}
+    shards = [asdict(s) | {"bytes": _bytes(out / s.path)} for s in split.shards]
+    body = {"stamp": stamp, "shards": shards, "bad": split.bad}
     tmp.write_text(json.dumps(body, indent=1))
     os.replace(tmp, manifest)
     return split

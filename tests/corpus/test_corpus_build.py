@@ -120,6 +120,8 @@ def test_rerun_exports_again_a_shard_a_power_cut_left_unreadable(tmp_path, clien
     build(source, out, format="sharegpt", shard_size=3, classify=False, client=client)
     before = open_corpus(out).read("turns", "big-00000")
     (out / "turns" / "history=big-00000" / "part-0.parquet").write_bytes(b"")
+    chats = out / "chats" / "history=big-00000" / "part-0.parquet"
+    chats.write_bytes(chats.read_bytes()[: chats.stat().st_size // 2])  # its source unreadable
     report = build(source, out, format="sharegpt", shard_size=3, classify=False, client=client)
     status = dict(zip(report.shards["shard"], report.shards["status"], strict=True))
     assert status == {"big-00000": "done", "big-00001": "skipped"}
@@ -174,6 +176,21 @@ def test_manifest_reuses_shards_and_refuses_another_source(tmp_path):
     assert split_source(source, out, "sharegpt", 2, False).shards == first.shards
     with pytest.raises(CorpusPathError, match="build into a new folder"):
         split_source(source, out, "sharegpt", 3, False)
+
+
+def test_a_manifest_or_shard_a_power_cut_cut_short_is_split_again(tmp_path):
+    source = write_sharegpt(tmp_path / "big.json", 4)
+    out = tmp_path / "c"
+    (out / "_tmp").mkdir(parents=True)
+    first = split_source(source, out, "sharegpt", 2, False)
+    whole = {s.name: (out / s.path).read_bytes() for s in first.shards}
+    manifest = out / "_shards" / "big" / "manifest.json"
+    manifest.write_text(manifest.read_text()[:20])  # does not parse
+    assert split_source(source, out, "sharegpt", 2, False).shards == first.shards
+    shard = out / first.shards[1].path
+    shard.write_bytes(shard.read_bytes()[:10])  # listed, but not of its size
+    assert split_source(source, out, "sharegpt", 2, False).shards == first.shards
+    assert {s.name: (out / s.path).read_bytes() for s in first.shards} == whole
 
 
 # -- bad input -----------------------------------------------------------------------

@@ -8,6 +8,7 @@ frame (object columns as JSON text), data and metadata alike.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import orjson
 import pandas as pd
@@ -17,7 +18,17 @@ import pytest
 
 import rpkit
 from rpkit.corpus import history_frames
-from rpkit.corpus.dataset import TABLES, from_arrow, to_arrow, write_parquet
+from rpkit.corpus.dataset import (
+    TABLES,
+    TMP,
+    check_out,
+    from_arrow,
+    partition_dir,
+    readable,
+    to_arrow,
+    write_parquet,
+    write_partitions,
+)
 from rpkit.dtypes import STRING
 
 from .cluster import demo_histories
@@ -139,3 +150,61 @@ def test_statistics_are_kept_for_numbers_times_and_flags_not_for_text(demo_frame
             assert isinstance(back[col].dtype, pd.StringDtype)
         else:
             assert back[col].dtype == dtype, col
+
+
+@pytest.fixture
+def fsyncs(monkeypatch) -> list[str]:
+    """The paths the corpus code fsyncs, in order (the real fsyncs still run)."""
+    import rpkit.corpus.builder as builder
+    import rpkit.corpus.dataset as dataset
+
+    calls: list[str] = []
+    for module, name in ((dataset, "fsync_file"), (dataset, "fsync_dir"), (builder, "fsync_dir")):
+        real = getattr(module, name)
+
+        def spy(path, real=real, name=name):
+            calls.append(f"{name[6:]} {path}")
+            real(path)
+
+        monkeypatch.setattr(module, name, spy)
+    return calls
+
+
+def test_partitions_are_fsynced_only_when_durable(demo_frames, tmp_path, fsyncs):
+    out = check_out(tmp_path / "c")
+    write_partitions(out, "h", demo_frames[0], source="h.db")
+    assert fsyncs == [] and readable(out, "h")
+    write_partitions(out, "h", demo_frames[1], source="h.db", durable=True)
+    files = [Path(c[5:]) for c in fsyncs if c.startswith("file ")]
+    assert len(files) == 4 and all(f.parent == out / TMP for f in files)  # before the renames
+    parts = [f"dir {partition_dir(out, t, 'h')}" for t in TABLES]
+    assert fsyncs[4:] == parts  # after them; the folders existed already
+    fsyncs.clear()  # a first history in a new corpus: also the folders that hold new ones
+    new = check_out(tmp_path / "d")
+    write_partitions(new, "h", demo_frames[0], source="h.db", durable=True)
+    made = {new, *(new / t for t in TABLES), *(partition_dir(new, t, "h") for t in TABLES)}
+    assert {Path(c[4:]) for c in fsyncs if c.startswith("dir ")} == made
+
+
+def test_export_and_build_pass_durable_to_their_tasks(tmp_path, fsyncs):
+    from distributed import Client, LocalCluster
+
+    from rpkit.corpus import build, export
+
+    from .cluster import write_sharegpt
+
+    paths = demo_histories(tmp_path / "h", 2, events=40)
+    source = write_sharegpt(tmp_path / "s.json", 4)
+    with (  # the tasks run in this process's threads, where the spy sees them
+        LocalCluster(n_workers=1, processes=False, dashboard_address="127.0.0.1:0") as cluster,
+        Client(cluster) as client,
+    ):
+        export(paths, tmp_path / "c", client=client)
+        build(source, tmp_path / "b", format="sharegpt", shard_size=2, client=client)
+        assert fsyncs == []
+        export(paths, tmp_path / "c", client=client, durable=True)
+        assert len([c for c in fsyncs if c.startswith("file ")]) == 4 * 2
+        fsyncs.clear()
+        build(source, tmp_path / "d", format="sharegpt", shard_size=2, client=client, durable=True)
+    assert len([c for c in fsyncs if c.startswith("file ")]) == 4 * 2
+    assert fsyncs.count(f"dir {tmp_path / 'd' / '_histories'}") == 2  # each history's rename

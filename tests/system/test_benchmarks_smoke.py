@@ -167,13 +167,15 @@ def test_a_tiny_corpus_run_reports_every_ratio(tmp_path):
     build = result["build"]
     assert build["turns"] == 40 * 4 and build["shards"] == 4
     ratios = ("speedup_2_vs_1", "classify_per_worker_vs_single_process", "two_process_efficiency")
-    for key in (*ratios, "classify_per_worker_vs_ceiling", "classify_1_worker_vs_single_process"):
+    derived = ("classify_per_worker_vs_ceiling", "classify_1_worker_vs_single_process")
+    for key in (*ratios, *derived, "speedup_2_vs_1_vs_ceiling"):
         assert build[key] > 0, key
     corpus = result["corpus"]
     assert [corpus[s]["histories"] for s in ("x1", "x10")] == [2, 20]
     for scale in ("x1", "x10"):
         row = corpus[scale]
-        assert len(row["runs"]["export"]) == len(row["runs"]["read_frames"]) == 1
+        runs = row["runs"]
+        assert len(runs["export"]) == len(runs["durable_export"]) == len(runs["read_frames"]) == 1
         ratios = ("export_vs_read", "durable_export_vs_read", "re_export_vs_read", "dask_speedup")
         for key in (*ratios, "worker_peak_rss_mb"):
             assert row[key] > 0, (scale, key)
