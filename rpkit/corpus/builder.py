@@ -5,9 +5,9 @@ written under a temporary name and renamed once imported and classified) and
 exports it into the corpus. A task killed midway leaves a temporary file in
 ``OUT/_tmp`` (removed by the next build) and no history or partition; a rerun
 skips the shards already in the corpus (exporting again one whose partitions
-a power cut left unreadable) and completes the rest. The import
-goes through ``rpkit.importers.import_file(db, format, shard)``, so every
-format it knows can be built.
+a power cut left unreadable) and completes the rest. The import goes through
+``rpkit.importers.import_file(db, format, shard)``, so every format it knows
+can be built.
 """
 
 from __future__ import annotations
@@ -205,8 +205,8 @@ def build(
     file; ``shard_size`` records (files, conversations or lines) per shard.
     Bad records are refused, or skipped and listed with ``skip_bad``.
     ``durable`` fsyncs each partition, as in ``export``, and each history
-    file's rename into ``_histories``. No client: Dask's
-    local scheduler (processes); ``client``: its cluster.
+    file's rename into ``_histories``. No client: Dask's local scheduler
+    (processes); ``client``: its cluster.
     """
     source, out = Path(source), Path(out)
     _check(source, format, shard_size)

@@ -7,11 +7,11 @@ and renamed over the old one: a reader, or a process killed midway, sees the
 old file or the new one, never half of one and never both. A corpus is derived
 from its history files, so its files are not fsynced unless asked
 (``durable=True``); after a power cut, ``readable`` finds a partition that
-no longer opens, and rerunning the export or build rewrites it.
-Columns keep the frames' pandas dtypes
-(pyarrow's pandas metadata); object columns (lists, dicts, extra payload fields
-of mixed types) are stored as JSON text, named in the file's ``rpkit.json``
-metadata and decoded on reading, so a history reads back equal to its frames.
+no longer opens, and rerunning the export or build rewrites it. Columns keep
+the frames' pandas dtypes (pyarrow's pandas metadata); object columns (lists,
+dicts, extra payload fields of mixed types) are stored as JSON text, named in
+the file's ``rpkit.json`` metadata and decoded on reading, so a history reads
+back equal to its frames.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ TMP = "_tmp"
 _SAFE = " @-_.,()+'!~#&;[]{}"  # kept as they are in a partition folder's name
 _JSON_KEY = b"rpkit.json"
 _SOURCE_KEY = b"rpkit.source"
+_UNOPENED = (OSError, pa.ArrowException)  # a partition missing, empty or cut short
 
 
 def partition_dir(out: Path, table: str, name: str) -> Path:
@@ -192,7 +193,7 @@ def source_of(path: Path) -> str | None:
     """
     try:
         value = (pq.read_schema(path).metadata or {}).get(_SOURCE_KEY)
-    except (OSError, pa.ArrowException):
+    except _UNOPENED:
         return None
     return value.decode() if value is not None else None
 
@@ -282,7 +283,7 @@ def readable(out: Path, name: str) -> bool:
     try:
         for table in TABLES:
             pq.read_metadata(partition_dir(out, table, name) / PART)
-    except (OSError, pa.ArrowException):
+    except _UNOPENED:
         return False
     return True
 

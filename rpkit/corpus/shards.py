@@ -255,7 +255,7 @@ def _saved_split(manifest: Path, out: Path, stamp: dict[str, Any]) -> Split | No
         )
     for s in saved["shards"]:
         path = out / s["path"]
-        if not path.exists() or s.get("bytes", _bytes(path)) != _bytes(path):
+        if not path.exists() or s.get("bytes") not in (None, _bytes(path)):
             return None
     shards = [Shard(s["name"], s["path"], s["records"]) for s in saved["shards"]]
     return Split(shards, [tuple(b) for b in saved["bad"]])
