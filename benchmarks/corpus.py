@@ -214,7 +214,7 @@ def pandas_summary(paths: list[str]) -> pd.DataFrame:
     rows = []
     for path in paths:
         with rpkit.open_db(path) as conn:
-            ev = frames.events(conn, include_hidden=True)
+            ev = frames.events(conn, include_retired=True)
             chats = rpkit.current_state(conn)["chats"]
             tu = pd.concat([frames.turns(conn, int(c)) for c in chats["id"]])
             final = frames.final_affinity(frames.affinity(conn))

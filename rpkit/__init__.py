@@ -9,7 +9,7 @@ in ``__all__`` is the public API (DESIGN §10). The layers, bottom up: ``store``
 
 from __future__ import annotations
 
-from . import classify
+from .classifiers import classify
 from .errors import *  # noqa: F403
 from .errors import __all__ as _error_names
 from .kinds import KINDS, TURN_KINDS, Event, Ref, handler, register_kind

@@ -9,11 +9,11 @@ import click
 import pandas as pd
 
 from . import frames
-from .classify import classify
+from .classifiers import classify
 from .demo import build_demo, dump_events
 from .display import counted
 from .errors import RpkitError
-from .importers import detect_format, import_file
+from .importers import FORMATS, Format, detect_format, import_file
 from .operations import (
     compute_rewind_preview,
     execute_rewind,
@@ -115,16 +115,16 @@ def info(db: Path) -> None:
 @DB
 @click.option("--chat", "chat_id", type=int, default=None, help="Only this chat.")
 @click.option("--kind", default=None, help="Only this kind of event.")
-@click.option("--all", "include_hidden", is_flag=True, help="Include retired events.")
+@click.option("--all", "include_retired", is_flag=True, help="Include retired events.")
 @click.option("--limit", default=50, show_default=True, help="Show the newest N (0: all).")
 @_friendly
 def events(
-    db: Path, chat_id: int | None, kind: str | None, include_hidden: bool, limit: int
+    db: Path, chat_id: int | None, kind: str | None, include_retired: bool, limit: int
 ) -> None:
     """List events, newest last."""
     with open_db(_existing(db)) as conn:
         frame = frames.events(
-            conn, include_hidden=include_hidden, chat_id=chat_id, kind=kind, newest=limit or None
+            conn, include_retired=include_retired, chat_id=chat_id, kind=kind, newest=limit or None
         )
     for row in frame.to_dict("records"):
         click.echo(_event_line(row))
@@ -310,23 +310,54 @@ def verify_cmd(db: Path) -> None:
 
 
 class _ImportGroup(click.Group):
-    """``rpkit import FORMAT PATH DB``, or ``rpkit import PATH DB`` to detect the format."""
+    """``rpkit import FORMAT PATH DB`` (a command per ``FORMATS`` entry), or ``PATH DB`` to detect.
+
+    The format commands are made from the declarations when asked for, so a
+    format registered with ``register_format`` is a command too.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*FORMATS, *super().list_commands(ctx)]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in FORMATS:
+            return _import_command(FORMATS[name])
+        return super().get_command(ctx, name)
 
     def resolve_command(self, ctx: click.Context, args: list[str]):
         positional = [a for a in args if not a.startswith("-")]
-        if args and args[0] in self.commands and len(positional) == 2 and Path(args[0]).exists():
+        if args and args[0] in FORMATS and len(positional) == 2 and Path(args[0]).exists():
             return "detect", self.commands["detect"], args  # a folder named like a format
-        if args and args[0] not in self.commands and not args[0].startswith("-"):
+        if args and args[0] not in self.list_commands(ctx) and not args[0].startswith("-"):
             if len(positional) >= 3:
                 raise click.UsageError(
                     f"unknown export format {args[0]!r}; use one of: "
-                    f"{', '.join(IMPORT_FORMATS)}, or leave it out to detect it"
+                    f"{', '.join(FORMATS)}, or leave it out to detect it"
                 )
             return "detect", self.commands["detect"], args
         return super().resolve_command(ctx, args)
 
 
+def _list_formats(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    for f in FORMATS.values():
+        how = ", streamed" if f.streams else ""
+        click.echo(f"{f.name:<12} {f.title}: {f.help}{how}")
+        if f.example:
+            click.echo(f"{'':<12} e.g. {f.example}")
+    ctx.exit()
+
+
 @main.group(name="import", cls=_ImportGroup, subcommand_metavar="[FORMAT] PATH DB")
+@click.option(
+    "--list-formats",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_list_formats,
+    help="List the formats, each with one example record, and exit.",
+)
 def import_group() -> None:
     """Import another app's chat export into DB (created if missing).
 
@@ -342,28 +373,16 @@ SKIP_BAD = click.option(
 )
 
 
-def _import_command(fmt: str, what: str):
-    @import_group.command(name=fmt, help=f"Import {what} from PATH into DB.")
+def _import_command(fmt: Format) -> click.Command:
+    @click.command(name=fmt.name, help=f"Import {fmt.help} from PATH into DB.")
     @click.argument("path", type=click.Path(path_type=Path))
     @DB
     @SKIP_BAD
     @_friendly
     def command(path: Path, db: Path, skip_bad: bool) -> None:
-        click.echo(repr(import_file(db, fmt, path, skip_bad=skip_bad)))
+        click.echo(repr(import_file(db, fmt.name, path, skip_bad=skip_bad)))
 
     return command
-
-
-IMPORT_FORMATS = {
-    "sillytavern": "a SillyTavern or TavernAI chat (.jsonl) or a folder of them",
-    "chatgpt": "a ChatGPT conversations.json (or one conversation)",
-    "sharegpt": "a ShareGPT dataset (.json or .jsonl)",
-    "claude": "a Claude.ai conversations.json",
-    "agnai": "an Agnaistic chat export (.json)",
-    "jsonl": "a JSON-lines dataset of {messages: [{role, content}]} conversations",
-}
-for _fmt, _what in IMPORT_FORMATS.items():
-    _import_command(_fmt, _what)
 
 
 @import_group.command(name="detect", hidden=True)
@@ -374,7 +393,7 @@ for _fmt, _what in IMPORT_FORMATS.items():
 def import_detected(path: Path, db: Path, skip_bad: bool) -> None:
     """Import PATH into DB, detecting its format (`rpkit import PATH DB`)."""
     fmt = detect_format(path)
-    click.echo(f"{path.name}: detected {fmt} ({IMPORT_FORMATS[fmt]})")
+    click.echo(f"{path.name}: detected {fmt} ({FORMATS[fmt].help})")
     click.echo(repr(import_file(db, fmt, path, skip_bad=skip_bad)))
 
 

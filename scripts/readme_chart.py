@@ -33,7 +33,7 @@ def main() -> None:
         shutil.copy(args.db, copy)
         with open_db(copy) as conn:
             timeline = frames.affinity(conn)
-            edits = frames.events(conn, include_hidden=True)
+            edits = frames.events(conn, include_retired=True)
             point = rewind_point(conn, 280)
             turn_at_point = int(timeline.loc[timeline["event_id"] <= point, "turn"].max())
     edited = edits[edits["revision"].isin(["edit", "regenerate"])]

@@ -22,8 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ..classify import YOU
 from ..dtypes import STRING
+from ..kinds import YOU
 from .dataset import PART, partition_dir
 from .errors import CorpusArgumentError
 

@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from .. import importers
-from ..classify import classify as classify_history
+from ..classifiers import classify as classify_history
 from ..display import counted
 from ..durable import fsync_dir
 from ..operations.history import open_db
@@ -149,9 +149,10 @@ class BuildReport:
 
 
 def _check(source: Path, fmt: str, shard_size: object) -> None:
-    if fmt not in importers.FORMATS:
+    shardable = [f.name for f in importers.FORMATS.values() if f.shards]
+    if fmt not in shardable:
         raise SourceFormatError(
-            f"unknown export format {fmt!r}; use one of: {', '.join(importers.FORMATS)}"
+            f"unknown export format {fmt!r} for a build; use one of: {', '.join(shardable)}"
         )
     if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
         raise CorpusArgumentError(
@@ -201,8 +202,8 @@ def build(
     """Turn a large export into a corpus: split it, import, classify and export each shard.
 
     ``format`` is an importer's (``rpkit.importers.FORMATS``); ``source`` a
-    folder of SillyTavern chats, one JSON export (streamed) or a JSON-lines
-    file; ``shard_size`` records (files, conversations or lines) per shard.
+    folder of chat files (SillyTavern), one JSON export (streamed) or a
+    JSON-lines file; ``shard_size`` records (files, conversations or lines) per shard.
     Bad records are refused, or skipped and listed with ``skip_bad``.
     ``durable`` fsyncs each partition, as in ``export``, and each history
     file's rename into ``_histories``. No client: Dask's local scheduler

@@ -66,13 +66,13 @@ def chats_frame(conn: Any) -> pd.DataFrame:
 def history_frames(conn: Any) -> dict[str, pd.DataFrame]:
     """A history's four corpus tables as pandas frames, read in one transaction.
 
-    ``events`` is ``frames.events(conn, include_hidden=True)`` (retired events
+    ``events`` is ``frames.events(conn, include_retired=True)`` (retired events
     kept and flagged), ``turns`` is ``frames.transcripts`` (every chat's ``frames.turns``),
     ``affinity`` is ``frames.affinity(conn)`` and ``chats`` is ``chats_frame``.
     """
     with atomic(conn, write=False):
         return {
-            "events": frames.events(conn, include_hidden=True),
+            "events": frames.events(conn, include_retired=True),
             "turns": frames.transcripts(conn),
             "affinity": frames.affinity(conn),
             "chats": chats_frame(conn),

@@ -1,7 +1,8 @@
 """Splitting a large export into shards, read in a stream, never whole.
 
-* a folder of SillyTavern chats: the ``.jsonl`` files of each folder, ``shard_size``
-  files a shard (hard links in a shard folder, copies where links fail);
+* a folder of chat files (a format with ``chat_files``, SillyTavern's ``.jsonl``):
+  the chat files of each folder, ``shard_size`` files a shard (hard links in a
+  shard folder, copies where links fail); one such file is one shard;
 * one big JSON document holding a list of conversations (ShareGPT, ChatGPT):
   streamed with ``ijson``, ``shard_size`` conversations a shard (a JSON list);
 * a JSON-lines file of conversations (ShareGPT ``.jsonl``, OpenAI ``messages``):
@@ -26,11 +27,11 @@ from typing import Any
 import ijson
 import orjson
 
+from ..importers import FORMATS, Format
 from .dataset import check_name, temp_path
 from .errors import CorpusPathError, SourceError, SourceFormatError
 
 SHARDS = "_shards"
-_ST_KEYS = {"mes", "character_name", "chat_metadata", "is_user", "user_name"}
 
 
 @dataclass
@@ -87,10 +88,10 @@ def _bad(split: Split, skip_bad: bool, where: str, reason: str) -> None:
     split.bad.append((where, reason))
 
 
-def _sillytavern_problem(path: Path) -> str | None:
-    """Why a file in a SillyTavern folder is not one of its chats (None: it is)."""
-    if path.suffix.lower() != ".jsonl":
-        return f"not a SillyTavern .jsonl chat file (a {path.suffix or 'file without suffix'})"
+def _chat_file_problem(path: Path, fmt: Format) -> str | None:
+    """Why a file in a folder of ``fmt`` chats is not one of its chats (None: it is)."""
+    if path.suffix.lower() != fmt.chat_files:
+        return f"not a {fmt.title} {fmt.chat_files} chat file (a {path.suffix or 'file without suffix'})"
     with open(path, "rb") as f:
         first = f.readline().strip()
     if not first:
@@ -98,9 +99,9 @@ def _sillytavern_problem(path: Path) -> str | None:
     try:
         obj = orjson.loads(first)
     except orjson.JSONDecodeError:
-        return "its first line is not JSON: not a SillyTavern chat"
-    if not isinstance(obj, dict) or not (_ST_KEYS & set(obj)):
-        return "its first line is not a SillyTavern header or message (another app's export?)"
+        return f"its first line is not JSON: not a {fmt.title} chat"
+    if not isinstance(obj, dict) or not fmt.looks(obj):
+        return f"its first line is not a {fmt.title} header or message (another app's export?)"
     return None
 
 
@@ -111,19 +112,21 @@ def _link(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
-def split_sillytavern(source: Path, out: Path, shard_size: int, skip_bad: bool) -> Split:
+def split_chat_files(
+    source: Path, out: Path, fmt: Format, shard_size: int, skip_bad: bool
+) -> Split:
     """The chat files of each folder under ``source``, ``shard_size`` files a shard."""
     files = sorted(p for p in source.rglob("*") if p.is_file() and not p.name.startswith("."))
     split = Split()
     groups: dict[Path, list[Path]] = {}
     for p in files:
-        problem = _sillytavern_problem(p)
+        problem = _chat_file_problem(p, fmt)
         if problem is not None:
             _bad(split, skip_bad, str(p.relative_to(source)), problem)
         else:
             groups.setdefault(p.parent, []).append(p)
     if not groups:
-        raise SourceError(f"{source} holds no SillyTavern .jsonl chat files")
+        raise SourceError(f"{source} holds no {fmt.title} {fmt.chat_files} chat files")
     for folder, members in groups.items():
         rel = folder.relative_to(source).as_posix()
         stem = source.name if rel == "." else f"{source.name}_{rel.replace('/', '_')}"
@@ -139,8 +142,8 @@ def split_sillytavern(source: Path, out: Path, shard_size: int, skip_bad: bool) 
     return split
 
 
-def split_sillytavern_file(source: Path, out: Path) -> Split:
-    """One SillyTavern chat file: one shard."""
+def split_chat_file(source: Path, out: Path) -> Split:
+    """One chat file: one shard."""
     name = check_name(source.stem)
     tmp = temp_path(out, name, ".shard")
     tmp.mkdir()
@@ -261,25 +264,27 @@ def _saved_split(manifest: Path, out: Path, stamp: dict[str, Any]) -> Split | No
     return Split(shards, [tuple(b) for b in saved["bad"]])
 
 
-def split_source(source: Path, out: Path, fmt: str, shard_size: int, skip_bad: bool) -> Split:
+def split_source(source: Path, out: Path, format: str, shard_size: int, skip_bad: bool) -> Split:
     """Split ``source`` into shards under ``OUT/_shards`` (or reuse those of an earlier run)."""
+    fmt = FORMATS[format]
     manifest = _dest(out, source) / "manifest.json"
-    stamp = _fingerprint(source, fmt, shard_size, skip_bad)
+    stamp = _fingerprint(source, fmt.name, shard_size, skip_bad)
     saved = _saved_split(manifest, out, stamp)
     if saved is not None:
         return saved
     if source.is_dir():
-        if fmt != "sillytavern":
+        if not fmt.chat_files:
+            by_files = [f.title for f in FORMATS.values() if f.chat_files and f.shards]
             raise SourceFormatError(
-                f"{source} is a folder: only SillyTavern chats come as a folder; "
-                f"pass the {fmt} export file"
+                f"{source} is a folder: only {' and '.join(by_files)} chats come as a folder; "
+                f"pass the {fmt.name} export file"
             )
-        split = split_sillytavern(source, out, shard_size, skip_bad)
-    elif fmt == "sillytavern":  # one chat file: one shard
-        problem = _sillytavern_problem(source)
+        split = split_chat_files(source, out, fmt, shard_size, skip_bad)
+    elif fmt.chat_files:  # one chat file: one shard
+        problem = _chat_file_problem(source, fmt)
         if problem is not None:
             raise SourceFormatError(f"{source.name}: {problem}")
-        split = split_sillytavern_file(source, out)
+        split = split_chat_file(source, out)
     elif source.suffix.lower() == ".jsonl":
         split = split_lines(source, out, shard_size, skip_bad)
     else:

@@ -1,4 +1,4 @@
-"""Typed columns built straight from SQLite cells, and the checks frames share.
+"""Typed columns built straight from SQLite cells, and what frames share about kinds.
 
 Cells go from the cursor into numpy object arrays and from there into
 nullable ``Int64``, UTC datetimes and pandas strings, never row by row
@@ -16,30 +16,9 @@ import numpy as np
 import pandas as pd
 
 from ..dtypes import STRING
-from ..errors import FrameError
 from ..kinds import KINDS, TURN_KINDS
-from ..store import is_id
 
 TURNS = tuple(sorted(TURN_KINDS))
-
-
-def check_chat(conn: sqlite3.Connection, chat_id: object) -> int:
-    """``chat_id`` as an int if the history has that chat; refuse it otherwise."""
-    if not is_id(chat_id):
-        raise FrameError(
-            f"chat_id must be an int, not {type(chat_id).__name__} {chat_id!r}; "
-            "the chats are listed by current_state(conn)['chats']"
-        )
-    chat_id = int(chat_id)
-    if conn.execute("SELECT 1 FROM event_log WHERE chat_id = ? LIMIT 1", (chat_id,)).fetchone():
-        return chat_id
-    known = [
-        r[0]
-        for r in conn.execute(
-            "SELECT DISTINCT chat_id FROM event_log WHERE chat_id IS NOT NULL ORDER BY chat_id"
-        )
-    ]
-    raise FrameError(f"there is no chat {chat_id} in this history; pick one of {known}")
 
 
 def kind_categories(present: Iterable[str]) -> list[str]:

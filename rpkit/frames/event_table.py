@@ -19,8 +19,9 @@ import pandas as pd
 from ..errors import FrameError
 from ..gcpause import paused_gc
 from ..kinds import KINDS
-from ..store import atomic, is_id
-from .columns import check_chat, id_array, kind_categories, object_array, utc_times
+from ..log import check_chat
+from ..store import atomic, is_id, live
+from .columns import id_array, kind_categories, object_array, utc_times
 from .payloads import CHUNK as CHUNK  # the payloads decoded at a time
 from .payloads import PayloadColumns, kinds_of
 
@@ -165,7 +166,7 @@ def _event_frame(
 def events(
     conn: sqlite3.Connection,
     *,
-    include_hidden: bool = False,
+    include_retired: bool = False,
     chat_id: int | None = None,
     kind: str | None = None,
     newest: int | None = None,
@@ -173,7 +174,7 @@ def events(
     """One row per event, oldest first, with its payload fields as columns.
 
     Retired events (replaced by an edit, a regeneration or a hide) are left out
-    unless ``include_hidden``; ``chat_id`` and ``kind`` keep one chat's or one
+    unless ``include_retired``; ``chat_id`` and ``kind`` keep one chat's or one
     kind's events, and ``newest`` only the newest N of them. A payload field is
     a column when a kind present has it (``NA`` in the other rows); a
     container's ``kind`` field is ``container_kind``.
@@ -186,15 +187,15 @@ def events(
         if kind is not None:
             where.append("kind = ?")
             args.append(_check_kind(conn, kind))
-        if not include_hidden:
-            where.append("superseded_by IS NULL")
+        if not include_retired:
+            where.append(live())
         clause = "WHERE " + " AND ".join(where) if where else ""
         if newest is not None:
             if not is_id(newest) or newest < 0:
                 raise FrameError(f"newest must be a count of events (0 or more), not {newest!r}")
             clause = f"WHERE id IN (SELECT id FROM event_log {clause} ORDER BY id DESC LIMIT ?)"
             args.append(int(newest))
-        return event_rows(conn, clause, args, retired=include_hidden)
+        return event_rows(conn, clause, args, retired=include_retired)
 
 
 def _check_kind(conn: sqlite3.Connection, kind: object) -> str:

@@ -7,10 +7,10 @@ import sqlite3
 import orjson
 import pandas as pd
 
-from ..kinds import COPIED_FROM
-from ..log import transcript_places
-from ..store import atomic
-from .columns import TURNS, check_chat, id_array, string_array, utc_times
+from ..kinds import COPIED_FROM, EDGE_UPDATE
+from ..log import check_chat, transcript_places
+from ..store import atomic, retired
+from .columns import TURNS, id_array, string_array, utc_times
 from .timeline import pair_label
 from .transcript import turns
 
@@ -65,10 +65,10 @@ def chats(conn: sqlite3.Connection) -> pd.DataFrame:
             "FROM chats c JOIN chat_state s ON s.chat_id = c.id ORDER BY c.id"
         ).fetchall()
         marks = ", ".join("?" * len(TURNS))
-        retired = dict(
+        retired_counts = dict(
             conn.execute(
                 f"SELECT chat_id, COUNT(*) FROM event_log WHERE kind IN ({marks}) "
-                "AND superseded_by IS NOT NULL GROUP BY chat_id",
+                f"AND {retired()} GROUP BY chat_id",
                 TURNS,
             )
         )
@@ -98,7 +98,7 @@ def chats(conn: sqlite3.Connection) -> pd.DataFrame:
             "depth": id_array([t[1] for t in tree]),
             "forks": id_array([int(forks.get(r[0], 0)) for r in rows]),
             "turns": id_array(cols[6]),
-            "retired_turns": id_array([retired.get(r[0], 0) for r in rows]),
+            "retired_turns": id_array([retired_counts.get(r[0], 0) for r in rows]),
             "created_event_id": id_array(cols[4]),
             "created_at": utc_times(cols[5]),
             "last_event_id": id_array(cols[7]),
@@ -182,9 +182,8 @@ def branch_affinity(conn: sqlite3.Connection, chat_ids: list[int]) -> pd.DataFra
                 )
                 source = _source(conn, int(turn_id), payload)
                 for event_id, p in conn.execute(
-                    "SELECT id, payload FROM event_log WHERE cause_id = ? "
-                    "AND kind = 'edge_update' ORDER BY id",
-                    (source,),
+                    "SELECT id, payload FROM event_log WHERE cause_id = ? AND kind = ? ORDER BY id",
+                    (source, EDGE_UPDATE),
                 ):
                     e = orjson.loads(p)
                     key = (e["src"], e["dst"])

@@ -20,7 +20,7 @@ from ..operations import (
     state_after_chat_rewind,
     state_at,
 )
-from ..store import atomic, check_event_id
+from ..store import atomic, check_event_id, retired, retired_after
 from .columns import id_array, kind_categories
 from .event_table import event_rows
 from .timeline import pair_label
@@ -91,7 +91,7 @@ def _removed_and_restored(
         removed = event_rows(conn, "WHERE id > ?", (n,), retired=True)
         restored = event_rows(  # by the superseded_by index, not a scan of ids up to n
             conn,
-            "INDEXED BY event_log_superseded_by WHERE id <= ? AND superseded_by > ?",
+            f"INDEXED BY event_log_superseded_by WHERE id <= ? AND {retired_after()}",
             (n, n),
             retired=True,
         )
@@ -101,7 +101,7 @@ def _removed_and_restored(
     removed = event_rows(conn, f"WHERE id {within}", (ids,), retired=True)
     restored = event_rows(
         conn,
-        f"WHERE superseded_by IS NOT NULL AND superseded_by {within} AND id NOT {within}",
+        f"WHERE {retired()} AND superseded_by {within} AND id NOT {within}",
         (ids, ids),
         retired=True,
     )

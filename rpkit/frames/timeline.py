@@ -12,7 +12,8 @@ import pandas as pd
 
 from ..errors import FrameError
 from ..gcpause import paused_gc
-from ..store import atomic
+from ..kinds import EDGE_UPDATE
+from ..store import atomic, live
 from .columns import id_array, object_array, query_cells, string_array, utc_times
 from .transcript import live_turn_positions
 
@@ -115,8 +116,8 @@ def affinity(conn: sqlite3.Connection, *, pairs: object = None) -> pd.DataFrame:
             cells = query_cells(
                 conn,
                 "SELECT id, ts, chat_id, cause_id, payload FROM event_log "
-                "WHERE kind = 'edge_update' AND superseded_by IS NULL ORDER BY id",
-                (),
+                f"WHERE kind = ? AND {live()} ORDER BY id",
+                (EDGE_UPDATE,),
                 5,
             )
             turn_ids, turn_position = live_turn_positions(conn)

@@ -10,10 +10,10 @@ import pandas as pd
 
 from ..dtypes import STRING
 from ..kinds import KINDS
-from ..log import transcript_places
+from ..log import check_chat, transcript_places
 from ..operations import rewind_points
-from ..store import atomic
-from .columns import TURNS, check_chat, id_array, query_cells, utc_times
+from ..store import atomic, live
+from .columns import TURNS, id_array, query_cells, utc_times
 
 TURN_COLUMNS = [
     "chat_id",
@@ -128,7 +128,7 @@ def live_turn_positions(conn: sqlite3.Connection) -> tuple[np.ndarray, np.ndarra
     """Ids of the live turns (ascending) and each one's place in its chat's transcript."""
     cells = query_cells(
         conn,
-        f"SELECT id, chat_id FROM event_log WHERE superseded_by IS NULL "
+        f"SELECT id, chat_id FROM event_log WHERE {live()} "
         f"AND kind IN ({', '.join('?' * len(TURNS))}) ORDER BY id",
         TURNS,
         2,
@@ -138,7 +138,8 @@ def live_turn_positions(conn: sqlite3.Connection) -> tuple[np.ndarray, np.ndarra
     handed_on = dict(
         conn.execute(
             "SELECT s.id, e.id FROM event_log e JOIN event_log s ON s.id = e.superseded_by "
-            "WHERE s.kind = e.kind AND e.kind IN (?, ?) ORDER BY e.id DESC",
+            f"WHERE s.kind = e.kind AND e.kind IN ({', '.join('?' * len(TURNS))}) "
+            "ORDER BY e.id DESC",
             TURNS,
         )
     )

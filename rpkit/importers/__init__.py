@@ -6,14 +6,15 @@
 
 Formats: SillyTavern/TavernAI chat files, ChatGPT and Claude.ai
 ``conversations.json``, ShareGPT datasets, Agnaistic chat exports and
-JSON-lines conversation datasets (``FORMATS``); ``detect_format`` tells them
-apart. Each importer reads the whole export first (the JSON-lines one
+JSON-lines conversation datasets. Each is one ``Format`` declaration in
+``FORMATS`` (name -> Format), and ``register_format`` adds one;
+``detect_format`` tells them apart. Each importer reads the whole export first (the JSON-lines one
 streams it) and refuses a malformed one (``ImportFormatError`` naming the file, line or node and the reason) before
 anything is written; with ``skip_bad=True`` it skips the bad records instead
 and lists them in the report. It then writes in one transaction: ``you_set``
 and ``bot_created`` where needed, a ``chat_created`` per conversation and the
 turns with their original dates (converted to UTC; dates without a time zone
-are taken as UTC). Alternatives (SillyTavern swipes, ChatGPT sibling branches)
+are taken as UTC). Alternatives (SillyTavern swipes, ChatGPT sibling replies)
 are appended first and retired by the selected one; system messages become
 hidden turns. Every event records its source, so importing the same file again
 adds nothing.
@@ -22,29 +23,21 @@ adds nothing.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from os import PathLike
 from pathlib import Path
 
-from ..errors import ImportFormatError
 from ..operations import open_db
 from . import agnai, chatgpt, claude, jsonl, sharegpt, sillytavern
 from .detect import detect
-from .plan import Parsed
+from .format import FORMATS, Format, format_named, register_format
 from .report import ImportReport
 from .writer import write
 
 PathArg = str | PathLike[str]
 
-READERS: dict[str, Callable[..., Parsed]] = {
-    "sillytavern": sillytavern.read,
-    "chatgpt": chatgpt.read,
-    "sharegpt": sharegpt.read,
-    "claude": claude.read,
-    "agnai": agnai.read,
-    "jsonl": jsonl.read,
-}
-FORMATS = tuple(READERS)
+# The built-in formats, in the order detection tries them.
+for _module in (chatgpt, claude, sharegpt, jsonl, agnai, sillytavern):
+    register_format(_module.FORMAT)
 
 
 def import_sillytavern(
@@ -53,8 +46,8 @@ def import_sillytavern(
     """Import a SillyTavern chat file (``.jsonl``) or a folder of them, so you can explore it.
 
     Swipes become assistant turns retired by the selected one, ``is_system``
-    messages hidden turns; branch and checkpoint files become chats of their
-    own. SillyTavern wrote dates without a time zone: they are taken as UTC.
+    messages hidden turns; SillyTavern's Branch and Checkpoint files become
+    forks of their main chat. SillyTavern wrote dates without a time zone: they are taken as UTC.
     """
     return write(conn, sillytavern.read(Path(path), skip_bad=skip_bad))
 
@@ -62,10 +55,10 @@ def import_sillytavern(
 def import_chatgpt(
     conn: sqlite3.Connection, path: PathArg, *, skip_bad: bool = False
 ) -> ImportReport:
-    """Import a ChatGPT ``conversations.json`` (or one conversation), branches included.
+    """Import a ChatGPT ``conversations.json`` (or one conversation), its whole tree.
 
     The path to ``current_node`` is the visible transcript; edited questions and
-    regenerated answers (sibling branches) are retired by the on-path sibling.
+    regenerated answers (sibling replies) are retired by the on-path sibling.
     """
     return write(conn, chatgpt.read(Path(path), skip_bad=skip_bad))
 
@@ -137,17 +130,14 @@ def import_file(
     """
     if format is None or format == "auto":
         format = detect_format(path)
-    if format not in READERS:
-        raise ImportFormatError(
-            f"unknown export format {format!r}; use one of: {', '.join(FORMATS)}"
-        )
-    parsed = READERS[format](Path(path), skip_bad=skip_bad)
+    parsed = format_named(format).read(Path(path), skip_bad=skip_bad)
     with open_db(db_path) as conn:
         return write(conn, parsed)
 
 
 __all__ = [
     "FORMATS",
+    "Format",
     "ImportReport",
     "detect_format",
     "import_agnai",
@@ -157,4 +147,5 @@ __all__ = [
     "import_jsonl",
     "import_sharegpt",
     "import_sillytavern",
+    "register_format",
 ]

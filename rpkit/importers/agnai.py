@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .format import Format, is_foreign, looks_like
 from .plan import (
     Chat,
     Notes,
@@ -26,13 +27,12 @@ from .plan import (
     Turn,
     fill_dates,
     load_document,
-    looks_like,
     parse_date,
     refuse,
     wrong_format,
 )
 
-FORMAT = "agnai"
+NAME = "agnai"
 MAIN = "imported"  # Agnaistic's characterId for the chat's own character
 
 
@@ -226,17 +226,39 @@ def read(path: Path, *, skip_bad: bool = False, user: str | None = None) -> Pars
     if not path.is_file():
         raise refuse(str(path), "no such file")
     file = path.name
-    data = load_document(path.read_bytes(), file, FORMAT)
+    data = load_document(path.read_bytes(), file, NAME)
     if not isinstance(data, dict) or not isinstance(data.get("messages"), list):
-        if looks_like(data) not in (None, FORMAT):
-            raise wrong_format(file, FORMAT, data)
+        if is_foreign(data, NAME):
+            raise wrong_format(file, NAME, data)
         what = type(data).__name__ if not isinstance(data, dict) else "an object without one"
         raise refuse(
             file, f"not an Agnaistic chat export: expected {{'messages': [...]}}, got {what}"
         )
     if looks_like(data) == "jsonl":
-        raise wrong_format(file, FORMAT, data)
-    parsed = Parsed(format=FORMAT, files=[file])
+        raise wrong_format(file, NAME, data)
+    parsed = Parsed(format=NAME, files=[file])
     problems = Problems(parsed, skip_bad)
     parsed.chats.append(_chat(data, file, path, parsed, problems, user))
     return parsed
+
+
+def _looks(record: dict[str, Any]) -> bool:
+    messages = record.get("messages")
+    if not isinstance(messages, list):
+        return False
+    first = next((m for m in messages if isinstance(m, dict)), {})
+    return "role" not in first and "content" not in first
+
+
+FORMAT = Format(
+    name=NAME,
+    title="Agnaistic",
+    help="an Agnaistic chat export (.json)",
+    read=read,
+    looks=_looks,
+    telltales=frozenset(
+        {"messages", "msg", "characterId", "userId", "handle", "greeting", "scenario"}
+    ),  # fmt: skip
+    example='{"name": "Rory", "messages": [{"msg": "Hi", "userId": "u1"}, {"msg": "Hello", "characterId": "imported"}]}',
+    revision="retry",
+)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .format import Format
 from .plan import (
     Chat,
     Parsed,
@@ -25,7 +26,7 @@ from .plan import (
     parse_date,
 )
 
-FORMAT = "chatgpt"
+NAME = "chatgpt"
 BOT = "ChatGPT"
 ROLES = {"user", "assistant", "system", "tool"}
 
@@ -267,11 +268,40 @@ def _conversation(i: int, conv: Any, file: str, parsed: Parsed, problems: Proble
 
 def read(path: Path, *, skip_bad: bool = False) -> Parsed:
     """Read a ChatGPT ``conversations.json`` or a single conversation into a plan."""
-    file, data = load_conversations(path, FORMAT, "mapping")
-    parsed = Parsed(format=FORMAT, files=[file])
+    file, data = load_conversations(path, NAME, "mapping")
+    parsed = Parsed(format=NAME, files=[file])
     problems = Problems(parsed, skip_bad)
     for i, conv in enumerate(data):
         chat = _conversation(i, conv, file, parsed, problems)
         if chat is not None:
             parsed.chats.append(chat)
     return parsed
+
+
+def _looks(record: dict[str, Any]) -> bool:
+    return "mapping" in record
+
+
+FORMAT = Format(
+    name=NAME,
+    title="ChatGPT",
+    help="a ChatGPT conversations.json (or one conversation)",
+    read=read,
+    looks=_looks,
+    telltales=frozenset(
+        {
+            "mapping",
+            "current_node",
+            "title",
+            "create_time",
+            "update_time",
+            "conversation_id",
+            "message",
+            "author",
+            "parts",
+        }
+    ),  # fmt: skip
+    example='[{"title": "Trip", "mapping": {"a": {"message": {"author": {"role": "user"}}}}, "current_node": "a"}]',
+    revision="sibling",
+    export_file="conversations.json",
+)

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .format import Format
 from .plan import (
     Chat,
     Notes,
@@ -29,7 +30,7 @@ from .plan import (
     parse_date,
 )
 
-FORMAT = "claude"
+NAME = "claude"
 BOT = "Claude"
 SENDERS = {"human": "user", "user": "user", "assistant": "bot"}
 
@@ -204,11 +205,30 @@ def _conversation(i: int, conv: Any, file: str, parsed: Parsed, problems: Proble
 
 def read(path: Path, *, skip_bad: bool = False) -> Parsed:
     """Read a Claude.ai ``conversations.json`` (or its unpacked export folder) into a plan."""
-    file, data = load_conversations(path, FORMAT, "chat_messages")
-    parsed = Parsed(format=FORMAT, files=[file])
+    file, data = load_conversations(path, NAME, "chat_messages")
+    parsed = Parsed(format=NAME, files=[file])
     problems = Problems(parsed, skip_bad)
     for i, conv in enumerate(data):
         chat = _conversation(i, conv, file, parsed, problems)
         if chat is not None:
             parsed.chats.append(chat)
     return parsed
+
+
+def _looks(record: dict[str, Any]) -> bool:
+    return "chat_messages" in record
+
+
+FORMAT = Format(
+    name=NAME,
+    title="Claude.ai",
+    help="a Claude.ai conversations.json",
+    read=read,
+    looks=_looks,
+    telltales=frozenset(
+        {"chat_messages", "uuid", "name", "created_at", "sender", "content", "text"}
+    ),  # fmt: skip
+    example='[{"uuid": "c1", "name": "Trip", "chat_messages": [{"sender": "human", "text": "Hi"}]}]',
+    revision="sibling",
+    export_file="conversations.json",
+)

@@ -14,19 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ImportFormatError
-from .plan import FORMAT_NAMES, GROUP_DEFINITION, looks_like, refuse
+from .format import FORMATS, looks_like, refusal
+from .plan import refuse
 
-# Keys that tell each format apart, for naming the nearest match of a file that fits none.
-TELLTALES = {
-    "sillytavern": {"mes", "is_user", "is_system", "send_date", "swipes", "user_name",
-                    "character_name", "chat_metadata", "create_date", "name"},
-    "chatgpt": {"mapping", "current_node", "title", "create_time", "update_time",
-                "conversation_id", "message", "author", "parts"},
-    "sharegpt": {"conversations", "from", "value", "id", "system"},
-    "claude": {"chat_messages", "uuid", "name", "created_at", "sender", "content", "text"},
-    "agnai": {"messages", "msg", "characterId", "userId", "handle", "greeting", "scenario"},
-    "jsonl": {"messages", "role", "content", "id", "timestamp", "model"},
-}  # fmt: skip
 MAX_SNIFF = 256_000_000  # bytes of a JSON document read whole to judge it
 
 
@@ -49,8 +39,8 @@ def _keys(obj: Any, depth: int = 0) -> set[str]:
 def nearest(obj: Any) -> tuple[str, set[str]]:
     """The format whose telltale keys ``obj`` shares most, and the keys it shares."""
     keys = _keys(obj)
-    scores = {fmt: keys & tells for fmt, tells in TELLTALES.items()}
-    best = max(scores, key=lambda f: len(scores[f]) / len(TELLTALES[f]))
+    scores = {f.name: keys & f.telltales for f in FORMATS.values()}
+    best = max(scores, key=lambda f: len(scores[f]) / len(FORMATS[f].telltales))
     return best, scores[best]
 
 
@@ -93,12 +83,12 @@ def _sniff_file(path: Path) -> tuple[str | None, Any]:
 
 
 def _refuse(name: str, obj: Any, what: str) -> ImportFormatError:
-    formats = ", ".join(f"{f} ({FORMAT_NAMES[f]})" for f in TELLTALES)
+    formats = ", ".join(f"{f.name} ({f.title})" for f in FORMATS.values())
     if obj is None:
         return refuse(name, f"{what}, so rpkit cannot tell its format; the formats are {formats}")
     fmt, shared = nearest(obj)
     near = (
-        f"; the nearest match is {fmt} ({FORMAT_NAMES[fmt]}: it has {', '.join(sorted(shared))}), "
+        f"; the nearest match is {fmt} ({FORMATS[fmt].title}: it has {', '.join(sorted(shared))}), "
         f"try `rpkit import {fmt} PATH DB` to see what it lacks"
         if shared
         else ""
@@ -113,8 +103,9 @@ def detect(path: Path) -> str:
     if not path.is_file():
         raise refuse(str(path), "no such file or folder")
     fmt, obj = _sniff_file(path)
-    if fmt == "sillytavern-group":
-        raise refuse(path.name, GROUP_DEFINITION)
+    why = refusal(obj)
+    if why is not None:
+        raise refuse(path.name, why)
     if fmt is None:
         raise _refuse(path.name, obj, "not an export rpkit reads" if obj is not None else
                       "neither JSON nor JSON lines")  # fmt: skip
@@ -122,23 +113,29 @@ def detect(path: Path) -> str:
 
 
 def _detect_folder(path: Path) -> str:
-    if (path / "conversations.json").is_file():
-        fmt, obj = _sniff_file(path / "conversations.json")
-        if fmt in ("chatgpt", "claude"):
-            return fmt
-    chats = sorted(p for p in path.rglob("*.jsonl") if p.is_file())
-    for p in chats[:5]:
-        fmt, _ = _sniff_file(p)
-        if fmt == "sillytavern":
-            return fmt
-    if chats:
+    for f in FORMATS.values():
+        if f.export_file and (path / f.export_file).is_file():
+            fmt, _ = _sniff_file(path / f.export_file)
+            if fmt is not None and FORMATS[fmt].export_file == f.export_file:
+                return fmt
+    by_files = [f for f in FORMATS.values() if f.chat_files]
+    for f in by_files:
+        files = sorted(p for p in path.rglob(f"*{f.chat_files}") if p.is_file())
+        if any(_sniff_file(p)[0] == f.name for p in files[:5]):
+            return f.name
+    folders = " or ".join(
+        [f"{f.title} chats" for f in by_files]
+        + [f"a {f.title} export ({f.export_file})" for f in FORMATS.values() if f.export_file]
+    )
+    suffixes = sorted({f.chat_files for f in by_files})
+    if any(p.is_file() for s in suffixes for p in path.rglob(f"*{s}")):
         raise refuse(
             path.name,
-            "the folder's .jsonl files are not SillyTavern chats; a folder is imported as "
-            "SillyTavern chats or as a ChatGPT/Claude export (conversations.json); pass a "
-            "dataset's file itself",
+            f"the folder's {', '.join(suffixes)} files are not chats rpkit reads; a folder is "
+            f"imported as {folders}; pass a dataset's file itself",
         )
     raise refuse(
         path.name,
-        "the folder holds no .jsonl chat files and no conversations.json; pass the export file",
+        f"the folder holds no chat files and no export file; a folder is imported as {folders}; "
+        "pass the export file",
     )

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .format import Format, is_foreign
 from .plan import (
     Chat,
     Notes,
@@ -30,13 +31,12 @@ from .plan import (
     Problems,
     Turn,
     fill_dates,
-    looks_like,
     parse_date,
     refuse,
     wrong_format,
 )
 
-FORMAT = "jsonl"
+NAME = "jsonl"
 BOT = "Assistant"
 USER, BOT_ROLE = {"user", "human"}, {"assistant", "model", "gpt"}
 SYSTEM, TOOL = {"system", "developer"}, {"tool", "function", "ipython"}
@@ -206,8 +206,8 @@ def _not_lines(path: Path, file: str) -> None:
         whole = json.loads(path.read_bytes().decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         return
-    if looks_like(whole) not in (None, FORMAT):
-        raise wrong_format(file, FORMAT, whole)
+    if is_foreign(whole, NAME):
+        raise wrong_format(file, NAME, whole)
     raise refuse(
         file,
         "this is one JSON document, not JSON lines (one conversation a line); write one "
@@ -227,8 +227,8 @@ class Stream(Parsed):
         now = datetime.now(UTC)
         first = True
         for n, obj in _objects(self.path, self.files[0], problems):
-            if first and looks_like(obj) not in (None, FORMAT):
-                raise wrong_format(self.files[0], FORMAT, obj)
+            if first and is_foreign(obj, NAME):
+                raise wrong_format(self.files[0], NAME, obj)
             first = False
             chat = conversation(n, obj, self.files[0], now, parsed, problems)
             if chat is not None:
@@ -246,7 +246,7 @@ class _Chats:
         self.stream = stream
 
     def __iter__(self) -> Iterator[Chat]:
-        scratch = Parsed(format=FORMAT, files=self.stream.files)
+        scratch = Parsed(format=NAME, files=self.stream.files)
         return self.stream.iter_chats(scratch, Problems(scratch, skip_bad=True))
 
 
@@ -256,7 +256,7 @@ def read(path: Path, *, skip_bad: bool = False) -> Parsed:
         raise refuse(path.name, "is a folder; pass the .jsonl file in it")
     if not path.is_file():
         raise refuse(str(path), "no such file")
-    stream = Stream(format=FORMAT, files=[path.name], path=path)
+    stream = Stream(format=NAME, files=[path.name], path=path)
     problems = Problems(stream, skip_bad)
     for chat in stream.iter_chats(stream, problems):
         stream.count += sum(1 + len(t.alternatives) for t in chat.turns)
@@ -264,3 +264,23 @@ def read(path: Path, *, skip_bad: bool = False) -> Parsed:
         raise refuse(path.name, "the file is empty; is it a JSON-lines dataset?")
     stream.chats = _Chats(stream)  # type: ignore[assignment]
     return stream
+
+
+def _looks(record: dict[str, Any]) -> bool:
+    messages = record.get("messages")
+    if not isinstance(messages, list):
+        return False
+    first = next((m for m in messages if isinstance(m, dict)), {})
+    return "role" in first or "content" in first
+
+
+FORMAT = Format(
+    name=NAME,
+    title="JSON-lines (OpenAI messages)",
+    help="a JSON-lines dataset of {messages: [{role, content}]} conversations",
+    read=read,
+    looks=_looks,
+    telltales=frozenset({"messages", "role", "content", "id", "timestamp", "model"}),  # fmt: skip
+    example='{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]}',
+    streams=True,
+)

@@ -18,12 +18,8 @@ from typing import Any
 
 from ..display import counted
 from ..errors import ImportFormatError
+from .format import FORMATS, looks_like, refusal
 
-GROUP_DEFINITION = (
-    "this is a SillyTavern group definition (groups/*.json: its name, members and the "
-    "names of its chats), not a chat; import the group's chat files (group chats/"
-    "<chat id>.jsonl) or a folder holding both, and the definition names the chats"
-)
 SKIP_HINT = "fix the file, or pass skip_bad=True (rpkit import ... --skip-bad) to skip bad records"
 
 
@@ -32,7 +28,7 @@ class Turn:
     """One message of an export, as a future ``user_turn`` or ``assistant_turn``.
 
     ``alternatives`` are the messages this one replaced (SillyTavern swipes,
-    ChatGPT sibling branches): they are appended first and retired by this one.
+    ChatGPT sibling replies): they are appended first and retired by this one.
     """
 
     ref: str
@@ -268,52 +264,20 @@ def slug(name: str) -> str:
     return out or "bot"
 
 
-FORMAT_NAMES = {
-    "sillytavern": "SillyTavern",
-    "chatgpt": "ChatGPT",
-    "sharegpt": "ShareGPT",
-    "claude": "Claude.ai",
-    "agnai": "Agnaistic",
-    "jsonl": "JSON-lines (OpenAI messages)",
-    "sillytavern-group": "SillyTavern group definition",
-}
-
-
-def looks_like(obj: object) -> str | None:
-    """The export format a parsed record (or list of them) looks like, if any."""
-    if isinstance(obj, list) and obj:
-        obj = obj[0]
-    if not isinstance(obj, dict):
-        return None
-    keys = set(obj)
-    if "mapping" in keys:
-        return "chatgpt"
-    if "chat_messages" in keys:
-        return "claude"
-    if "conversations" in keys:
-        return "sharegpt"
-    if "members" in keys and ({"chat_id", "chats"} & keys):
-        return "sillytavern-group"
-    if isinstance(obj.get("messages"), list):
-        first = next((m for m in obj["messages"] if isinstance(m, dict)), {})
-        return "jsonl" if "role" in first or "content" in first else "agnai"
-    if {"mes", "character_name", "character_names", "chat_metadata", "is_user"} & keys:
-        return "sillytavern"
-    return None
-
-
 def wrong_format(file: str, fmt: str, obj: object) -> ImportFormatError:
     """Refuse a file of another format, saying which importer fits it if we can tell."""
+    why = refusal(obj)
+    if why is not None:
+        return refuse(file, why)
     guess = looks_like(obj)
-    if guess == "sillytavern-group":
-        return refuse(file, GROUP_DEFINITION)
+    title = FORMATS[fmt].title
     if guess is not None and guess != fmt:
         return refuse(
             file,
-            f"this is not a {FORMAT_NAMES[fmt]} export, it looks like {FORMAT_NAMES[guess]}: import it with "
-            f"`rpkit import {guess}` (import_{guess} in Python)",
+            f"this is not a {title} export, it looks like {FORMATS[guess].title}: import it with "
+            f"`rpkit import {guess}` (import_file(db, {guess!r}, path) in Python)",
         )
-    return refuse(file, f"this is not a {FORMAT_NAMES[fmt]} export (none of its records fits)")
+    return refuse(file, f"this is not a {title} export (none of its records fits)")
 
 
 def load_document(data: bytes, file: str, fmt: str) -> Any:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .format import Format, is_foreign
 from .plan import (
     Chat,
     Parsed,
@@ -23,12 +24,11 @@ from .plan import (
     decode,
     fill_dates,
     load_document,
-    looks_like,
     refuse,
     wrong_format,
 )
 
-FORMAT = "sharegpt"
+NAME = "sharegpt"
 BOT = "Assistant"
 USER_ROLES = {"human", "user"}
 BOT_ROLES = {"gpt", "assistant", "chatgpt", "bing", "bard", "model", "bot"}
@@ -130,7 +130,7 @@ def read(path: Path, *, skip_bad: bool = False) -> Parsed:
     if not path.is_file():
         raise refuse(str(path), "no such file")
     file = path.name
-    parsed = Parsed(format=FORMAT, files=[file])
+    parsed = Parsed(format=NAME, files=[file])
     problems = Problems(parsed, skip_bad)
     if path.suffix.lower() == ".jsonl":
         data: list[Any] = []
@@ -143,15 +143,15 @@ def read(path: Path, *, skip_bad: bool = False) -> Parsed:
             except json.JSONDecodeError as exc:
                 problems.bad(file, f"line {n}", f"not JSON ({exc.msg} at column {exc.colno})")
     else:
-        data = load_document(path.read_bytes(), file, FORMAT)
+        data = load_document(path.read_bytes(), file, NAME)
         if isinstance(data, dict) and "conversations" in data:
             data = [data]
         if not isinstance(data, list):
-            if looks_like(data) not in (None, FORMAT):
-                raise wrong_format(file, FORMAT, data)
+            if is_foreign(data, NAME):
+                raise wrong_format(file, NAME, data)
             raise refuse(file, f"expected a list of conversations, got a {type(data).__name__}")
     if data and not any(isinstance(c, dict) and "conversations" in c for c in data):
-        raise wrong_format(file, FORMAT, data)
+        raise wrong_format(file, NAME, data)
     now = datetime.now(UTC)
     for i, conv in enumerate(data):
         chat = _conversation(i, conv, file, now, parsed, problems)
@@ -162,3 +162,18 @@ def read(path: Path, *, skip_bad: bool = False) -> Parsed:
             "ShareGPT has no dates: every turn is stamped with the time of the import", file
         )
     return parsed
+
+
+def _looks(record: dict[str, Any]) -> bool:
+    return "conversations" in record
+
+
+FORMAT = Format(
+    name=NAME,
+    title="ShareGPT",
+    help="a ShareGPT dataset (.json or .jsonl)",
+    read=read,
+    looks=_looks,
+    telltales=frozenset({"conversations", "from", "value", "id", "system"}),  # fmt: skip
+    example='[{"id": "1", "conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello"}]}]',
+)

@@ -8,7 +8,7 @@ messages and take their title and members from the group's definition
 ``is_user``, ``is_system``, ``send_date``, ``mes``, and for regenerated replies
 ``swipes`` (every version), ``swipe_id`` (the one shown) and ``swipe_info``
 (their dates). Branch and checkpoint files (``chat_metadata.main_chat``)
-become forks of their main chat (``rpkit.importers.branches``).
+become forks of their main chat (``rpkit.importers.forks``).
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .forks import MAIN_CHAT
+from .format import Format, is_foreign
 from .plan import (
-    GROUP_DEFINITION,
     Chat,
     Notes,
     Parsed,
@@ -28,14 +29,14 @@ from .plan import (
     Turn,
     decode,
     fill_dates,
-    looks_like,
     refuse,
     wrong_format,
 )
-from .sillytavern_groups import Group, groups_in, groups_near
+from .sillytavern_groups import GROUP_DEFINITION, Group, definition_refused, groups_in, groups_near
 from .sillytavern_messages import date_of, message
 
-FORMAT = "sillytavern"
+NAME = "sillytavern"
+LOOKS_KEYS = {"mes", "is_user", "user_name", "character_name", "character_names", "chat_metadata"}
 HEADER_KEYS = {"user_name", "character_name", "character_names", "create_date", "chat_metadata"}
 
 
@@ -72,9 +73,9 @@ def _lines(data: bytes, file: str, problems: Problems) -> list[tuple[int, dict[s
     return out
 
 
-def _title(stem: str, character: str | None, branch_of: str | None) -> str:
+def _title(stem: str, character: str | None, main_chat: str | None) -> str:
     title = stem if not character or character.lower() in stem.lower() else f"{character} - {stem}"
-    return f"{title} (branch of {branch_of})" if branch_of else title
+    return f"{title} (fork of {main_chat})" if main_chat else title
 
 
 def _json(data: bytes) -> Any:
@@ -90,15 +91,15 @@ def _sniff(data: bytes, file: str) -> None:
     if first is None or isinstance(first, list):
         whole = first if first is not None else _json(data)
         if whole is not None:
-            if looks_like(whole) not in (None, FORMAT):
-                raise wrong_format(file, FORMAT, whole)
+            if is_foreign(whole, NAME):
+                raise wrong_format(file, NAME, whole)
             raise refuse(
                 file,
                 "this is one JSON document, not SillyTavern's JSON lines (one "
                 "object per line); is it a ChatGPT or ShareGPT export?",
             )
-    elif looks_like(first) not in (None, FORMAT):
-        raise wrong_format(file, FORMAT, first)
+    elif is_foreign(first, NAME):
+        raise wrong_format(file, NAME, first)
 
 
 def _header(
@@ -206,13 +207,13 @@ def read_file(
     character = named or (bots[0] if len(bots) == 1 else None)
     user_name = _persona(header, turns, notes, file)
     metadata = header.get("chat_metadata") or {}
-    branch_of = metadata.get("main_chat") if isinstance(metadata.get("main_chat"), str) else None
+    main_chat = metadata.get("main_chat") if isinstance(metadata.get("main_chat"), str) else None
     extra: dict[str, Any] = {}
-    if branch_of:
-        extra["branch_of"] = branch_of
+    if main_chat:
+        extra[MAIN_CHAT] = main_chat
     if len(bots) > 1 or not header:
         extra["group"] = True
-    title = _title(Path(file).stem, character, branch_of)
+    title = _title(Path(file).stem, character, main_chat)
     group = groups.get(Path(file).stem) if not header else None
     if group is not None:
         title = f"{group.name} - {Path(file).stem}"
@@ -256,7 +257,7 @@ def _files(path: Path) -> tuple[list[tuple[Path, str]], dict[str, Group]]:
 def read(path: Path, *, skip_bad: bool = False) -> Parsed:
     """Read a SillyTavern chat file, or every ``.jsonl`` under a folder, into a plan."""
     files, groups = _files(path)
-    parsed = Parsed(format=FORMAT, files=[name for _, name in files])
+    parsed = Parsed(format=NAME, files=[name for _, name in files])
     problems = Problems(parsed, skip_bad)
     for p, name in files:
         bad_before = len(parsed.bad_records)
@@ -268,3 +269,34 @@ def read(path: Path, *, skip_bad: bool = False) -> Parsed:
     # Oldest chat first, so that ids follow the order the chats were started.
     parsed.chats.sort(key=lambda c: (c.created or datetime.max.replace(tzinfo=UTC), c.file))
     return parsed
+
+
+def _looks(record: dict[str, Any]) -> bool:
+    return bool(LOOKS_KEYS & set(record))
+
+
+FORMAT = Format(
+    name=NAME,
+    title="SillyTavern",
+    help="a SillyTavern or TavernAI chat (.jsonl) or a folder of them",
+    read=read,
+    looks=_looks,
+    telltales=frozenset(
+        {
+            "mes",
+            "is_user",
+            "is_system",
+            "send_date",
+            "swipes",
+            "user_name",
+            "character_name",
+            "chat_metadata",
+            "create_date",
+            "name",
+        }
+    ),  # fmt: skip
+    example='{"user_name": "You", "character_name": "Megumin", "create_date": "2023-04-01@12h00m00s"}',
+    revision="swipe",
+    refuses=definition_refused,
+    chat_files=".jsonl",
+)

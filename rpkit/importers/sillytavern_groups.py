@@ -14,6 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+GROUP_DEFINITION = (
+    "this is a SillyTavern group definition (groups/*.json: its name, members and the "
+    "names of its chats), not a chat; import the group's chat files (group chats/"
+    "<chat id>.jsonl) or a folder holding both, and the definition names the chats"
+)
 MAX_DEFINITION = 4_000_000  # bytes; a definition is a few KB, bigger JSON is something else
 
 
@@ -34,6 +39,11 @@ def is_definition(obj: Any) -> bool:
         and isinstance(obj.get("members"), list)
         and ("chats" in obj or "chat_id" in obj)
     )
+
+
+def definition_refused(obj: dict[str, Any]) -> str | None:
+    """Why a group definition is refused as an export (None: ``obj`` is not one)."""
+    return GROUP_DEFINITION if is_definition(obj) else None
 
 
 def _member(avatar: object) -> str | None:

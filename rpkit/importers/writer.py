@@ -12,15 +12,14 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from ..kinds import COPIED_FROM
+from ..kinds import ASSISTANT_TURN, BOT_CREATED, CHAT_CREATED, COPIED_FROM, USER_TURN, YOU, YOU_SET
 from ..log import append_many, append_replacing, hide_turn, next_chat_id
 from ..progress import progress_bar
 from ..store import atomic, head_id
-from .branches import find_parent, parents_first, shared_turns, stem
+from .forks import MAIN_CHAT, find_parent, parents_first, shared_turns, stem
+from .format import FORMATS
 from .plan import Chat, Parsed, Turn, slug
 from .report import ImportReport
-
-REVISIONS = {"sillytavern": "swipe", "chatgpt": "branch", "claude": "branch", "agnai": "retry"}
 
 
 def _existing(conn: sqlite3.Connection, fmt: str, files: list[str]) -> dict[tuple[str, str], int]:
@@ -32,10 +31,10 @@ def _existing(conn: sqlite3.Connection, fmt: str, files: list[str]) -> dict[tupl
         f"""
         SELECT chat_id, json_extract(payload, '$.source.file'), json_extract(payload, '$.source.ref')
         FROM event_log
-        WHERE kind = 'chat_created' AND json_extract(payload, '$.source.format') = ?
+        WHERE kind = ? AND json_extract(payload, '$.source.format') = ?
           AND json_extract(payload, '$.source.file') IN ({marks})
         """,
-        (fmt, *files),
+        (CHAT_CREATED, fmt, *files),
     )
     return {(file, str(ref)): chat_id for chat_id, file, ref in rows}
 
@@ -46,11 +45,11 @@ def _refs(conn: sqlite3.Connection, fmt: str, file: str, chat_id: int) -> dict[s
         """
         SELECT json_extract(payload, '$.source.ref'), json_extract(payload, '$.text')
         FROM event_log
-        WHERE chat_id = ? AND kind != 'chat_created'
+        WHERE chat_id = ? AND kind != ?
           AND json_extract(payload, '$.source.format') = ?
           AND json_extract(payload, '$.source.file') = ?
         """,
-        (chat_id, fmt, file),
+        (chat_id, CHAT_CREATED, fmt, file),
     )
     return {str(ref): text for ref, text in rows if ref is not None}
 
@@ -62,10 +61,10 @@ class _Writer:
         self.notes = parsed.notes
         self.report = report
         self.bots = {name: bot_id for bot_id, name in conn.execute("SELECT id, name FROM bots")}
-        self.taken = set(self.bots.values()) | {"you"}
+        self.taken = set(self.bots.values()) | {YOU}
         row = conn.execute("SELECT name FROM you_entity WHERE id = 1").fetchone()
         self.you = row[0] if row else None
-        self.chat_ids: dict[str, int] = {}  # file stem -> chat id, for branches
+        self.chat_ids: dict[str, int] = {}  # file stem -> chat id, for forks
         self.pending: list[tuple] = []  # plain events not written yet, in log order
 
     def add(self, kind: str, payload: dict[str, Any], chat_id: int | None, ts: object) -> None:
@@ -85,7 +84,7 @@ class _Writer:
         name = chat.user_name or "You"
         if self.you is None:
             self.add(
-                "you_set",
+                YOU_SET,
                 {"name": name, "source": self.source(chat.file, "user")},
                 None,
                 chat.created,
@@ -106,7 +105,7 @@ class _Writer:
         while bot_id in self.taken:
             bot_id, n = f"{base}-{n}", n + 1
         source = self.source(chat.file, f"bot:{name}")
-        self.add("bot_created", {"bot_id": bot_id, "name": name, "source": source}, None, ts)
+        self.add(BOT_CREATED, {"bot_id": bot_id, "name": name, "source": source}, None, ts)
         self.bots[name] = bot_id
         self.taken.add(bot_id)
         self.report.bots += 1
@@ -115,13 +114,13 @@ class _Writer:
     def turn(self, chat: Chat, chat_id: int, t: Turn, replaces: list[int]) -> int | None:
         """Queue a plain turn (None), or write one that replaces or is hidden (its id)."""
         payload: dict[str, Any] = {"text": t.text}
-        kind = "user_turn"
+        kind = USER_TURN
         if t.role == "bot":
-            kind = "assistant_turn"
+            kind = ASSISTANT_TURN
             payload = {"bot_id": self.bot_id(t.speaker or "Assistant", chat, t.ts), **payload}
         payload.update(t.extra)
         if replaces:  # how this turn replaced its alternatives, as edits record it
-            payload["revision"] = REVISIONS.get(self.fmt, "alternative")
+            payload["revision"] = FORMATS[self.fmt].revision
         payload["source"] = self.source(chat.file, t.ref)
         self.report.turns += 1
         if not replaces and not t.hidden:
@@ -141,7 +140,7 @@ class _Writer:
         if chat_id is None:
             self.you_named(chat)
             bot_ids = [self.bot_id(name, chat, chat.created) for name in chat.bots]
-            self.flush()  # the next chat id and a branch's parent are read from the log
+            self.flush()  # the next chat id and a fork's parent are read from the log
             chat_id = next_chat_id(self.conn)
             payload = {
                 "title": chat.title,
@@ -150,7 +149,7 @@ class _Writer:
                 **self.lineage(chat),
                 "source": self.source(chat.file, chat.ref),
             }
-            self.add("chat_created", payload, chat_id, chat.created)
+            self.add(CHAT_CREATED, payload, chat_id, chat.created)
             self.report.chats += 1
             extended = False
         else:
@@ -184,8 +183,8 @@ class _Writer:
         self.chat_ids[stem(chat)] = chat_id
 
     def lineage(self, chat: Chat) -> dict[str, int]:
-        """A branch's parent and fork point; its shared turns name what they copy."""
-        main = chat.extra.get("branch_of")
+        """A fork's parent and fork point; its shared turns name what they copy."""
+        main = chat.extra.get(MAIN_CHAT)
         if not isinstance(main, str):
             return {}
         parent = find_parent(self.conn, self.fmt, main, self.chat_ids)
@@ -193,7 +192,7 @@ class _Writer:
         if not shared:
             why = "is not in this import or the history" if parent is None else "shares no message"
             self.notes.warn(
-                f"a branch whose main chat {main!r} {why}: imported as a chat of its own",
+                f"a fork whose main chat {main!r} {why}: imported as a chat of its own",
                 chat.file,
             )
             return {}

@@ -13,8 +13,16 @@ from typing import Any
 
 import orjson
 
-from .declaration import Event, Ref, Sink, Summary
-from .registry import KINDS, builtin_kind
+from ..store.visibility import visible_at
+from .declaration import YOU, Event, Ref, Sink, Summary
+from .registry import KINDS, builtin_kind, sql_list
+
+# Each kind's name, written once: other modules refer to a kind by these.
+YOU_SET, BOT_CREATED, CHAT_CREATED = "you_set", "bot_created", "chat_created"
+USER_TURN, ASSISTANT_TURN, TURN_HIDDEN = "user_turn", "assistant_turn", "turn_hidden"
+EDGE_UPDATE, MEMORY_ADDED, CLASSIFIER_FAILED = "edge_update", "memory_added", "classifier_failed"
+CONTAINER_CREATED, ACTIVITY_LOGGED = "container_created", "activity_logged"
+SCENE_STARTED, SCENE_ENDED = "scene_started", "scene_ended"
 
 
 def touch_chat(sink: Sink, ev: Event, **changes: Any) -> None:
@@ -24,22 +32,21 @@ def touch_chat(sink: Sink, ev: Event, **changes: Any) -> None:
 
 
 # -- the bulk summary of turns, hides and affinity updates ----------------------------
-_SUMMED = ("user_turn", "assistant_turn", "turn_hidden", "edge_update")
-_VISIBLE = "id >= 1 AND id <= ? AND (superseded_by IS NULL OR superseded_by > ?)"
-_EDGE_UPDATES = (
-    f"SELECT id, payload FROM event_log WHERE kind = 'edge_update' AND {_VISIBLE} ORDER BY id"
-)
-_CHAT_TOUCHES = (
-    "SELECT SUM(kind IN ('user_turn', 'assistant_turn')), MAX(id) FROM event_log "
-    "WHERE chat_id = ? AND id > ? AND id <= ? "
-    "AND kind IN ('user_turn', 'assistant_turn', 'turn_hidden', 'edge_update') "
-    "AND (superseded_by IS NULL OR superseded_by > ?)"
-)
-_LAST_TURN = (
-    "SELECT kind, payload FROM event_log WHERE chat_id = ? AND id > ? AND id <= ? "
-    "AND kind IN ('user_turn', 'assistant_turn') "
-    "AND (superseded_by IS NULL OR superseded_by > ?) ORDER BY id DESC LIMIT 1"
-)
+_SUMMED = (USER_TURN, ASSISTANT_TURN, TURN_HIDDEN, EDGE_UPDATE)
+_VISIBLE = f"id >= 1 AND {visible_at()}"
+_EDGE_UPDATES = f"SELECT id, payload FROM event_log WHERE kind = ? AND {_VISIBLE} ORDER BY id"
+
+
+def _chat_queries() -> tuple[str, str]:
+    """A chat's touches and its last turn, with the kind lists read from ``KINDS``."""
+    turns = sql_list(n for n in _SUMMED if KINDS[n].turn)
+    since = f"WHERE chat_id = ? AND id > ? AND {visible_at()}"
+    return (
+        f"SELECT SUM(kind IN ({turns})), MAX(id) FROM event_log {since} "
+        f"AND kind IN ({sql_list(_SUMMED)})",
+        f"SELECT kind, payload FROM event_log {since} AND kind IN ({turns}) "
+        "ORDER BY id DESC LIMIT 1",
+    )
 
 
 def _sum_touches(
@@ -55,7 +62,7 @@ def _sum_touches(
     ``chat_created``. Returns False when a chat_state row has no chat.
     """
     edges = tables["edges"]
-    for id_, payload in conn.execute(_EDGE_UPDATES, (prefix, at)):
+    for id_, payload in conn.execute(_EDGE_UPDATES, (EDGE_UPDATE, prefix, at)):
         p = orjson.loads(payload)
         key = (p["src"], p["dst"])
         old = edges.get(key)
@@ -72,18 +79,19 @@ def _sum_touches(
                 "last_event_id": id_,
             }
     chats = tables["chats"]
+    chat_touches, last_turn = _chat_queries()
     for (chat,), row in tables["chat_state"].items():
         created = chats.get((chat,))
         if created is None:
             return False
         since = created["created_event_id"]
-        turns, newest = conn.execute(_CHAT_TOUCHES, (chat, since, prefix, at)).fetchone()
+        turns, newest = conn.execute(chat_touches, (chat, since, prefix, at)).fetchone()
         if newest is None:
             continue
         row["last_event_id"] = max(row["last_event_id"], newest)
         if turns:
             row["turn_count"] += turns
-            kind, payload = conn.execute(_LAST_TURN, (chat, since, prefix, at)).fetchone()
+            kind, payload = conn.execute(last_turn, (chat, since, prefix, at)).fetchone()
             row["last_speaker"] = KINDS[kind].speaker_in(orjson.loads(payload))
     return True
 
@@ -94,7 +102,7 @@ TOUCHES = Summary(_SUMMED, _sum_touches)
 # -- the kinds ------------------------------------------------------------------------
 
 
-@builtin_kind("you_set", "name:str persona:str?", chat="never", commutes=True)
+@builtin_kind(YOU_SET, "name:str persona:str?", chat="never", commutes=True)
 def you_set(sink: Sink, ev: Event) -> None:
     old = sink.get("you_entity", (1,))
     persona = ev.payload.get("persona")
@@ -104,10 +112,10 @@ def you_set(sink: Sink, ev: Event) -> None:
 
 
 @builtin_kind(
-    "bot_created",
+    BOT_CREATED,
     "bot_id:str name:str persona:str?",
     chat="never",
-    refs=(Ref("bot_id", "bots", "bot id", new=True, reserved=("you",)),),
+    refs=(Ref("bot_id", "bots", "bot id", new=True, reserved=(YOU,)),),
     commutes=True,
 )
 def bot_created(sink: Sink, ev: Event) -> None:
@@ -124,7 +132,7 @@ def bot_created(sink: Sink, ev: Event) -> None:
 
 
 @builtin_kind(
-    "chat_created",
+    CHAT_CREATED,
     "title:str bot_ids:list parent_chat_id:int? forked_from_event_id:int?",
     chat="new",
     refs=(
@@ -168,7 +176,7 @@ _REVISION = "revision:str replaces:int"
 
 
 @builtin_kind(
-    "user_turn",
+    USER_TURN,
     "text:str",
     chat="required",
     turn=True,
@@ -177,11 +185,11 @@ _REVISION = "revision:str replaces:int"
     commutes=True,
 )
 def user_turn(sink: Sink, ev: Event) -> None:
-    _turn(sink, ev, "you")
+    _turn(sink, ev, YOU)
 
 
 @builtin_kind(
-    "assistant_turn",
+    ASSISTANT_TURN,
     "bot_id:str text:str",
     chat="required",
     refs=(Ref("bot_id", "bots", "bot"),),
@@ -196,7 +204,7 @@ def assistant_turn(sink: Sink, ev: Event) -> None:
 
 
 @builtin_kind(
-    "edge_update",
+    EDGE_UPDATE,
     "src:str dst:str delta:num reason:str?",
     differ=("src", "dst"),
     summary=TOUCHES,
@@ -216,7 +224,7 @@ def edge_update(sink: Sink, ev: Event) -> None:
     touch_chat(sink, ev)
 
 
-@builtin_kind("memory_added", "owner:str text:str salience:num?", commutes=True)
+@builtin_kind(MEMORY_ADDED, "owner:str text:str salience:num?", commutes=True)
 def memory_added(sink: Sink, ev: Event) -> None:
     p = ev.payload
     sal = p.get("salience")
@@ -226,7 +234,7 @@ def memory_added(sink: Sink, ev: Event) -> None:
 
 
 @builtin_kind(
-    "container_created",
+    CONTAINER_CREATED,
     "container_id:int name:str kind:str? parent_id:int?",
     chat="never",
     refs=(
@@ -261,7 +269,7 @@ _CONTAINER = Ref("container_id", "containers", "container")
 
 
 @builtin_kind(
-    "scene_started",
+    SCENE_STARTED,
     "container_id:int title:str?",
     chat="required",
     refs=(_CONTAINER,),
@@ -283,14 +291,14 @@ def scene_started(sink: Sink, ev: Event) -> None:
     touch_chat(sink, ev, current_scene_id=ev.id)
 
 
-@builtin_kind("scene_ended", chat="required", commutes=True)
+@builtin_kind(SCENE_ENDED, chat="required", commutes=True)
 def scene_ended(sink: Sink, ev: Event) -> None:
     _close_open_scene(sink, ev)
     touch_chat(sink, ev, current_scene_id=None)
 
 
 @builtin_kind(
-    "activity_logged", "container_id:int entity:str action:str", refs=(_CONTAINER,), commutes=True
+    ACTIVITY_LOGGED, "container_id:int entity:str action:str", refs=(_CONTAINER,), commutes=True
 )
 def activity_logged(sink: Sink, ev: Event) -> None:
     p = ev.payload
@@ -299,7 +307,7 @@ def activity_logged(sink: Sink, ev: Event) -> None:
     touch_chat(sink, ev)
 
 
-@builtin_kind("classifier_failed", "stage:str error:str", commutes=True)
+@builtin_kind(CLASSIFIER_FAILED, "stage:str error:str", commutes=True)
 def classifier_failed(sink: Sink, ev: Event) -> None:
     p = ev.payload
     row = {"id": ev.id, "turn_event_id": ev.cause_id, "stage": p["stage"], "error": p["error"]}
@@ -308,7 +316,7 @@ def classifier_failed(sink: Sink, ev: Event) -> None:
 
 
 @builtin_kind(
-    "turn_hidden", "target:int", chat="required", retires="target", summary=TOUCHES, commutes=True
+    TURN_HIDDEN, "target:int", chat="required", retires="target", summary=TOUCHES, commutes=True
 )
 def turn_hidden(sink: Sink, ev: Event) -> None:
     # Retiring the target happens in the log; the projection only notes the event.

@@ -18,6 +18,8 @@ TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", list: "a li
 CHAT_RULES = ("never", "optional", "required", "new")
 # The payload field a fork's copy of a turn names its original with (DESIGN §11).
 COPIED_FROM = "forked_from"
+# The user's entity id: the speaker of user turns, an end of affinity edges (DESIGN §2).
+YOU = "you"
 
 
 class Event(NamedTuple):
@@ -120,7 +122,7 @@ class Kind:
 
     def speaker_in(self, payload: dict[str, Any]) -> str | None:
         """Who says a turn of this kind: ``you``, or the bot its ``speaker`` field names."""
-        return "you" if self.speaker is None else payload.get(self.speaker)
+        return YOU if self.speaker is None else payload.get(self.speaker)
 
     def field_types(self) -> dict[str, type]:
         """Payload field name -> type, the revision fields of a turn included."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..errors import EventError, UnknownKindError
@@ -36,6 +36,15 @@ def builtin_kind(
         return effect
 
     return register
+
+
+def sql_list(names: Iterable[str]) -> str:
+    """Kind names as an SQL list, ``'user_turn', 'assistant_turn'``, for ``kind IN (...)``."""
+    out = []
+    for name in names:
+        kind_spec(name)  # a declared kind: its name is an identifier, safe to quote
+        out.append(f"'{name}'")
+    return ", ".join(out)
 
 
 def kind_spec(kind: object) -> Kind:

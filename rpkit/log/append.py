@@ -16,7 +16,7 @@ import orjson
 from ..errors import PayloadError
 from ..kinds import Event
 from ..projection import SqlSink, apply_event, move_to, settle_projection
-from ..store import atomic, plain_id, set_meta
+from ..store import atomic, live, plain_id, set_meta
 from .read import live_turn
 from .validate import check_payload, check_references, normalize_ts, payload_json
 
@@ -24,12 +24,12 @@ from .validate import check_payload, check_references, normalize_ts, payload_jso
 def retire(conn: sqlite3.Connection, event_id: int, by: int) -> int:
     """Retire ``event_id`` and every live event derived from it; return how many."""
     cur = conn.execute(
-        """
+        f"""
         WITH RECURSIVE derived(id) AS (
           SELECT ? UNION SELECT e.id FROM event_log e JOIN derived d ON e.cause_id = d.id
         )
         UPDATE event_log SET hidden = 1, superseded_by = ?
-        WHERE id IN derived AND superseded_by IS NULL AND id < ?
+        WHERE id IN derived AND {live()} AND id < ?
         """,
         (event_id, by, by),
     )
@@ -49,7 +49,7 @@ def append_replacing(
     """Append an event that retires the live turns ``replaces`` (and what they caused).
 
     This is how edits, regenerations, hides and imported alternatives (swipes,
-    branches) enter the log.
+    retries, sibling replies) enter the log.
     """
     spec = check_payload(kind, payload)
     stamp = normalize_ts(ts)

@@ -1,13 +1,13 @@
-"""Reading single events from the log: by id, as a live turn, and the next free chat id."""
+"""Reading single events from the log: by id, as a live turn, a chat, and the next free chat id."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 
-from ..errors import AlreadyRetiredError, EventIdError, NotATurnError
-from ..kinds import TURN_KINDS, Event
-from ..store import check_event_id
+from ..errors import AlreadyRetiredError, ChatIdError, EventIdError, NotATurnError, UnknownChatError
+from ..kinds import CHAT_CREATING, TURN_KINDS, Event
+from ..store import check_event_id, is_id
 
 
 def get_event(conn: sqlite3.Connection, event_id: object) -> tuple[Event, int | None]:
@@ -48,3 +48,39 @@ def live_turn(conn: sqlite3.Connection, event_id: object, action: str) -> Event:
 def next_chat_id(conn: sqlite3.Connection) -> int:
     """A chat id no event has used yet."""
     return conn.execute("SELECT COALESCE(MAX(chat_id), 0) + 1 FROM event_log").fetchone()[0]
+
+
+def chat_created_at(
+    conn: sqlite3.Connection, chat_id: object, *, other: str = ""
+) -> tuple[int, int]:
+    """``chat_id`` as an int and the id of the event that created it: the one chat check.
+
+    Raises ``ChatIdError`` for a value that is not an int and
+    ``UnknownChatError`` for an int no chat has; ``other`` names what else the
+    caller takes (``"None for a global rewind"``).
+    """
+    instead = f", or {other}" if other else ""
+    if not is_id(chat_id):
+        raise ChatIdError(
+            f"chat_id must be an int{' or None' if other else ''}, not "
+            f"{type(chat_id).__name__} {chat_id!r}; pass a chat id from "
+            f"frames.chats(conn)['chat_id']{instead}"
+        )
+    chat_id = int(chat_id)
+    marks = ", ".join("?" * len(CHAT_CREATING))
+    row = conn.execute(
+        f"SELECT MIN(id) FROM event_log WHERE chat_id = ? AND kind IN ({marks})",
+        (chat_id, *CHAT_CREATING),
+    ).fetchone()
+    if row[0] is None:
+        known = [r[0] for r in conn.execute("SELECT id FROM chats ORDER BY id")]
+        raise UnknownChatError(
+            f"there is no chat {chat_id} in this history; pick one of {known} "
+            f"(frames.chats(conn) lists them){instead}"
+        )
+    return chat_id, row[0]
+
+
+def check_chat(conn: sqlite3.Connection, chat_id: object) -> int:
+    """``chat_id`` as an int if the history has that chat; refuse it otherwise."""
+    return chat_created_at(conn, chat_id)[0]

@@ -16,13 +16,11 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import ChatIdError, RewindPointError, UnknownChatError
-from ..kinds import KINDS
+from ..errors import RewindPointError
+from ..log import chat_created_at
 from ..projection import MemorySink, apply_rows, effects, reproject_from
-from ..store import atomic, get_meta, head_id, is_id
+from ..store import atomic, get_meta, head_id, live, retired
 from .timetravel import sink_frames
-
-_CREATES_CHAT = tuple(sorted(k.name for k in KINDS.values() if k.chat == "new"))
 
 
 def _removed_sql(db: str) -> str:
@@ -39,31 +37,9 @@ SELECT id FROM removed ORDER BY id
 IDS = "(SELECT value FROM json_each(?))"
 
 
-def chat_created_at(conn: sqlite3.Connection, chat_id: object) -> tuple[int, int]:
-    """``chat_id`` as an int and the id of the event that created it; refuse a bad one."""
-    if not is_id(chat_id):
-        raise ChatIdError(
-            f"chat_id must be an int or None, not {type(chat_id).__name__} {chat_id!r}; "
-            "pass a chat id from frames.chats(conn)['chat_id'], or None for a global rewind"
-        )
-    chat_id = int(chat_id)
-    marks = ", ".join("?" * len(_CREATES_CHAT))
-    row = conn.execute(
-        f"SELECT MIN(id) FROM event_log WHERE chat_id = ? AND kind IN ({marks})",
-        (chat_id, *_CREATES_CHAT),
-    ).fetchone()
-    if row[0] is None:
-        known = [r[0] for r in conn.execute("SELECT id FROM chats ORDER BY id")]
-        raise UnknownChatError(
-            f"there is no chat {chat_id} in this history; pick one of {known} "
-            "(frames.chats(conn) lists them), or pass chat_id=None for a global rewind"
-        )
-    return chat_id, row[0]
-
-
 def check_chat_point(conn: sqlite3.Connection, after_event_id: int, chat_id: object) -> int:
     """The chat to rewind; refuse a point before the chat was created."""
-    chat, created = chat_created_at(conn, chat_id)
+    chat, created = chat_created_at(conn, chat_id, other="None for a global rewind")
     if after_event_id < created:
         raise RewindPointError(
             f"after_event_id {after_event_id} is before chat {chat} was created (event "
@@ -88,7 +64,7 @@ def retired_by(conn: sqlite3.Connection, ids: list[int], *, db: str = "main") ->
     text = json.dumps(ids)
     return conn.execute(
         f"SELECT id, kind, chat_id, superseded_by FROM {db}.event_log "
-        f"WHERE superseded_by IS NOT NULL AND superseded_by IN {IDS} AND id NOT IN {IDS} "
+        f"WHERE {retired()} AND superseded_by IN {IDS} AND id NOT IN {IDS} "
         "ORDER BY id",
         (text, text),
     ).fetchall()
@@ -162,7 +138,7 @@ def cut_chat(conn: sqlite3.Connection, after_event_id: int, chat_id: int) -> int
     start = min(start, get_meta(conn, "projected_at") + 1)
     conn.execute(
         f"UPDATE event_log SET hidden = 0, superseded_by = NULL "
-        f"WHERE superseded_by IS NOT NULL AND superseded_by IN {IDS}",
+        f"WHERE {retired()} AND superseded_by IN {IDS}",
         (text,),
     )
     conn.execute(f"DELETE FROM event_log WHERE id IN {IDS}", (text,))
@@ -183,7 +159,7 @@ def state_after_chat_rewind(
         text = json.dumps(removed_ids(conn, after_event_id, chat))
         rows = conn.execute(
             "SELECT id, ts, chat_id, kind, payload, cause_id FROM event_log "
-            f"WHERE id NOT IN {IDS} AND (superseded_by IS NULL OR superseded_by IN {IDS}) "
+            f"WHERE id NOT IN {IDS} AND ({live()} OR superseded_by IN {IDS}) "
             "ORDER BY id",
             (text, text),
         ).fetchall()

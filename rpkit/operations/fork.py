@@ -17,12 +17,10 @@ import sqlite3
 import orjson
 
 from ..errors import ForkError
-from ..kinds import COPIED_FROM, KINDS, TURN_KINDS
+from ..kinds import CHAT_CREATED, CHAT_CREATING, COPIED_FROM, KINDS, TURN_KINDS
 from ..log import append, get_turn, next_chat_id, payload_json, transcript_places
 from ..projection import reproject_from, settle_projection
 from ..store import atomic, head_id
-
-_CREATES_CHAT = tuple(sorted(k.name for k in KINDS.values() if k.chat == "new"))
 
 
 def fork_rows(conn: sqlite3.Connection, chat_id: int, turn_id: int) -> list[tuple]:
@@ -88,19 +86,19 @@ def fork_chat(
     with atomic(conn):
         settle_projection(conn)
         ev, _ = get_turn(conn, turn_event_id, "fork at")
-        marks = ", ".join("?" * len(_CREATES_CHAT))
+        marks = ", ".join("?" * len(CHAT_CREATING))
         parent = json.loads(
             conn.execute(
                 f"SELECT payload FROM event_log WHERE chat_id = ? AND kind IN ({marks}) "
                 "ORDER BY id LIMIT 1",
-                (ev.chat_id, *_CREATES_CHAT),
+                (ev.chat_id, *CHAT_CREATING),
             ).fetchone()[0]
         )
         copied = fork_rows(conn, ev.chat_id, ev.id)
         chat = next_chat_id(conn)
         created = append(
             conn,
-            "chat_created",
+            CHAT_CREATED,
             {
                 "title": title
                 if title is not None

@@ -17,7 +17,7 @@ from ..errors import EventIdError, StalePreviewError
 from ..kinds import TURN_KINDS
 from ..log import get_turn
 from ..projection import reproject_from, rollback_point
-from ..store import atomic, check_event_id, head_id, require_history
+from ..store import atomic, check_event_id, head_id, require_history, retired, retired_after
 from .chat_rewind import chat_preview, check_chat_point, cut_chat, scope_fingerprint
 from .history import open_db
 from .snapshot import snapshot_dir, take_snapshot
@@ -57,14 +57,14 @@ def compute_rewind_preview(
             )
         )
         hidden = conn.execute(
-            "SELECT COUNT(*) FROM event_log WHERE id > ? AND hidden = 1", (n,)
+            f"SELECT COUNT(*) FROM event_log NOT INDEXED WHERE id > ? AND {retired()}", (n,)
         ).fetchone()[0]
         restored = [
             {"id": i, "kind": k, "chat_id": c, "superseded_by": s}
             for i, k, c, s in conn.execute(
                 "SELECT id, kind, chat_id, superseded_by FROM event_log "
                 "INDEXED BY event_log_superseded_by "
-                "WHERE id <= ? AND superseded_by > ? ORDER BY id",
+                f"WHERE id <= ? AND {retired_after()} ORDER BY id",
                 (n, n),
             )
         ]
@@ -115,7 +115,7 @@ def execute_rewind(
             return snapshot
         start = rollback_point(conn, n)
         conn.execute(
-            "UPDATE event_log SET hidden = 0, superseded_by = NULL WHERE superseded_by > ?", (n,)
+            f"UPDATE event_log SET hidden = 0, superseded_by = NULL WHERE {retired_after()}", (n,)
         )
         conn.execute("DELETE FROM event_log WHERE id > ?", (n,))
         # n may fall in a gap left by an earlier rewind: the state there is the newest

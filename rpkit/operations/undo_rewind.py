@@ -25,7 +25,7 @@ from ..errors import (
 )
 from ..kinds import KINDS
 from ..projection import reproject_from
-from ..store import atomic, get_meta, head_id, require_history, schema
+from ..store import atomic, get_meta, head_id, require_history, retired, schema
 from .chat_rewind import IDS, removed_ids, retired_by, scope_fingerprint
 from .history import open_db
 from .snapshot import read_snapshot_meta, resolve_snapshot
@@ -127,7 +127,7 @@ def _check_fits(conn: sqlite3.Connection, path: Path, ids: list[int]) -> list[in
     targets = retired_by(conn, ids, db="snap")
     text = json.dumps([t[0] for t in targets])
     busy = conn.execute(
-        f"SELECT MIN(id) FROM main.event_log WHERE id IN {IDS} AND superseded_by IS NOT NULL",
+        f"SELECT MIN(id) FROM main.event_log WHERE id IN {IDS} AND {retired()}",
         (text,),
     ).fetchone()[0]
     if busy is not None:

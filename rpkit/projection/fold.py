@@ -21,13 +21,11 @@ from ..gcpause import paused_gc
 from ..kinds import KINDS, Event, Summary, touch_chat
 from ..kinds.declaration import Effect
 from ..progress import progress_bar
-from ..store.schema import VISIBLE_AT
+from ..store import retired_between, visible_at
 from .sink import MemorySink
 
 _COLUMNS = "id, ts, chat_id, kind, payload, cause_id"
-SELECT_EVENTS = (
-    f"SELECT {_COLUMNS} FROM event_log WHERE id >= ? AND id <= ? AND {VISIBLE_AT} ORDER BY id"
-)
+SELECT_EVENTS = f"SELECT {_COLUMNS} FROM event_log WHERE id >= ? AND {visible_at()} ORDER BY id"
 _BATCH = 4096
 
 
@@ -118,10 +116,10 @@ def fold_prefix(
         return None
     summed = sorted({k for s in summaries for k in s.kinds})
     rest = (
-        f"SELECT {_COLUMNS} FROM event_log WHERE id >= 1 AND id <= ? "
-        f"AND kind NOT IN ({', '.join('?' * len(summed))}) AND {VISIBLE_AT} ORDER BY id"
+        f"SELECT {_COLUMNS} FROM event_log WHERE id >= 1 AND {visible_at()} "
+        f"AND kind NOT IN ({', '.join('?' * len(summed))}) ORDER BY id"
     )
-    cursor = conn.execute(rest, (prefix, *summed, at))
+    cursor = conn.execute(rest, (prefix, at, *summed))
     while batch := cursor.fetchmany(_BATCH):
         odd = sorted({r[3] for r in batch if r[3] in KINDS and not KINDS[r[3]].commutes})
         if odd:
@@ -144,7 +142,7 @@ def fold_prefix(
     rows = conn.execute("SELECT COUNT(*) FROM event_log").fetchone()[0]
     rows -= conn.execute("SELECT COUNT(*) FROM event_log WHERE id > ?", (prefix,)).fetchone()[0]
     retired = conn.execute(
-        "SELECT COUNT(*) FROM event_log WHERE superseded_by > 0 AND superseded_by <= ? AND id <= ?",
-        (at, prefix),
+        f"SELECT COUNT(*) FROM event_log WHERE {retired_between()} AND id <= ?",
+        (0, at, prefix),
     ).fetchone()[0]
     return rows - retired

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..gcpause import paused_gc
-from ..store import get_meta, set_meta
+from ..store import get_meta, retired_between, set_meta
 from .codec import decode, dumps, row_from_json, row_json
 from .tables import all_codes
 
@@ -100,7 +100,7 @@ def rollback_point(conn: sqlite3.Connection, target: int) -> int:
     current = get_meta(conn, "projected_at")
     lo, hi = min(current, target), max(current, target)
     row = conn.execute(
-        "SELECT MIN(id) FROM event_log WHERE id <= ? AND superseded_by > ? AND superseded_by <= ?",
+        f"SELECT MIN(id) FROM event_log WHERE id <= ? AND {retired_between()}",
         (lo, lo, hi),
     ).fetchone()
     return min(lo + 1, row[0]) if row[0] is not None else lo + 1

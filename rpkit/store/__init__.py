@@ -7,6 +7,7 @@ from .ids import check_event_id, is_id, plain_id
 from .meta import db_path_of, get_meta, head_id, set_meta
 from .schema import PROJECTED, SCHEMA_VERSION, Table, register_table
 from .transaction import atomic
+from .visibility import live, retired, retired_after, retired_between, visible_at
 
 __all__ = [
     "BUSY_TIMEOUT_S",
@@ -20,8 +21,13 @@ __all__ = [
     "get_meta",
     "head_id",
     "is_id",
+    "live",
     "plain_id",
     "register_table",
     "require_history",
+    "retired",
+    "retired_after",
+    "retired_between",
     "set_meta",
+    "visible_at",
 ]

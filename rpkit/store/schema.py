@@ -159,9 +159,6 @@ def ensure_tables(conn: sqlite3.Connection) -> None:
             conn.execute(table.ddl)
 
 
-# The visibility rule (DESIGN §3), for events with ``id <= N``: visible at N.
-VISIBLE_AT = "(superseded_by IS NULL OR superseded_by > ?)"
-
 EVENT_LOG_DDL = """
 CREATE TABLE event_log (
   id INTEGER PRIMARY KEY AUTOINCREMENT,

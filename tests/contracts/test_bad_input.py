@@ -482,13 +482,13 @@ LIBRARY = [
     Case(
         "frames-unknown-chat",
         lib(lambda c, e: frames.turns(c, 999)),
-        rpkit.FrameError,
+        rpkit.UnknownChatError,
         ["chat 999", "[1, 2, 3]"],
     ),
     Case(
         "frames-chat-string",
         lib(lambda c, e: frames.events(c, chat_id="1")),
-        rpkit.FrameError,
+        rpkit.ChatIdError,
         ["'1'", "must be an int"],
     ),
     Case(
@@ -746,7 +746,7 @@ IMPORTERS = [
         "import-unknown-format",
         imp("whatsapp", lambda e: sample("chatgpt")),
         rpkit.ImportFormatError,
-        ["'whatsapp'", "sillytavern, chatgpt, sharegpt"],
+        ["'whatsapp'", "chatgpt, claude, sharegpt"],
     ),
     Case(
         "import-missing-file",

@@ -1,5 +1,9 @@
 """The package's layers import downward only, with no circle, and no private name crosses a module.
 
+It also holds two facts to one place each: kind names appear in SQL only in
+``rpkit.kinds``, and conditions on ``superseded_by`` (the visibility rule) only
+in ``rpkit.store``.
+
 Every import statement counts, those inside functions too. The layers, bottom
 up: shared utilities, the store, the kinds, the projection, the log,
 operations, analysis, front ends, corpora, the command line, and the package
@@ -9,7 +13,12 @@ itself.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
+
+import pytest
+
+from rpkit.kinds import KINDS
 
 from ..helpers import ROOT
 
@@ -36,7 +45,7 @@ LAYERS = [
     (
         "front ends",
         [
-            "rpkit.classify",
+            "rpkit.classifiers",
             "rpkit.demo",
             "rpkit.importers",
             "rpkit.widgets",
@@ -173,3 +182,85 @@ def test_modules_stay_readable_in_a_sitting():
         if (n := len(p.read_text().splitlines())) > 420
     }
     assert long == {}
+
+
+# -- facts declared once: kind names and the visibility rule -------------------------
+
+SQL_WORDS = re.compile(r"\b(SELECT|UPDATE|DELETE|INSERT|WHERE|FROM|JOIN)\b")
+# A condition on superseded_by other than naming ids (= ?, IN ...): the visibility rule.
+VISIBILITY = re.compile(r"superseded_by\s*(IS\s+(NOT\s+)?NULL|>|<)", re.I)
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                found.add(id(body[0].value))
+    return found
+
+
+def string_texts(source: str) -> list[tuple[int, str]]:
+    """(line, text) of every string in ``source`` but docstrings; an f-string's parts joined."""
+    tree = ast.parse(source)
+    skip = _docstrings(tree)
+    inner = set()
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            parts = [v.value if isinstance(v, ast.Constant) else "{}" for v in node.values]
+            inner |= {id(v) for v in node.values}
+            out.append((node.lineno, "".join(map(str, parts))))
+    for node in ast.walk(tree):
+        string = isinstance(node, ast.Constant) and isinstance(node.value, str)
+        if string and id(node) not in skip and id(node) not in inner:
+            out.append((node.lineno, node.value))
+    return out
+
+
+def facts_written_twice(module: str, source: str) -> list[str]:
+    """Kind names in SQL outside ``rpkit.kinds``; visibility conditions outside ``rpkit.store``."""
+    found = []
+    names = "|".join(sorted(KINDS))
+    quoted = re.compile(rf"'({names})'")
+    bare = re.compile(rf"\b({names})\b")
+    for line, text in string_texts(source):
+        if not module.startswith("rpkit.kinds"):
+            hit = quoted.search(text) or (SQL_WORDS.search(text) and bare.search(text))
+            if hit:
+                found.append(f"{module}:{line}: kind {hit.group(1)!r} in SQL; use rpkit.kinds")
+        if not module.startswith("rpkit.store") and (hit := VISIBILITY.search(text)):
+            found.append(f"{module}:{line}: {hit.group(0)!r} by hand; use rpkit.store.visibility")
+    return found
+
+
+def test_kind_names_and_the_visibility_rule_are_written_once():
+    found = [
+        f
+        for p in sorted(PACKAGE.rglob("*.py"))
+        for f in facts_written_twice(module_name(p), p.read_text())
+    ]
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        """conn.execute("SELECT id FROM event_log WHERE kind = 'edge_update'")""",
+        """Q = ("SELECT payload FROM event_log "\n     "WHERE kind IN ('user_turn', 'assistant_turn')")""",
+        """q = f"SELECT id FROM event_log WHERE kind = 'chat_created' AND id > {n}\"""",
+        """conn.execute("SELECT id FROM event_log WHERE superseded_by IS NULL")""",
+        """w = "(superseded_by IS NULL OR superseded_by > ?)\"""",
+        """q = f"DELETE FROM event_log WHERE id <= ? AND superseded_by > {n}\"""",
+    ],
+)
+def test_the_check_finds_a_planted_fact_in_the_frames(snippet):
+    assert facts_written_twice("rpkit.frames.planted", snippet) != []
+
+
+def test_the_check_leaves_docstrings_appends_and_the_store_alone():
+    assert facts_written_twice("rpkit.frames.fine", '"""kind = \'edge_update\' in SQL."""') == []
+    assert facts_written_twice("rpkit.demo", 'append(conn, "edge_update", {})') == []
+    assert facts_written_twice("rpkit.store.visibility", 'L = "superseded_by IS NULL"') == []
+    assert facts_written_twice("rpkit.kinds.builtin", "Q = \"WHERE kind = 'user_turn'\"") == []

@@ -196,7 +196,7 @@ def test_user_data_never_becomes_sql(tmp_path, recorded):
             assert rpkit.verify(conn).ok
             head = rpkit.store.head_id(conn)
             rpkit.state_at(conn, head // 2)
-            frames.events(conn, include_hidden=True)
+            frames.events(conn, include_retired=True)
             frames.events(conn, chat_id=ids["chat"])
             frames.turns(conn, ids["chat"])
             timeline = frames.affinity(conn)

@@ -52,7 +52,7 @@ def test_each_history_reads_back_equal_to_its_frames(corpus_dir, histories, clie
     for i, path in enumerate(histories):
         with rpkit.open_db(path) as conn:
             expected = history_frames(conn)
-            assert expected["events"].equals(frames.events(conn, include_hidden=True))
+            assert expected["events"].equals(frames.events(conn, include_retired=True))
         for table in TABLES:
             pd.testing.assert_frame_equal(corpus.read(table, path.stem), expected[table])
             part = corpus.frame(table).partitions[i].compute()
@@ -76,7 +76,7 @@ def _pandas_summary(paths: list[Path]) -> pd.DataFrame:
     rows = []
     for path in paths:
         with rpkit.open_db(path) as conn:
-            ev = frames.events(conn, include_hidden=True)
+            ev = frames.events(conn, include_retired=True)
             chats = rpkit.current_state(conn)["chats"]
             tu = pd.concat([frames.turns(conn, int(c)) for c in chats["id"]])
             final = frames.final_affinity(frames.affinity(conn))
@@ -116,7 +116,7 @@ def test_pyarrow_alone_reads_the_dataset(corpus_dir, histories):
     schema = pa.unify_schemas([ds.dataset(f).schema for f in files])
     events = ds.dataset(files, schema=schema, format="parquet").to_table()
     with rpkit.open_db(histories[0]) as conn:
-        first = frames.events(conn, include_hidden=True)
+        first = frames.events(conn, include_retired=True)
     assert events.num_rows >= len(first)
     texts = ds.dataset(files[0]).to_table(columns=["text"]).column("text").to_pylist()
     assert texts == [None if pd.isna(t) else t for t in first["text"]]

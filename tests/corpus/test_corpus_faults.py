@@ -42,7 +42,7 @@ def _history(folder: Path, events: int, seed: int) -> tuple[str, int]:
     build_demo(path, events=events, seed=seed)
     settle(path)
     with rpkit.open_db(path) as conn:
-        return str(path), len(frames.events(conn, include_hidden=True))
+        return str(path), len(frames.events(conn, include_retired=True))
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ import pytest
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 import rpkit
-from rpkit.classify import Classifier, ClassifyReport, Judgement, TurnInput, VaderClassifier
+from rpkit.classifiers import Classifier, ClassifyReport, Judgement, TurnInput, VaderClassifier
 from rpkit.importers import import_chatgpt, import_sharegpt, import_sillytavern
 
 from ..helpers import ROOT

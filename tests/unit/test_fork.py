@@ -9,7 +9,7 @@ import pytest
 
 import rpkit
 from rpkit import frames
-from rpkit.classify import Judgement
+from rpkit.classifiers import Judgement
 
 from ..helpers import log_rows
 

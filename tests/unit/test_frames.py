@@ -130,7 +130,7 @@ def test_events_columns_are_typed(committed_demo):
 
 def test_events_hold_every_payload_value(committed_demo):
     with rpkit.open_db(committed_demo) as conn:
-        ev = frames.events(conn, include_hidden=True)
+        ev = frames.events(conn, include_retired=True)
         rows = conn.execute(
             "SELECT id, ts, chat_id, kind, payload, cause_id, hidden, superseded_by "
             "FROM event_log ORDER BY id"
@@ -156,7 +156,7 @@ def test_events_leave_out_retired_events_and_filter_by_chat(committed_demo):
     with rpkit.open_db(committed_demo) as conn:
         live = frames.events(conn)
         chat3 = frames.events(conn, chat_id=3)
-        chat3_all = frames.events(conn, chat_id=3, include_hidden=True)
+        chat3_all = frames.events(conn, chat_id=3, include_retired=True)
         n_live = conn.execute("SELECT COUNT(*) FROM event_log WHERE hidden = 0").fetchone()[0]
         n3 = conn.execute("SELECT COUNT(*) FROM event_log WHERE chat_id = 3").fetchone()[0]
     assert len(live) == n_live == _dumped(hidden=0)
@@ -189,21 +189,27 @@ def test_events_of_an_empty_history(conn):
 
 
 @pytest.mark.parametrize(
-    ("chat_id", "words"),
+    ("chat_id", "error", "words"),
     [
-        (99, "no chat 99"),
-        ("3", "must be an int"),
-        (True, "must be an int"),
-        (2.0, "must be an int"),
+        (99, rpkit.UnknownChatError, "no chat 99"),
+        ("3", rpkit.ChatIdError, "must be an int"),
+        (True, rpkit.ChatIdError, "must be an int"),
+        (2.0, rpkit.ChatIdError, "must be an int"),
     ],
 )
-def test_an_unknown_chat_is_refused_and_nothing_changes(committed_demo, chat_id, words):
+def test_an_unknown_chat_is_refused_and_nothing_changes(committed_demo, chat_id, error, words):
+    """Every chat_id a frame, a rewind or a preview takes goes through the one chat check."""
     before = dump(committed_demo)
     with rpkit.open_db(committed_demo) as conn:
-        with pytest.raises(rpkit.FrameError, match=words):
-            frames.events(conn, chat_id=chat_id)
-        with pytest.raises(rpkit.FrameError, match=words):
-            frames.turns(conn, chat_id)
+        for call in (
+            lambda: frames.events(conn, chat_id=chat_id),
+            lambda: frames.turns(conn, chat_id),
+            lambda: frames.compare_transcripts(conn, 1, chat_id),
+            lambda: rpkit.compute_rewind_preview(conn, 1, chat_id=chat_id),
+        ):
+            with pytest.raises(error, match=words) as info:
+                call()
+            assert type(info.value) is error
     assert dump(committed_demo) == before
 
 

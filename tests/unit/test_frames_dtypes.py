@@ -73,7 +73,7 @@ def _dtypes(frame: pd.DataFrame) -> dict[str, str]:
 
 def test_events_and_affinity_columns_and_dtypes_are_pinned(tmp_path):
     with rpkit.open_db(copy_demo(tmp_path)) as conn:
-        ev = frames.events(conn, include_hidden=True)
+        ev = frames.events(conn, include_retired=True)
         live = frames.events(conn)
         tl = frames.affinity(conn)
     assert _dtypes(ev) == EVENT_DTYPES and list(ev.columns) == list(EVENT_DTYPES)
@@ -147,7 +147,7 @@ def _reference_check(ev: pd.DataFrame, rows: list[tuple]) -> None:
 
 
 def test_events_equal_a_row_by_row_reading(rich):
-    ev = frames.events(rich, include_hidden=True)
+    ev = frames.events(rich, include_retired=True)
     rows = rich.execute(
         "SELECT id, ts, chat_id, kind, payload, cause_id, hidden, superseded_by "
         "FROM event_log ORDER BY id"
@@ -227,14 +227,14 @@ def test_events_read_in_pieces_equal_events_read_at_once(rich, monkeypatch):
                 ("2030-01-01T00:00:02.000000Z", None, "y_mark", '{"src": "s"}'),
             ],
         )
-    whole = [frames.events(rich), frames.events(rich, include_hidden=True)]
+    whole = [frames.events(rich), frames.events(rich, include_retired=True)]
     assert str(whole[1]["ts"].dtype) == "datetime64[ns, UTC]"
     assert whole[1]["kind"].cat.categories.tolist()[-2:] == ["x_note", "y_mark"]
     for size in (1, 7, 4000):
         monkeypatch.setattr(frames.event_table, "FETCH", size)
         monkeypatch.setattr(frames.payloads, "CHUNK", 3)
         for read, expected in zip(
-            [frames.events(rich), frames.events(rich, include_hidden=True)], whole, strict=True
+            [frames.events(rich), frames.events(rich, include_retired=True)], whole, strict=True
         ):
             pd.testing.assert_frame_equal(read, expected, check_exact=True)
             assert list(read.dtypes) == list(expected.dtypes)

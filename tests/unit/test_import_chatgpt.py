@@ -101,14 +101,14 @@ def test_visible_transcript_is_the_current_path(conn, sample):
     )
 
 
-def test_sibling_branches_are_retired_by_the_on_path_sibling(conn, sample):
+def test_sibling_replies_are_retired_by_the_on_path_sibling(conn, sample):
     import_chatgpt(conn, sample)
     n = nodes(conn)
     # An edited question: u2a and the answer below it are retired by u2b.
     assert n["u2a"][3] == n["u2b"][0] and n["a2a"][3] == n["u2b"][0]
     assert n["u2a"][0] < n["a2a"][0] < n["u2b"][0]
     revision = "SELECT json_extract(payload, '$.revision') FROM event_log WHERE id = ?"
-    assert conn.execute(revision, (n["u2b"][0],)).fetchone() == ("branch",)
+    assert conn.execute(revision, (n["u2b"][0],)).fetchone() == ("sibling",)
     # A regenerated answer: a2b1 is retired by a2b2.
     assert n["a2b1"][3] == n["a2b2"][0] > n["a2b1"][0]
     for ref in ("u1", "a1", "u2b", "a2b2", "u3", "a3"):

@@ -118,7 +118,7 @@ def test_branches_are_retired_by_the_newest_line(conn, tmp_path):
     every = {t["source"]["ref"]: t for t in turns(conn, 1, live=False)}
     assert every["q1"]["superseded_by"] == every["q2"]["id"]
     assert every["a1"]["superseded_by"] == every["q2"]["id"]
-    assert every["q2"]["revision"] == "branch"
+    assert every["q2"]["revision"] == "sibling"
     assert (import_claude(conn, path).events, rpkit.verify(conn).ok) == (0, True)
 
 

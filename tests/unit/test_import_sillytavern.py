@@ -105,7 +105,7 @@ def test_visible_transcript_is_what_sillytavern_shows(conn, samples):
     # Oldest chat first; a branch is its own chat and says what it branched from.
     assert chats == [
         ("Mira - 2024-6-5@14h56m50s",),
-        ("Mira - Branch #1 - 2024-6-6@09h12m05s (branch of Mira - 2024-6-5@14h56m50s)",),
+        ("Mira - Branch #1 - 2024-6-6@09h12m05s (fork of Mira - 2024-6-5@14h56m50s)",),
         ("Thornwood road - 2024-07-12@01h31m37s",),
     ]
 

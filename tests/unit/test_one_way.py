@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 
 import numpy as np
 import pytest
@@ -39,11 +40,13 @@ def test_demo_refuses_an_existing_file_with_an_rpkit_error(demo_path):
     assert file_state(demo_path) == before
 
 
-def test_classify_is_a_module_and_callable():
-    module = importlib.import_module("rpkit.classify")
-    assert rpkit.classify is module
-    assert module.VaderClassifier().name
-    assert callable(rpkit.classify)
+def test_classify_is_a_plain_function_and_the_classifiers_a_package():
+    module = importlib.import_module("rpkit.classifiers")
+    assert rpkit.classify is module.classify
+    assert inspect.isfunction(rpkit.classify)
+    assert module.VaderClassifier().name == "vader"
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("rpkit.classify")
 
 
 def test_events_filters_by_kind_and_keeps_the_newest(demo_path):

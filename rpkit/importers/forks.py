@@ -1,11 +1,12 @@
-"""Imported branches: a chat file that names its main chat becomes a fork of that chat.
+"""Imported forks: a chat file that names its main chat becomes a fork of that chat.
 
 SillyTavern's Branch and Checkpoint copy messages 0..N of a chat into a new
 file whose header names the original (``chat_metadata.main_chat``). Such a
 chat is imported with its lineage (``parent_chat_id``, ``forked_from_event_id``:
 the last message the two share), and its shared messages name the turns they
 copy (``forked_from``), so ``classify`` does not derive them twice. The file
-name is not trusted: only ``main_chat`` makes a branch.
+name is not trusted: only ``main_chat`` makes a fork. A reader puts the main
+chat's name in the chat's ``extra`` under ``MAIN_CHAT``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ import sqlite3
 from pathlib import Path
 
 from .. import frames
+from ..kinds import CHAT_CREATED, YOU
 from .plan import Chat
+
+MAIN_CHAT = "main_chat"  # the key of a chat's extra naming the chat file it forks
 
 
 def stem(chat: Chat) -> str:
@@ -23,7 +27,7 @@ def stem(chat: Chat) -> str:
 
 
 def parents_first(chats: list[Chat]) -> list[Chat]:
-    """``chats`` reordered so that each branch comes after the chat it branches from."""
+    """``chats`` reordered so that each fork comes after the chat it forks."""
     by_stem = {stem(c): c for c in chats}
     ordered: list[Chat] = []
     placed: set[int] = set()
@@ -31,8 +35,8 @@ def parents_first(chats: list[Chat]) -> list[Chat]:
     def place(chat: Chat, path: frozenset[int]) -> None:
         if id(chat) in placed:
             return
-        parent = by_stem.get(chat.extra.get("branch_of"))
-        if parent is not None and id(parent) not in path:  # a circle of branches: stop
+        parent = by_stem.get(chat.extra.get(MAIN_CHAT))
+        if parent is not None and id(parent) not in path:  # a circle of forks: stop
             place(parent, path | {id(chat)})
         placed.add(id(chat))
         ordered.append(chat)
@@ -48,9 +52,8 @@ def find_parent(conn: sqlite3.Connection, fmt: str, name: str, known: dict[str, 
         return known[name]
     for chat_id, file in conn.execute(
         "SELECT chat_id, json_extract(payload, '$.source.file') FROM event_log "
-        "WHERE kind = 'chat_created' AND json_extract(payload, '$.source.format') = ? "
-        "ORDER BY id",
-        (fmt,),
+        "WHERE kind = ? AND json_extract(payload, '$.source.format') = ? ORDER BY id",
+        (CHAT_CREATED, fmt),
     ):
         if isinstance(file, str) and Path(file).stem == name:
             return chat_id
@@ -58,11 +61,11 @@ def find_parent(conn: sqlite3.Connection, fmt: str, name: str, known: dict[str, 
 
 
 def shared_turns(conn: sqlite3.Connection, parent: int, chat: Chat) -> list[int]:
-    """The parent's live turns the branch starts with (same side, same text), in reading order."""
+    """The parent's live turns the fork starts with (same side, same text), in reading order."""
     transcript = frames.turns(conn, parent, include_retired=False).sort_values("position")
     shared = []
     for row, turn in zip(transcript.itertuples(), chat.turns, strict=False):
-        same_side = (row.speaker == "you") == (turn.role == "user")
+        same_side = (row.speaker == YOU) == (turn.role == "user")
         if turn.hidden or not same_side or row.text != turn.text:
             break
         shared.append(int(row.event_id))
