@@ -12,7 +12,8 @@ from . import frames
 from .classify import classify
 from .demo import build_demo, dump_events
 from .display import counted
-from .errors import RpkitError
+from .errors import MissingExtraError, RpkitError
+from .extras import stand_in_command
 from .importers import detect_format, import_file
 from .operations import (
     compute_rewind_preview,
@@ -390,7 +391,10 @@ def classify_cmd(db: Path, retry_failed: bool) -> None:
 
 # -- corpus (rpkit.corpus): its commands live in rpkit.corpus.cli ------------------------
 
-from .corpus.cli import corpus_group  # noqa: E402
+try:
+    from .corpus.cli import corpus_group
+except MissingExtraError as exc:  # a wheel installed without [corpus]
+    corpus_group = stand_in_command("corpus", exc)
 
 main.add_command(corpus_group)
 
