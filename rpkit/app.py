@@ -15,12 +15,16 @@ import os
 from os import PathLike
 from pathlib import Path
 
-import ipywidgets as widgets
-import pandas as pd
+from .extras import require
 
-from .display import counted
-from .errors import RpkitError
-from .widgets import AffinityExplorer, RewindPanel
+require("notebook", part=__name__)
+
+import ipywidgets as widgets  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .display import counted  # noqa: E402
+from .errors import RpkitError  # noqa: E402
+from .widgets import AffinityExplorer, RewindPanel  # noqa: E402
 
 __all__ = ["HistoryApp", "TranscriptView", "from_environment"]
 

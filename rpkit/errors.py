@@ -169,6 +169,22 @@ class ReadOnlyDatabaseError(StoreError):
     """The history (or the folder SQLite keeps its -wal and -shm files in) cannot be written."""
 
 
+# -- installation ------------------------------------------------------------
+
+
+class MissingExtraError(RpkitError, ImportError):
+    """A part of rpkit imported without the extra it needs; the message says what to install.
+
+    ``extra`` is the extra's name (``pip install 'rpkit[EXTRA]'``), ``missing`` the
+    modules that were not found.
+    """
+
+    def __init__(self, message: str, *, extra: str, missing: list[str]):
+        super().__init__(message, name=missing[0] if missing else None)
+        self.extra = extra
+        self.missing = list(missing)
+
+
 __all__ = [
     "AlreadyRetiredError",
     "ChatIdError",
@@ -187,6 +203,7 @@ __all__ = [
     "HistoryExistsError",
     "ImportFormatError",
     "InvalidSnapshotError",
+    "MissingExtraError",
     "NotADatabaseError",
     "NotATurnError",
     "PayloadError",

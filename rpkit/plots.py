@@ -13,11 +13,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
 
-from .errors import FrameError
-from .frames import RewindDiff, chats, parse_pairs, tree_order, turns
-from .frames import affinity as affinity_frame
+from .extras import require
+
+require("notebook", "matplotlib", part=__name__)
+
+from matplotlib.axes import Axes  # noqa: E402
+
+from .errors import FrameError  # noqa: E402
+from .frames import RewindDiff, chats, parse_pairs, tree_order, turns  # noqa: E402
+from .frames import affinity as affinity_frame  # noqa: E402
 
 X_AXES = {
     "turn": ("turn", "turn (visible turns so far, all chats)"),

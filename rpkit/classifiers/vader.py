@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..extras import require
 from .judgement import Judgement, TurnInput
 
 
@@ -13,6 +14,7 @@ class VaderClassifier:
     def __init__(
         self, *, scale: float = 1.0, neutral: float = 0.05, memory_threshold: float = 0.9
     ) -> None:
+        require("classify", part="VaderClassifier")  # VADER is the [classify] extra
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
         self.scale = scale

@@ -15,8 +15,11 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
+from ..extras import require
 from .errors import *  # noqa: F403
 from .errors import __all__ as _error_names
+
+require("corpus", part=__name__)  # looks Dask up without importing it
 
 # Loaded on first use, so that ``rpkit --help`` does not import Dask.
 _LAZY = {

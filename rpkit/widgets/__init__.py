@@ -11,7 +11,11 @@ database unchanged when it refuses.
 
 from __future__ import annotations
 
-from .affinity_explorer import AffinityExplorer
-from .rewind_panel import RewindPanel
+from ..extras import require
+
+require("notebook", part=__name__)
+
+from .affinity_explorer import AffinityExplorer  # noqa: E402
+from .rewind_panel import RewindPanel  # noqa: E402
 
 __all__ = ["AffinityExplorer", "RewindPanel"]

@@ -34,6 +34,7 @@ LAYERS = [
             "rpkit.gcpause",
             "rpkit.dtypes",
             "rpkit.durable",
+            "rpkit.extras",
         ],
     ),
     ("store", ["rpkit.store"]),

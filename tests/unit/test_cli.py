@@ -121,11 +121,11 @@ def test_chat_rewind_undo_fork_and_the_tree(run, tmp_path):
         assert log_rows(conn) == before
         turn = conn.execute("SELECT MAX(id) FROM event_log WHERE kind = 'user_turn'").fetchone()[0]
     r = run("fork", "demo.db", "--turn", turn, "--title", "What if")
-    assert r.exit_code == 0 and r.output.startswith("chat 4: branched at turn")
+    assert r.exit_code == 0 and r.output.startswith("chat 4: forked at turn")
     r = run("info", "demo.db")
     lines = r.output.splitlines()
-    branch = next(line for line in lines if "What if" in line)
-    assert branch.startswith("  chat 4") and "(branch of chat" in branch
+    fork = next(line for line in lines if "What if" in line)
+    assert fork.startswith("  chat 4") and "(fork of chat" in fork
 
 
 def test_undo_refusal_and_fork_refusal_change_nothing(run, tmp_path):

@@ -1,20 +1,16 @@
-"""The ``rpkit`` command: each subcommand opens the history and calls one library function."""
+"""``rpkit demo|info|events|preview|rewind|undo|fork|snapshots|restore|verify``: one history."""
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import click
 import pandas as pd
 
-from . import frames
-from .classifiers import classify
-from .demo import build_demo, dump_events
-from .display import counted
-from .errors import RpkitError
-from .importers import FORMATS, Format, detect_format, import_file
-from .operations import (
+from .. import frames
+from ..demo import build_demo, dump_events
+from ..display import counted
+from ..operations import (
     compute_rewind_preview,
     execute_rewind,
     fork_chat,
@@ -27,46 +23,11 @@ from .operations import (
     undo_rewind,
     verify,
 )
-from .store import head_id, require_history
+from ..store import head_id
+from .common import DATA_DIR, DB, data_dir_of, existing, friendly
 
 
-def _friendly(fn):
-    """Turn an RpkitError into a one-line message and exit status 1."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except RpkitError as exc:
-            raise click.ClickException(str(exc)) from exc
-
-    return wrapper
-
-
-def _data_dir(db: Path, data_dir: Path | None) -> Path:
-    return data_dir if data_dir is not None else db.resolve().parent
-
-
-DB = click.argument("db", type=click.Path(dir_okay=True, path_type=Path))
-DATA_DIR = click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Folder whose snapshots/ holds the snapshots (default: the history's folder).",
-)
-
-
-def _existing(db: Path) -> Path:
-    return require_history(db)
-
-
-@click.group()
-@click.version_option(package_name="rpkit")
-def main() -> None:
-    """Explore, rewind and verify event-sourced chat histories (one SQLite file each)."""
-
-
-@main.command()
+@click.command()
 @DB
 @click.option("--events", default=400, show_default=True, help="Approximate number of events.")
 @click.option("--seed", default=7, show_default=True, help="Random seed (same seed, same log).")
@@ -78,7 +39,7 @@ def main() -> None:
     default=None,
     help="Also write the log as JSON lines to this file.",
 )
-@_friendly
+@friendly
 def demo(db: Path, events: int, seed: int, chats: int, force: bool, dump: Path | None) -> None:
     """Create a deterministic demo history in DB."""
     build_demo(db, events=events, seed=seed, chats=chats, force=force)
@@ -89,12 +50,12 @@ def demo(db: Path, events: int, seed: int, chats: int, force: bool, dump: Path |
     click.echo(f"wrote {counted(count, 'event')} to {db}")
 
 
-@main.command()
+@click.command()
 @DB
-@_friendly
+@friendly
 def info(db: Path) -> None:
     """Summarise a history: events, chats, projection."""
-    with open_db(_existing(db)) as conn:
+    with open_db(existing(db)) as conn:
         about, chats = frames.summary(conn), frames.chats(conn)
     click.echo(f"history      {db}")
     click.echo(
@@ -105,24 +66,24 @@ def info(db: Path) -> None:
     for chat_id in frames.tree_order(chats):
         c = tree.loc[chat_id]
         where = "" if pd.isna(c.parent_chat_id) else (
-            f"  (branch of chat {c.parent_chat_id} at turn {c.fork_position})"
+            f"  (fork of chat {c.parent_chat_id} at turn {c.fork_position})"
         )  # fmt: skip
         indent = "  " * int(c.depth)
         click.echo(f"{indent}chat {chat_id:<7} {c.turns:>5} turns  {c.title}{where}")
 
 
-@main.command()
+@click.command()
 @DB
 @click.option("--chat", "chat_id", type=int, default=None, help="Only this chat.")
 @click.option("--kind", default=None, help="Only this kind of event.")
 @click.option("--all", "include_retired", is_flag=True, help="Include retired events.")
 @click.option("--limit", default=50, show_default=True, help="Show the newest N (0: all).")
-@_friendly
+@friendly
 def events(
     db: Path, chat_id: int | None, kind: str | None, include_retired: bool, limit: int
 ) -> None:
     """List events, newest last."""
-    with open_db(_existing(db)) as conn:
+    with open_db(existing(db)) as conn:
         frame = frames.events(
             conn, include_retired=include_retired, chat_id=chat_id, kind=kind, newest=limit or None
         )
@@ -180,27 +141,27 @@ CHAT = click.option(
 )
 
 
-@main.command()
+@click.command()
 @DB
 @click.argument("after_event_id", type=int, required=False)
 @click.option("--turn", type=int, default=None, help="'Rewind to here' on this turn instead.")
 @CHAT
-@_friendly
+@friendly
 def preview(db: Path, after_event_id: int | None, turn: int | None, chat_id: int | None) -> None:
     """Show what a rewind to AFTER_EVENT_ID would remove and bring back."""
-    with open_db(_existing(db)) as conn:
+    with open_db(existing(db)) as conn:
         target = _target(conn, after_event_id, turn)
         _echo_preview(compute_rewind_preview(conn, target, chat_id=chat_id))
 
 
-@main.command(name="rewind")
+@click.command(name="rewind")
 @DB
 @click.argument("after_event_id", type=int, required=False)
 @click.option("--turn", type=int, default=None, help="'Rewind to here' on this turn instead.")
 @CHAT
 @DATA_DIR
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@_friendly
+@friendly
 def rewind_cmd(
     db: Path,
     after_event_id: int | None,
@@ -210,7 +171,7 @@ def rewind_cmd(
     yes: bool,
 ) -> None:
     """Delete the events after AFTER_EVENT_ID, of one chat or all (snapshotted first)."""
-    with open_db(_existing(db)) as conn:
+    with open_db(existing(db)) as conn:
         target = _target(conn, after_event_id, turn)
         seen = compute_rewind_preview(conn, target, chat_id=chat_id)
     _echo_preview(seen)
@@ -218,7 +179,7 @@ def rewind_cmd(
         click.confirm("Rewind?", abort=True)
     snap = execute_rewind(
         db_path=db,
-        data_dir=_data_dir(db, data_dir),
+        data_dir=data_dir_of(db, data_dir),
         after_event_id=target,
         chat_id=chat_id,
         expected_preview=seen,
@@ -227,39 +188,39 @@ def rewind_cmd(
     click.echo(f"undo with: rpkit undo {db} {snap}")
 
 
-@main.command()
+@click.command()
 @DB
 @click.argument("snapshot_path", metavar="SNAPSHOT", type=click.Path(path_type=Path))
 @DATA_DIR
-@_friendly
+@friendly
 def undo(db: Path, snapshot_path: Path, data_dir: Path | None) -> None:
     """Put back what the rewind that took SNAPSHOT removed, keeping what came since."""
-    undo_rewind(db_path=_existing(db), data_dir=_data_dir(db, data_dir), snapshot=snapshot_path)
+    undo_rewind(db_path=existing(db), data_dir=data_dir_of(db, data_dir), snapshot=snapshot_path)
     click.echo(f"put back what the rewind of {snapshot_path} removed")
 
 
-@main.command()
+@click.command()
 @DB
-@click.option("--turn", type=int, required=True, help="Branch at this turn (live or retired).")
+@click.option("--turn", type=int, required=True, help="Fork at this turn (live or retired).")
 @click.option("--title", default=None, help="The new chat's title.")
-@_friendly
+@friendly
 def fork(db: Path, turn: int, title: str | None) -> None:
-    """Branch a new chat from a turn: it reads as the turn's chat, up to that turn."""
-    with open_db(_existing(db)) as conn:
+    """Fork a new chat from a turn: it reads as the turn's chat, up to that turn."""
+    with open_db(existing(db)) as conn:
         chat = fork_chat(conn, turn, title=title)
         turns = conn.execute("SELECT turn_count FROM chat_state WHERE chat_id = ?", (chat,))
-        click.echo(f"chat {chat}: branched at turn {turn}, {counted(turns.fetchone()[0], 'turn')}")
+        click.echo(f"chat {chat}: forked at turn {turn}, {counted(turns.fetchone()[0], 'turn')}")
 
 
-@main.command()
+@click.command()
 @click.argument("db", type=click.Path(path_type=Path), required=False)
 @DATA_DIR
-@_friendly
+@friendly
 def snapshots(db: Path | None, data_dir: Path | None) -> None:
     """List the snapshots of DB (or of --data-dir)."""
     if db is None and data_dir is None:
         raise click.UsageError("give DB or --data-dir")
-    frame = list_snapshots(_data_dir(db, data_dir) if db is not None else data_dir)
+    frame = list_snapshots(data_dir_of(db, data_dir) if db is not None else data_dir)
     if frame.empty:
         click.echo("no snapshots")
         return
@@ -270,18 +231,18 @@ def snapshots(db: Path | None, data_dir: Path | None) -> None:
         )
 
 
-@main.command()
+@click.command()
 @DB
 @click.argument("snapshot_path", metavar="SNAPSHOT", type=click.Path(path_type=Path))
 @DATA_DIR
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@_friendly
+@friendly
 def restore(db: Path, snapshot_path: Path, data_dir: Path | None, yes: bool) -> None:
     """Replace DB's content with SNAPSHOT (the current state is snapshotted first)."""
-    _existing(db)
+    existing(db)
     if not yes:
         # Check the snapshot before asking, so nobody confirms a restore that cannot run.
-        found = resolve_snapshot(_data_dir(db, data_dir), snapshot_path)
+        found = resolve_snapshot(data_dir_of(db, data_dir), snapshot_path)
         meta = read_snapshot_meta(found, check=True)
         click.echo(
             f"{found.name}: {meta['kind']} snapshot, {counted(meta['events'], 'event')}, "
@@ -289,130 +250,18 @@ def restore(db: Path, snapshot_path: Path, data_dir: Path | None, yes: bool) -> 
         )
         click.confirm(f"Replace the content of {db} with it?", abort=True)
     before = restore_snapshot(
-        db_path=_existing(db), data_dir=_data_dir(db, data_dir), snapshot=snapshot_path
+        db_path=existing(db), data_dir=data_dir_of(db, data_dir), snapshot=snapshot_path
     )
     click.echo(f"restored {snapshot_path}; the replaced state is in {before}")
 
 
-@main.command(name="verify")
+@click.command(name="verify")
 @DB
-@_friendly
+@friendly
 def verify_cmd(db: Path) -> None:
     """Rebuild the projection in a scratch database and compare it with the live tables."""
-    with open_db(_existing(db)) as conn:
+    with open_db(existing(db)) as conn:
         report = verify(conn)
     click.echo(repr(report))
     if not report.ok:
         raise SystemExit(1)
-
-
-# -- importing exports and deriving affinity ----------------------------------
-
-
-class _ImportGroup(click.Group):
-    """``rpkit import FORMAT PATH DB`` (a command per ``FORMATS`` entry), or ``PATH DB`` to detect.
-
-    The format commands are made from the declarations when asked for, so a
-    format registered with ``register_format`` is a command too.
-    """
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return [*FORMATS, *super().list_commands(ctx)]
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name in FORMATS:
-            return _import_command(FORMATS[name])
-        return super().get_command(ctx, name)
-
-    def resolve_command(self, ctx: click.Context, args: list[str]):
-        positional = [a for a in args if not a.startswith("-")]
-        if args and args[0] in FORMATS and len(positional) == 2 and Path(args[0]).exists():
-            return "detect", self.commands["detect"], args  # a folder named like a format
-        if args and args[0] not in self.list_commands(ctx) and not args[0].startswith("-"):
-            if len(positional) >= 3:
-                raise click.UsageError(
-                    f"unknown export format {args[0]!r}; use one of: "
-                    f"{', '.join(FORMATS)}, or leave it out to detect it"
-                )
-            return "detect", self.commands["detect"], args
-        return super().resolve_command(ctx, args)
-
-
-def _list_formats(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    if not value or ctx.resilient_parsing:
-        return
-    for f in FORMATS.values():
-        how = ", streamed" if f.streams else ""
-        click.echo(f"{f.name:<12} {f.title}: {f.help}{how}")
-        if f.example:
-            click.echo(f"{'':<12} e.g. {f.example}")
-    ctx.exit()
-
-
-@main.group(name="import", cls=_ImportGroup, subcommand_metavar="[FORMAT] PATH DB")
-@click.option(
-    "--list-formats",
-    is_flag=True,
-    expose_value=False,
-    is_eager=True,
-    callback=_list_formats,
-    help="List the formats, each with one example record, and exit.",
-)
-def import_group() -> None:
-    """Import another app's chat export into DB (created if missing).
-
-    `rpkit import PATH DB` detects the format and says what it took the file for;
-    `rpkit import FORMAT PATH DB` names it.
-    """
-
-
-SKIP_BAD = click.option(
-    "--skip-bad",
-    is_flag=True,
-    help="Skip malformed records (listed in the report) instead of refusing.",
-)
-
-
-def _import_command(fmt: Format) -> click.Command:
-    @click.command(name=fmt.name, help=f"Import {fmt.help} from PATH into DB.")
-    @click.argument("path", type=click.Path(path_type=Path))
-    @DB
-    @SKIP_BAD
-    @_friendly
-    def command(path: Path, db: Path, skip_bad: bool) -> None:
-        click.echo(repr(import_file(db, fmt.name, path, skip_bad=skip_bad)))
-
-    return command
-
-
-@import_group.command(name="detect", hidden=True)
-@click.argument("path", type=click.Path(path_type=Path))
-@DB
-@SKIP_BAD
-@_friendly
-def import_detected(path: Path, db: Path, skip_bad: bool) -> None:
-    """Import PATH into DB, detecting its format (`rpkit import PATH DB`)."""
-    fmt = detect_format(path)
-    click.echo(f"{path.name}: detected {fmt} ({FORMATS[fmt].help})")
-    click.echo(repr(import_file(db, fmt, path, skip_bad=skip_bad)))
-
-
-@main.command(name="classify")
-@DB
-@click.option("--retry-failed", is_flag=True, help="Ask again about turns whose classifier failed.")
-@_friendly
-def classify_cmd(db: Path, retry_failed: bool) -> None:
-    """Derive affinity (VADER, offline) for every visible turn of DB that has none yet."""
-    with open_db(_existing(db)) as conn:
-        click.echo(repr(classify(conn, retry_failed=retry_failed)))
-
-
-# -- corpus (rpkit.corpus): its commands live in rpkit.corpus.cli ------------------------
-
-from .corpus.cli import corpus_group  # noqa: E402
-
-main.add_command(corpus_group)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
