@@ -2,7 +2,7 @@
 
 For each size, a demo history is built once through the public API (cached in
 ``benchmarks/.cache/``), copied into a scratch folder, projected once (so every
-size starts from the same kind of file: undo entries for the newest events,
+size starts from the same kind of file: rollback entries for the newest events,
 no free pages), and then each operation and its baseline run side by side,
 ``--repeat`` times, interleaved, each run in its own process on its own copy.
 The table shows medians and the ratios the issue's targets are about; the JSON
@@ -129,7 +129,7 @@ def prepare(cached: Path, workdir: Path) -> dict[str, Any]:
             "retired_events": conn.execute(
                 "SELECT COUNT(*) FROM event_log WHERE superseded_by IS NOT NULL"
             ).fetchone()[0],
-            "undo_entries": conn.execute("SELECT COUNT(*) FROM projection_undo").fetchone()[0],
+            "rollback_entries": conn.execute("SELECT COUNT(*) FROM projection_undo").fetchone()[0],
         }
     finally:
         conn.close()

@@ -37,7 +37,7 @@ def table(result: dict[str, Any], comparisons: list[tuple[str, str, str]]) -> st
         m = size["measurements"]
         lines.append(
             f"\n{size['events']:,} events (head {size['head_event_id']:,}, "
-            f"{size['db_mb']} MB, {size['undo_entries']:,} undo entries)"
+            f"{size['db_mb']} MB, {size['rollback_entries']:,} rollback entries)"
         )
         lines.append(
             f"{'measurement':<20} {'median':>10} {'baseline':<20} {'median':>10} "

@@ -24,6 +24,7 @@ import pandas as pd  # noqa: E402
 
 from .display import counted  # noqa: E402
 from .errors import RpkitError  # noqa: E402
+from .operations import data_dir_of  # noqa: E402
 from .widgets import AffinityExplorer, RewindPanel  # noqa: E402
 
 __all__ = ["HistoryApp", "TranscriptView", "from_environment"]
@@ -96,7 +97,7 @@ class HistoryApp(widgets.VBox):
         self, db_path: str | PathLike[str], data_dir: str | PathLike[str] | None = None
     ) -> None:
         self.db_path = Path(db_path)
-        self.data_dir = Path(data_dir) if data_dir is not None else self.db_path.parent
+        self.data_dir = data_dir_of(self.db_path, data_dir)
         self.rewind = RewindPanel(self.db_path, self.data_dir)
         self.rewind.add_class("rpkit-rewind")
         self.transcript = TranscriptView()
@@ -106,9 +107,9 @@ class HistoryApp(widgets.VBox):
             "<p style='margin:0 0 8px 0'>Pick a chat and read it. To rewind it to a turn: pick "
             "the turn, press <b>Preview</b> to see what would go, tick the box, press "
             "<b>Rewind</b> (this chat, or every chat). A snapshot is taken first, and "
-            "<b>Undo last rewind</b> puts back what it removed. <b>Branch from here</b> starts "
+            "<b>Undo last rewind</b> puts back what it removed. <b>Fork from here</b> starts "
             "a new chat from the picked turn. Tick <i>show retired turns</i> to rewind to, or "
-            "branch from, before an edit.</p>"
+            "fork from, before an edit.</p>"
         )
         try:
             self.explorer = AffinityExplorer(self.db_path)
@@ -137,7 +138,7 @@ class HistoryApp(widgets.VBox):
         self.rewind.turn.observe(lambda _change: self._show_transcript(), names="options")
         self.rewind.rewind_button.on_click(self._after_change)
         self.rewind.undo_button.on_click(self._after_change)
-        self.rewind.branch_button.on_click(self._after_change)
+        self.rewind.fork_button.on_click(self._after_change)
         # no empty picture before the first preview
         self.rewind.chart.observe(lambda _change: self._show_chart(), names="value")
         self._show_chart()

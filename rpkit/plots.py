@@ -259,10 +259,10 @@ def chat_tree(
 ) -> Axes:
     """Draw a history's chats as a tree along the transcript position; return the Axes.
 
-    A chat is a horizontal line of its turns; a branch starts below its parent at
+    A chat is a horizontal line of its turns; a fork starts below its parent at
     the place it was forked at, joined to it by a slanted line. Each retired
     alternative (an edit, a regeneration, a hide, an imported swipe) is a short
-    side shoot at its turn, so one sees where the story branched.
+    side shoot at its turn, so one sees where the story forked.
     """
     tree = chats(conn)
     if tree.empty:
@@ -309,20 +309,20 @@ def chat_tree(
     return ax
 
 
-def branch_affinity(
+def compare_affinity(
     frame: pd.DataFrame, *, ax: Axes | None = None, pairs: Any = None, title: str | None = None
 ) -> Axes:
-    """Affinity along each branch (``frames.branch_affinity``), by transcript place.
+    """Affinity along each chat (``frames.compare_affinity``), by transcript place.
 
     One step line per chat and pair: the colour is the chat, the line style the
-    pair. Where branches share their turns their lines coincide, so each later
+    pair. Where chats share their turns their lines coincide, so each later
     chat is drawn thinner, on top of the one before.
     """
     missing = {"chat_id", "position", "pair", "affinity"} - set(frame.columns)
     if missing:
         raise FrameError(
             f"the frame has no column(s) {sorted(missing)}; pass "
-            "rpkit.frames.branch_affinity(conn, [a, b])"
+            "rpkit.frames.compare_affinity(conn, [a, b])"
         )
     known = sorted(str(p) for p in pd.unique(frame["pair"].astype(object)))
     shown = known if pairs is None else parse_pairs(pairs, known)
@@ -337,11 +337,11 @@ def branch_affinity(
                     rows["affinity"].to_numpy(dtype=np.float64), where="post",
                     color=colors[i % len(colors)], linestyle=dashes[j % len(dashes)],
                     linewidth=max(1.2, 3.4 - 1.1 * i), alpha=0.85,
-                    label=f"chat {chat}: {label}", gid="branch")  # fmt: skip
+                    label=f"chat {chat}: {label}", gid="compare")  # fmt: skip
     ax.axhline(0.0, color="0.8", linewidth=0.8, label="_zero")
     ax.set_xlabel("place in the transcript (turn)")
-    ax.set_ylabel("affinity along the branch")
-    ax.set_title(title or "Affinity along each branch")
+    ax.set_ylabel("affinity along the chat")
+    ax.set_title(title or "Affinity along each chat")
     _literal(ax.legend(fontsize="small", frameon=False, loc="best").get_texts())
     ax.grid(True, axis="y", alpha=0.3)
     return ax

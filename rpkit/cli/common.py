@@ -24,10 +24,6 @@ def friendly(fn):
     return wrapper
 
 
-def data_dir_of(db: Path, data_dir: Path | None) -> Path:
-    return data_dir if data_dir is not None else db.resolve().parent
-
-
 DB = click.argument("db", type=click.Path(dir_okay=True, path_type=Path))
 DATA_DIR = click.option(
     "--data-dir",

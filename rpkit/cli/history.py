@@ -12,6 +12,7 @@ from ..demo import build_demo, dump_events
 from ..display import counted
 from ..operations import (
     compute_rewind_preview,
+    data_dir_of,
     execute_rewind,
     fork_chat,
     list_snapshots,
@@ -24,7 +25,7 @@ from ..operations import (
     verify,
 )
 from ..store import head_id
-from .common import DATA_DIR, DB, data_dir_of, existing, friendly
+from .common import DATA_DIR, DB, existing, friendly
 
 
 @click.command()

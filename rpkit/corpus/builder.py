@@ -26,7 +26,7 @@ from .. import importers
 from ..classifiers import classify as classify_history
 from ..display import counted
 from ..durable import fsync_dir
-from ..operations.history import open_db
+from ..operations import open_db
 from .dataset import (
     check_out,
     list_histories,

@@ -19,9 +19,8 @@ import pandas as pd
 
 from .. import frames
 from ..display import counted
-from ..operations.history import open_db
-from ..operations.timetravel import table_frame
-from ..store import PROJECTED, atomic
+from ..operations import open_db
+from ..store import atomic
 from .dataset import (
     TABLES,
     check_out,
@@ -34,48 +33,20 @@ from .engine import run_tasks
 from .errors import HistoryNameError, SourceError
 
 PathArg = str | PathLike[str]
-CHAT_COLUMNS = [
-    "chat_id",
-    "title",
-    "created_event_id",
-    "created_at",
-    "turn_count",
-    "last_event_id",
-    "last_speaker",
-    "current_scene_id",
-]
-
-
-def chats_frame(conn: Any) -> pd.DataFrame:
-    """One row per chat: the ``chats`` table and its ``chat_state``, by ``chat_id``."""
-    state = {  # as current_state(conn) has them, without building the other tables
-        name: table_frame(
-            name,
-            conn.execute(
-                f"SELECT {', '.join(PROJECTED[name].column_names)} FROM {name}"
-            ).fetchall(),
-        )
-        for name in ("chats", "chat_state")
-    }
-    chats = state["chats"].rename(columns={"id": "chat_id"})
-    merged = chats.merge(state["chat_state"], on="chat_id", how="left", sort=True)
-    extra = [c for c in merged.columns if c not in CHAT_COLUMNS]
-    return merged[[c for c in CHAT_COLUMNS if c in merged.columns] + extra].reset_index(drop=True)
-
-
 def history_frames(conn: Any) -> dict[str, pd.DataFrame]:
     """A history's four corpus tables as pandas frames, read in one transaction.
 
     ``events`` is ``frames.events(conn, include_retired=True)`` (retired events
     kept and flagged), ``turns`` is ``frames.transcripts`` (every chat's ``frames.turns``),
-    ``affinity`` is ``frames.affinity(conn)`` and ``chats`` is ``chats_frame``.
+    ``affinity`` is ``frames.affinity(conn)`` and ``chats`` is ``frames.chats(conn)``
+    (the same columns, lineage and turn counts included).
     """
     with atomic(conn, write=False):
         return {
             "events": frames.events(conn, include_retired=True),
             "turns": frames.transcripts(conn),
             "affinity": frames.affinity(conn),
-            "chats": chats_frame(conn),
+            "chats": frames.chats(conn),
         }
 
 

@@ -7,11 +7,11 @@ the database.
 
 from __future__ import annotations
 
+from .affinity import AFFINITY_COLUMNS, ARROW, affinity, final_affinity, pair_label, parse_pairs
+from .chats import CHAT_COLUMNS, chats, compare_affinity, compare_transcripts, tree_order
 from .event_table import EVENT_COLUMNS, RENAMED, events
-from .lineage import CHAT_COLUMNS, branch_affinity, chats, compare_transcripts, tree_order
 from .overview import HistorySummary, summary
 from .rewind import RewindDiff, RewindPreview, rewind_diff, rewind_preview
-from .timeline import AFFINITY_COLUMNS, ARROW, affinity, final_affinity, pair_label, parse_pairs
 from .transcript import TURN_COLUMNS, transcripts, turns
 
 __all__ = [
@@ -25,7 +25,7 @@ __all__ = [
     "RewindDiff",
     "RewindPreview",
     "affinity",
-    "branch_affinity",
+    "compare_affinity",
     "chats",
     "compare_transcripts",
     "events",

@@ -21,9 +21,9 @@ from ..operations import (
     state_at,
 )
 from ..store import atomic, check_event_id, retired, retired_after
+from .affinity import pair_label
 from .columns import id_array, kind_categories
 from .event_table import event_rows
-from .timeline import pair_label
 
 
 def _chat_titles(conn: sqlite3.Connection) -> dict[int, str]:

@@ -12,7 +12,10 @@ Each reader module declares its ``FORMAT = Format(...)`` beside its ``read``;
   ``chat_files`` a file at a time, anything else a record at a time.
 
 Adding a format is one module (a reader and its declaration) and one
-``register_format`` call (``rpkit.importers`` makes it for the built-ins).
+``register_format`` call (``rpkit.importers`` makes it for the built-ins). A
+corpus build runs readers in worker processes: a format registered at run time
+is known there once its module is imported there too (at import of a package
+the workers load, or with a Dask worker plugin).
 """
 
 from __future__ import annotations

@@ -81,7 +81,7 @@ class Ref:
 class Summary:
     """The combined effect of many events of ``kinds``, applied at once.
 
-    A rebuild folds the part of the log it keeps no undo entries for with
+    A rebuild folds the part of the log it keeps no rollback entries for with
     ``apply(conn, tables, prefix, at)`` instead of event by event. It is valid
     while these kinds keep the effects it summarises and every other kind in
     that part of the log ``commutes`` (does not read what the summary writes).

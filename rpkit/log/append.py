@@ -104,7 +104,7 @@ def append_many(
     """Append ``(kind, payload, chat_id, cause_id, ts)`` events in order; return their ids.
 
     The log and tables end as after one ``append`` each, in one transaction, but
-    the changed rows and undo entries are written once (for classifiers and
+    the changed rows and rollback entries are written once (for classifiers and
     importers). Events that retire others go through ``append_replacing``.
     """
     ids: list[int] = []

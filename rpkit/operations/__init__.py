@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from .chat_rewind import removed_ids, state_after_chat_rewind
 from .fork import fork_chat, fork_rows
-from .history import open_db
+from .opening import open_db
 from .rewind import compute_rewind_preview, execute_rewind, rewind_point, rewind_points
 from .snapshot import (
+    data_dir_of,
     list_snapshots,
     read_snapshot_meta,
     resolve_snapshot,
@@ -22,6 +23,7 @@ __all__ = [
     "VerifyReport",
     "compute_rewind_preview",
     "current_state",
+    "data_dir_of",
     "diff_states",
     "execute_rewind",
     "fork_chat",

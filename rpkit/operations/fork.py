@@ -1,4 +1,4 @@
-"""Branch from here: a new chat that reads as its parent reads now, up to one turn's place.
+"""Fork from here: a new chat that reads as its parent reads now, up to one turn's place.
 
 The fork's turns are new events (same kind, text, speaker and time) whose
 payload names the turn they copy (``forked_from``). Forking at a retired turn
@@ -71,11 +71,11 @@ def fork_chat(
     title: str | None = None,
     ts: object = None,
 ) -> int:
-    """Branch a new chat from a turn (live or retired); return the new chat's id.
+    """Fork a new chat from a turn (live or retired); return the new chat's id.
 
     The new chat reads as the turn's chat reads now up to and including the
     turn's place, with the turn itself at that place. ``title`` defaults to the
-    parent's title with the place it branched at; ``ts`` is the time of the new
+    parent's title with the place it forked at; ``ts`` is the time of the new
     chat's ``chat_created`` (default: now); the copies keep their turns' times.
     """
     if title is not None and not isinstance(title, str):
@@ -102,7 +102,7 @@ def fork_chat(
             {
                 "title": title
                 if title is not None
-                else f"{parent['title']} (branch at turn {len(copied)})",
+                else f"{parent['title']} (fork at turn {len(copied)})",
                 "bot_ids": parent["bot_ids"],
                 "parent_chat_id": ev.chat_id,
                 "forked_from_event_id": ev.id,

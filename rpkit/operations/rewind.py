@@ -19,8 +19,8 @@ from ..log import get_turn
 from ..projection import reproject_from, rollback_point
 from ..store import atomic, check_event_id, head_id, require_history, retired, retired_after
 from .chat_rewind import chat_preview, check_chat_point, cut_chat, scope_fingerprint
-from .history import open_db
-from .snapshot import snapshot_dir, take_snapshot
+from .opening import open_db
+from .snapshot import data_dir_of, snapshot_dir, take_snapshot
 
 
 def compute_rewind_preview(
@@ -83,7 +83,7 @@ def compute_rewind_preview(
 def execute_rewind(
     *,
     db_path: str | PathLike[str],
-    data_dir: str | PathLike[str],
+    data_dir: str | PathLike[str] | None = None,
     after_event_id: int,
     chat_id: int | None = None,
     expected_preview: dict[str, Any] | None = None,
@@ -96,8 +96,10 @@ def execute_rewind(
     the rest of the log stays, with its ids. Pass the preview the user confirmed
     as ``expected_preview`` and the rewind refuses (StalePreviewError) if the
     history changed since. ``undo_rewind`` with the returned snapshot puts back
-    what the rewind removed.
+    what the rewind removed. The snapshot goes to ``data_dir/snapshots/``
+    (``data_dir`` defaults to the history's folder).
     """
+    data_dir = data_dir_of(db_path, data_dir)
     snapshot_dir(data_dir)  # refuse an unusable folder before taking any lock
     with open_db(require_history(db_path)) as conn, atomic(conn):
         n = _confirmed_point(conn, after_event_id, chat_id, expected_preview)

@@ -32,11 +32,16 @@ from ..errors import InvalidSnapshotError, SnapshotDirError, SnapshotError
 from ..projection import rebuild
 from ..store import BUSY_TIMEOUT_S, atomic, db_path_of, head_id, require_history, schema
 from ..store.schema import ensure_tables
-from .history import open_db
+from .opening import open_db
 
 SUFFIX = ".sqlite"
 _KIND = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _META_KEYS = ("kind", "taken_at", "source", "max_event_id", "events")
+
+
+def data_dir_of(db_path: str | PathLike[str], data_dir: str | PathLike[str] | None = None) -> Path:
+    """The folder whose ``snapshots/`` holds a history's snapshots: ``data_dir``, else its own."""
+    return Path(data_dir) if data_dir is not None else Path(db_path).resolve().parent
 
 
 def snapshot_dir(data_dir: str | PathLike[str]) -> Path:
@@ -129,12 +134,13 @@ def _unlink_partial(tmp: Path) -> None:
 def take_snapshot(
     conn: sqlite3.Connection,
     *,
-    data_dir: str | PathLike[str],
+    data_dir: str | PathLike[str] | None = None,
     kind: str,
     describe: dict[str, object] | None = None,
 ) -> Path:
     """Write a complete copy of the committed history into ``data_dir/snapshots/``.
 
+    ``data_dir`` defaults to the history's folder.
     Writes made on ``conn`` but not yet committed are not in the copy.
     ``describe`` adds values to the copy's description (a rewind records what
     it removes, for ``undo_rewind``).
@@ -143,9 +149,9 @@ def take_snapshot(
         raise SnapshotError(
             f"snapshot kind {kind!r} must be 1-40 letters, digits, '-' or '_' (e.g. 'manual')"
         )
-    folder = snapshot_dir(data_dir)
-    _remove_dead_partials(folder)
     source = db_path_of(conn)
+    folder = snapshot_dir(data_dir_of(source, data_dir))
+    _remove_dead_partials(folder)
     now = datetime.now(UTC)
     stem = f"{kind}-{now.strftime('%Y%m%dT%H%M%S%fZ')}"
     tmp = folder / f".{stem}.{os.getpid()}.partial"
@@ -278,9 +284,18 @@ def _check_tables(ro: sqlite3.Connection, path: Path) -> None:
             )
 
 
-def list_snapshots(data_dir: str | PathLike[str]) -> pd.DataFrame:
-    """One row per snapshot in ``data_dir/snapshots``, oldest first."""
-    folder = Path(data_dir) / "snapshots"
+def list_snapshots(
+    data_dir: str | PathLike[str] | None = None, *, db_path: str | PathLike[str] | None = None
+) -> pd.DataFrame:
+    """One row per snapshot in ``data_dir/snapshots``, oldest first.
+
+    Name the folder (``data_dir``) or the history (``db_path``: its folder).
+    """
+    if data_dir is None and db_path is None:
+        raise SnapshotError(
+            "list_snapshots needs the folder or the history: pass data_dir= or db_path="
+        )
+    folder = data_dir_of(db_path or ".", data_dir) / "snapshots"
     rows = []
     for path in sorted(folder.glob(f"*{SUFFIX}")) if folder.is_dir() else []:
         if path.name.startswith("."):
@@ -314,14 +329,19 @@ def _tables(conn: sqlite3.Connection, database: str) -> set[str]:
 
 
 def restore_snapshot(
-    *, db_path: str | PathLike[str], data_dir: str | PathLike[str], snapshot: str | PathLike[str]
+    *,
+    db_path: str | PathLike[str],
+    data_dir: str | PathLike[str] | None = None,
+    snapshot: str | PathLike[str],
 ) -> Path:
     """Replace the history's content with ``snapshot``'s, atomically.
 
+    ``data_dir`` (default: the history's folder) holds ``snapshots/``.
     The snapshot is checked first (integrity, schema, that it is a snapshot); the
     current state is snapshotted before anything is replaced, and that snapshot's
-    path is returned so the restore itself can be undone.
+    path is returned so the state before the restore can be restored in turn.
     """
+    data_dir = data_dir_of(db_path, data_dir)
     path = resolve_snapshot(data_dir, snapshot)
     read_snapshot_meta(path, check=True)
     with open_db(require_history(db_path)) as conn:

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from ..dtypes import STRING, pandas_dtype
-from ..projection import MemorySink, fold, rollback_point, undo_entries
+from ..projection import MemorySink, fold, rollback_entries, rollback_point
 from ..store import PROJECTED, atomic, check_event_id, get_meta
 
 DIFF_COLUMNS = ["table", "key", "change", "column", "old", "new"]
@@ -47,7 +47,7 @@ def state_sink(conn: sqlite3.Connection, event_id: int) -> MemorySink:
     start = rollback_point(conn, event_id)
     if start > get_meta(conn, "undo_floor"):
         sink = MemorySink.load(conn)
-        sink.roll_back(undo_entries(conn, start))
+        sink.roll_back(rollback_entries(conn, start))
     else:
         sink, start = MemorySink(), 1
     fold(conn, sink, start, event_id, desc="time travel")

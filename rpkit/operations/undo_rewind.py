@@ -27,15 +27,15 @@ from ..kinds import KINDS
 from ..projection import reproject_from
 from ..store import atomic, get_meta, head_id, require_history, retired, schema
 from .chat_rewind import IDS, removed_ids, retired_by, scope_fingerprint
-from .history import open_db
-from .snapshot import read_snapshot_meta, resolve_snapshot
+from .opening import open_db
+from .snapshot import data_dir_of, read_snapshot_meta, resolve_snapshot
 
 _KEYS = ("rewind_chat_id", "rewind_after_event_id", "rewind_scope_events", "rewind_scope_head")
 
 
 def _whole_file(path: Path) -> str:
     return (
-        f"nothing was changed; restore_snapshot(db_path=..., data_dir=..., snapshot='{path.name}') "
+        f"nothing was changed; restore_snapshot(db_path=..., snapshot='{path.name}') "
         "puts the whole file back as it was before the rewind (and loses what was written since)"
     )
 
@@ -59,7 +59,7 @@ def _rewind_meta(conn: sqlite3.Connection, path: Path) -> dict[str, str]:
         raise ForeignSnapshotError(
             f"{path} is a snapshot of another history (history id {meta.get('history_id')}, "
             f"this one is {ours[0] if ours else None}); nothing was changed: pass a snapshot a "
-            "rewind of this history took (list_snapshots(data_dir) lists them)"
+            "rewind of this history took (list_snapshots(db_path=...) lists them)"
         )
     return meta
 
@@ -161,7 +161,10 @@ def _put_back(conn: sqlite3.Connection, path: Path) -> None:
 
 
 def undo_rewind(
-    *, db_path: str | PathLike[str], data_dir: str | PathLike[str], snapshot: str | PathLike[str]
+    *,
+    db_path: str | PathLike[str],
+    data_dir: str | PathLike[str] | None = None,
+    snapshot: str | PathLike[str],
 ) -> None:
     """Put back exactly what the rewind that took ``snapshot`` removed, in one transaction.
 
@@ -170,7 +173,7 @@ def undo_rewind(
     once the rewound chat (or, after a global rewind, the history) has moved
     on: ``restore_snapshot`` then restores the whole file instead.
     """
-    path = resolve_snapshot(data_dir, snapshot)
+    path = resolve_snapshot(data_dir_of(db_path, data_dir), snapshot)
     try:
         read_snapshot_meta(path)
     except InvalidSnapshotError as exc:

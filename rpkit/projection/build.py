@@ -4,7 +4,7 @@ The projected state is a pure function of the visible log (DESIGN §4). A full
 rebuild folds every visible event in memory and writes each table in bulk; an
 append, a catch-up or an edit folds only the new events through a write-back
 cache over the live tables; a rewind or an edit of an old turn first rolls the
-tables back with the undo log, then folds forward. ``rpkit_meta`` records
+tables back with the rollback log, then folds forward. ``rpkit_meta`` records
 ``projected_at`` (the log position the tables show) and ``undo_floor`` (rolling
 back to an event above it is possible).
 """
@@ -16,9 +16,16 @@ import sqlite3
 from ..store import atomic, check_event_id, get_meta, head_id, set_meta
 from ..store.schema import PROJECTED, ensure_tables
 from .fold import fold
+from .rollback import (
+    earliest,
+    prune_rollback,
+    rollback_entries,
+    rollback_floor_for,
+    rollback_point,
+    write_rollback,
+)
 from .sink import MemorySink, SqlSink, upsert
 from .tables import table_code
-from .undo import earliest, prune_undo, rollback_point, undo_entries, undo_floor_for, write_undo
 
 
 def _write_all(conn: sqlite3.Connection, sink: MemorySink) -> None:
@@ -34,12 +41,12 @@ def _write_all(conn: sqlite3.Connection, sink: MemorySink) -> None:
 
 def rebuild(conn: sqlite3.Connection, target: int) -> int:
     """Fold the whole log visible at ``target`` in memory and write it; return the count."""
-    floor = undo_floor_for(target)
+    floor = rollback_floor_for(target)
     sink = MemorySink(record_from=floor)
     n = fold(conn, sink, 1, target, desc="rebuilding projection")
     _write_all(conn, sink)
     conn.execute("DELETE FROM projection_undo")
-    write_undo(conn, sink.undo)
+    write_rollback(conn, sink.rollback)
     set_meta(conn, "undo_floor", floor)
     set_meta(conn, "projected_at", target)
     return n
@@ -49,7 +56,7 @@ def _roll_back(conn: sqlite3.Connection, start: int) -> None:
     """Put every row back as it was before event ``start`` wrote to it."""
     conn.execute("PRAGMA defer_foreign_keys = ON")
     ensure_tables(conn)
-    restored = list(earliest(undo_entries(conn, start)))
+    restored = list(earliest(rollback_entries(conn, start)))
     for name in reversed(PROJECTED):
         gone = [key for table, key, old in restored if table == name and old is None]
         if gone:
@@ -64,7 +71,7 @@ def _roll_back(conn: sqlite3.Connection, start: int) -> None:
 def reproject_from(conn: sqlite3.Connection, start: int, target: int) -> int:
     """Roll the tables back to just before ``start`` and fold forward to ``target``.
 
-    Falls back to a full rebuild when the undo log does not reach back to ``start``.
+    Falls back to a full rebuild when the rollback log does not reach back to ``start``.
     Returns the number of events folded.
     """
     if start <= get_meta(conn, "undo_floor"):
@@ -75,7 +82,7 @@ def reproject_from(conn: sqlite3.Connection, start: int, target: int) -> int:
     n = fold(conn, sink, start, target, desc="projecting")
     sink.flush()
     set_meta(conn, "projected_at", target)
-    prune_undo(conn, target)
+    prune_rollback(conn, target)
     return n
 
 

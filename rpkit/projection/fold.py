@@ -1,7 +1,7 @@
 """Folding visible events into a sink, each through its kind's effect.
 
-A fold from scratch in memory (a rebuild, ``state_at`` below the undo tail)
-folds the part of the log it keeps no undo entries for in bulk: the kinds a
+A fold from scratch in memory (a rebuild, ``state_at`` below the rollback tail)
+folds the part of the log it keeps no rollback entries for in bulk: the kinds a
 ``Summary`` stands for are summed by it, the others folded event by event.
 ``fold(..., summaries=False)`` folds every event through its effect; that is
 how ``verify`` checks the bulk path.

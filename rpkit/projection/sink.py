@@ -8,18 +8,18 @@ from typing import Any
 
 from ..gcpause import paused_gc
 from ..store.schema import PROJECTED, ensure_tables
+from .rollback import RollbackEntry, earliest, prune_if_due, write_rollback
 from .tables import all_codes, table_code
-from .undo import UndoEntry, earliest, prune_if_due, write_undo
 
 
 class MemorySink:
-    """Projected tables held in dicts; records undo entries for events past ``record_from``."""
+    """Projected tables held in dicts; records rollback entries for events past ``record_from``."""
 
     def __init__(self, record_from: int | None = None) -> None:
         self.codes = all_codes()
         self.key_of = {name: code.key_of for name, code in self.codes.items()}
         self.tables: dict[str, dict[tuple, dict[str, Any]]] = {t: {} for t in PROJECTED}
-        self.undo: list[UndoEntry] = []
+        self.rollback: list[RollbackEntry] = []
         self.record_from = record_from
         self.event_id = 0
 
@@ -31,7 +31,7 @@ class MemorySink:
         rows = self.tables[table]
         record_from = self.record_from
         if record_from is not None and self.event_id > record_from:
-            self.undo.append((self.event_id, table, key, rows.get(key)))
+            self.rollback.append((self.event_id, table, key, rows.get(key)))
         rows[key] = row
 
     def patch(self, table: str, key: tuple, changes: dict[str, Any]) -> None:
@@ -40,18 +40,18 @@ class MemorySink:
         if old is None:
             return
         if self.record_from is not None and self.event_id > self.record_from:
-            self.undo.append((self.event_id, table, key, old))
+            self.rollback.append((self.event_id, table, key, old))
             rows[key] = {**old, **changes}
-        else:  # no undo entry refers to the row (none is recorded before it): change it in place
+        else:  # no rollback entry refers to the row (none is recorded before it): change it in place
             old.update(changes)
 
     def is_empty(self) -> bool:
-        return not self.undo and not any(self.tables.values())
+        return not self.rollback and not any(self.tables.values())
 
     def clear(self) -> None:
         for rows in self.tables.values():
             rows.clear()
-        self.undo.clear()
+        self.rollback.clear()
 
     @classmethod
     def load(cls, conn: sqlite3.Connection) -> MemorySink:
@@ -68,7 +68,7 @@ class MemorySink:
         return sink
 
     def roll_back(self, entries: Iterable[tuple[str, tuple, dict[str, Any] | None]]) -> None:
-        """Apply the earliest undo entry of each row (undo entries in log order)."""
+        """Apply the earliest rollback entry of each row (rollback entries in log order)."""
         for table, key, old in earliest(entries):
             if old is None:
                 self.tables[table].pop(key, None)
@@ -77,7 +77,7 @@ class MemorySink:
 
 
 class SqlSink(MemorySink):
-    """A write-back cache over the live tables; ``flush`` writes rows and undo entries."""
+    """A write-back cache over the live tables; ``flush`` writes rows and rollback entries."""
 
     def __init__(self, conn: sqlite3.Connection, record: bool = True) -> None:
         super().__init__(record_from=0 if record else None)
@@ -97,7 +97,7 @@ class SqlSink(MemorySink):
 
     def put(self, table: str, row: dict[str, Any]) -> None:
         key = self.key_of[table](row)
-        self.get(table, key)  # load the old row so the undo entry is right
+        self.get(table, key)  # load the old row so the rollback entry is right
         super().put(table, row)
         self.dirty[table][key] = None
 
@@ -112,8 +112,8 @@ class SqlSink(MemorySink):
                 rows = self.tables[name]
                 upsert(self.conn, name, [rows[k] for k in keys])
                 keys.clear()
-        write_undo(self.conn, self.undo)
-        self.undo.clear()
+        write_rollback(self.conn, self.rollback)
+        self.rollback.clear()
         prune_if_due(self.conn, self.event_id)
 
 

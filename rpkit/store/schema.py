@@ -3,9 +3,10 @@
 ``event_log`` is the truth; the projected tables (``PROJECTED``) are derived from
 it and their names and columns are a contract with the app's other code.
 Version 3 adds the chats' lineage (``parent_chat_id``, ``forked_from_event_id``)
-and a ``history_id``. ``projection_undo`` keeps, for recent events, what each projection write
-replaced, so that a rewind or an edit rolls the projection back by the tail it
-undoes instead of replaying the whole log.
+and a ``history_id``. ``projection_undo`` is the rollback log: for recent events,
+what each projection write replaced, so that a rewind or an edit rolls the
+projection back by the tail it changes instead of replaying the whole log (the
+table and its ``undo_floor`` meta key keep the names that version 2 gave them).
 """
 
 from __future__ import annotations
@@ -177,7 +178,7 @@ CREATE TABLE event_log (
 
 META_DDL = "CREATE TABLE rpkit_meta (key TEXT PRIMARY KEY, value TEXT)"
 
-# Version 2: indexes for the visibility rule and causes, and the undo log.
+# Version 2: indexes for the visibility rule and causes, and the rollback log.
 V2_DDL = [
     "CREATE INDEX event_log_superseded_by ON event_log(superseded_by) "
     "WHERE superseded_by IS NOT NULL",
@@ -221,7 +222,7 @@ def create_v1(conn: sqlite3.Connection) -> None:
 def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
     for stmt in V2_DDL:
         conn.execute(stmt)
-    # No undo entries exist yet: nothing before the newest event can be rolled back.
+    # No rollback entries exist yet: nothing before the newest event can be rolled back.
     head = conn.execute("SELECT COALESCE(MAX(id), 0) FROM event_log").fetchone()[0]
     conn.execute(
         "INSERT OR REPLACE INTO rpkit_meta(key, value) VALUES ('undo_floor', ?)", (str(head),)

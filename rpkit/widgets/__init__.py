@@ -1,4 +1,4 @@
-"""ipywidgets panels: rewind a chat with a preview first, branch from a turn, explore affinity.
+"""ipywidgets panels: rewind a chat with a preview first, fork from a turn, explore affinity.
 
 The panels are thin: every button calls the same library function a notebook
 cell would (``rewind_point``, ``compute_rewind_preview``, ``execute_rewind``,

@@ -1,4 +1,4 @@
-"""The rewind panel: pick a chat and a turn, preview, confirm, rewind, undo, or branch."""
+"""The rewind panel: pick a chat and a turn, preview, confirm, rewind, undo, or fork."""
 
 from __future__ import annotations
 
@@ -15,13 +15,20 @@ from matplotlib.figure import Figure
 from .. import frames, plots
 from ..display import counted
 from ..errors import FrameError
-from ..operations import execute_rewind, fork_chat, open_db, rewind_point, undo_rewind
+from ..operations import (
+    data_dir_of,
+    execute_rewind,
+    fork_chat,
+    open_db,
+    rewind_point,
+    undo_rewind,
+)
 from ..store import require_history
 from .common import StatusMixin, guarded, png, turn_label
 
 
 class RewindPanel(StatusMixin, widgets.VBox):
-    """Pick a chat and a turn, preview "rewind to here", confirm, rewind, undo; or branch.
+    """Pick a chat and a turn, preview "rewind to here", confirm, rewind, undo; or fork.
 
     The turn list shows the live transcript; with **show retired turns** it also
     lists the turns that edits, regenerations and hides replaced, so a rewind can
@@ -30,7 +37,7 @@ class RewindPanel(StatusMixin, widgets.VBox):
     **Rewind** button stays disabled until a preview of the selected turn is
     shown and the confirmation box is ticked; **Undo last rewind** puts back what
     the rewind removed (``undo_rewind``), keeping what was written since in other
-    chats. **Branch from here** copies the chat up to the selected turn into a
+    chats. **Fork from here** copies the chat up to the selected turn into a
     new chat (``fork_chat``) and shows it. After a click, ``last_preview`` (the
     ``compute_rewind_preview`` dict that was shown), ``last_preview_frames``,
     ``last_diff``, ``last_snapshot`` (the rewind's snapshot), ``last_fork`` (the
@@ -38,9 +45,11 @@ class RewindPanel(StatusMixin, widgets.VBox):
     ``last_error`` hold the results.
     """
 
-    def __init__(self, db_path: str | PathLike[str], data_dir: str | PathLike[str]) -> None:
+    def __init__(
+        self, db_path: str | PathLike[str], data_dir: str | PathLike[str] | None = None
+    ) -> None:
         self.db_path = Path(db_path)
-        self.data_dir = Path(data_dir)
+        self.data_dir = data_dir_of(db_path, data_dir)
         self.status = ""
         self.last_error: Exception | None = None
         self.last_point: int | None = None
@@ -72,7 +81,7 @@ class RewindPanel(StatusMixin, widgets.VBox):
             description="Rewind",
         )
         self.preview_button = widgets.Button(description="Preview", icon="search")
-        self.branch_button = widgets.Button(description="Branch from here", icon="code-fork")
+        self.fork_button = widgets.Button(description="Fork from here", icon="code-fork")
         self.confirm = widgets.Checkbox(
             value=False,
             description="I have read the preview: delete those events",
@@ -92,7 +101,7 @@ class RewindPanel(StatusMixin, widgets.VBox):
             children=[
                 widgets.HBox([self.chat, self.show_retired]),
                 self.turn,
-                widgets.HBox([self.scope, self.branch_button]),
+                widgets.HBox([self.scope, self.fork_button]),
                 widgets.HBox([self.preview_button, self.confirm]),
                 widgets.HBox([self.rewind_button, self.undo_button]),
                 self.status_line,
@@ -103,7 +112,7 @@ class RewindPanel(StatusMixin, widgets.VBox):
         self.preview_button.on_click(self._on_preview)
         self.rewind_button.on_click(self._on_rewind)
         self.undo_button.on_click(self._on_undo)
-        self.branch_button.on_click(self._on_branch)
+        self.fork_button.on_click(self._on_fork)
         self.scope.observe(lambda _change: self._reset_preview(), names="value")
         self.chat.observe(self._on_chat, names="value")
         self.turn.observe(self._on_turn, names="value")
@@ -278,11 +287,11 @@ class RewindPanel(StatusMixin, widgets.VBox):
             "is kept)."
         )
 
-    @guarded("Branch")
-    def _on_branch(self, _button: widgets.Button | None = None) -> None:
+    @guarded("Fork")
+    def _on_fork(self, _button: widgets.Button | None = None) -> None:
         turn = self.turn.value
         if turn is None:
-            raise FrameError("no turn is selected; pick the turn to branch from first")
+            raise FrameError("no turn is selected; pick the turn to fork from first")
         place = self._selected_position()
         parent = self.chat.value
         with open_db(self.db_path) as conn:
@@ -290,7 +299,7 @@ class RewindPanel(StatusMixin, widgets.VBox):
         self.last_fork = new
         self._load(keep_chat=new)
         self._set_status(
-            f"Branched chat {new} from turn {place} of chat {parent}: it reads as chat "
+            f"Forked chat {new} from turn {place} of chat {parent}: it reads as chat "
             f"{parent} up to that turn and goes on from there."
         )
 

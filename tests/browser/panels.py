@@ -43,7 +43,7 @@ class RewindPanelPage:
         self.preview_button = button(root, "Preview")
         self.rewind_button = button(root, "Rewind")
         self.undo_button = button(root, "Undo last rewind")
-        self.branch_button = button(root, "Branch from here")
+        self.fork_button = button(root, "Fork from here")
         self.every_chat = button(root, "every chat")
         self.status_line = root.locator(":scope > .widget-html").first
         self.output = root.locator(".widget-output").first

@@ -5,7 +5,7 @@ of the demo history given by path, as ``make app DB=path`` does. The test reads
 the transcript, previews, is refused, rewinds and undoes, and checks the file
 after each step, the transcript and the affinity chart.
 
-Not here yet: "Branch from here" and a per-chat rewind scope (chats as a tree,
+Not here yet: "Fork from here" and a per-chat rewind scope (chats as a tree,
 DESIGN §11, is not built yet).
 """
 

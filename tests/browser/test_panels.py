@@ -5,7 +5,7 @@ history, runs it with Run All Cells, then picks, ticks and clicks in the page, a
 checks what the page shows and what the history file holds. The expected values
 come from the file itself (SQL and the public API), read before the clicks.
 
-Not here yet: "Branch from here" and a per-chat rewind scope; they come with chats
+Not here yet: "Fork from here" and a per-chat rewind scope; they come with chats
 as a tree (DESIGN §11), which the panels do not offer yet.
 """
 
@@ -144,11 +144,11 @@ def test_rewind_panel_preview_refuse_rewind_undo(lab, page, steps, scratch):
         assert panel.undo_button.is_disabled()
         steps.shot(page, "undone")
 
-        # Branch from here: a new chat appears in the picker, and it is shown
+        # Fork from here: a new chat appears in the picker, and it is shown
         chats = panel.chat_options()
         panel.pick_turn(position, retired=True)
-        panel.branch_button.click()
-        panel.wait_status(f"Branched chat {len(chats) + 1} from turn #{position} of chat {CHAT}")
+        panel.fork_button.click()
+        panel.wait_status(f"Forked chat {len(chats) + 1} from turn #{position} of chat {CHAT}")
         wait_for(
             "the new chat in the picker", lambda: len(panel.chat_options()) == len(chats) + 1, 30
         )

@@ -53,6 +53,8 @@ def test_each_history_reads_back_equal_to_its_frames(corpus_dir, histories, clie
         with rpkit.open_db(path) as conn:
             expected = history_frames(conn)
             assert expected["events"].equals(frames.events(conn, include_retired=True))
+            pd.testing.assert_frame_equal(expected["chats"], frames.chats(conn))
+        assert list(corpus.read("chats", path.stem).columns) == frames.CHAT_COLUMNS
         for table in TABLES:
             pd.testing.assert_frame_equal(corpus.read(table, path.stem), expected[table])
             part = corpus.frame(table).partitions[i].compute()

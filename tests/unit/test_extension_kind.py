@@ -31,8 +31,8 @@ def mood_set(sink, ev):
 @pytest.fixture(autouse=True)
 def short_undo_tail(monkeypatch):
     """Keep undo entries for the newest 40 events only, so rebuilds sum the rest in bulk."""
-    monkeypatch.setattr(rpkit.projection.undo, "UNDO_TAIL", 40)
-    monkeypatch.setattr(rpkit.projection.undo, "UNDO_TAIL_FRACTION", 0.1)
+    monkeypatch.setattr(rpkit.projection.rollback, "ROLLBACK_TAIL", 40)
+    monkeypatch.setattr(rpkit.projection.rollback, "ROLLBACK_TAIL_FRACTION", 0.1)
 
 
 @pytest.fixture

@@ -54,7 +54,7 @@ def test_a_fork_at_a_retired_turn_has_the_original_at_its_place(conn, chat):
     hidden = rpkit.fork_chat(conn, chat["u3"])
     assert [r[2] for r in reading(conn, hidden)] == ["u1", "b1", "u2", "b2 edited", "u3"]
     titles = dict(conn.execute("SELECT id, title FROM chats"))
-    assert titles[fork] == "what if" and titles[hidden] == "Road (branch at turn 5)"
+    assert titles[fork] == "what if" and titles[hidden] == "Road (fork at turn 5)"
 
 
 def test_copies_keep_kind_text_speaker_and_time_and_name_their_original(conn, chat):
@@ -67,7 +67,7 @@ def test_copies_keep_kind_text_speaker_and_time_and_name_their_original(conn, ch
         conn, conn.execute("SELECT MIN(id) FROM event_log WHERE chat_id = ?", (fork,)).fetchone()[0]
     )[0]
     assert created.payload == {
-        "title": "Road (branch at turn 7)",
+        "title": "Road (fork at turn 7)",
         "bot_ids": ["mira"],
         "parent_chat_id": 1,
         "forked_from_event_id": chat["b4"],
@@ -195,9 +195,9 @@ def test_compare_transcripts_starts_at_the_fork_point(conn, chat):
     assert side["text_b"].isna().tolist() == [False, False, True, True]
 
 
-def test_branch_affinity_follows_each_branch_alone(conn, chat):
+def test_compare_affinity_follows_each_branch_alone(conn, chat):
     fork = rpkit.fork_chat(conn, chat["b2"])  # b2's original: its edge (delta 2) is retired
-    aff = frames.branch_affinity(conn, [1, fork])
+    aff = frames.compare_affinity(conn, [1, fork])
     parent = aff[aff["chat_id"] == 1]
     branch = aff[aff["chat_id"] == fork]
     assert parent["delta"].tolist() == [1.0, 3.0, 4.0]  # b2 edited has no edge; b1, b3, b4

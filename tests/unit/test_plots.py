@@ -231,17 +231,17 @@ def test_chat_tree_on_given_axes_and_an_empty_history(forked, conn):
         plots.chat_tree(conn)
 
 
-def test_branch_affinity_chart_has_a_line_per_chat_and_pair(forked):
+def test_compare_affinity_chart_has_a_line_per_chat_and_pair(forked):
     path, fork, _ = forked
     with rpkit.open_db(path) as conn:
-        frame = frames.branch_affinity(conn, [3, fork])
-    ax = plots.branch_affinity(frame, pairs=["you → sable"])
-    lines = [line for line in ax.get_lines() if line.get_gid() == "branch"]
+        frame = frames.compare_affinity(conn, [3, fork])
+    ax = plots.compare_affinity(frame, pairs=["you → sable"])
+    lines = [line for line in ax.get_lines() if line.get_gid() == "compare"]
     assert [line.get_label() for line in lines] == [
         "chat 3: you → sable",
         f"chat {fork}: you → sable",
     ]
     last = frame[(frame["chat_id"] == 3) & (frame["pair"] == "you → sable")]["affinity"].iloc[-1]
     assert lines[0].get_ydata()[-1] == pytest.approx(last)
-    with pytest.raises(rpkit.FrameError, match="branch_affinity"):
-        plots.branch_affinity(frame.drop(columns=["pair"]))
+    with pytest.raises(rpkit.FrameError, match="compare_affinity"):
+        plots.compare_affinity(frame.drop(columns=["pair"]))

@@ -381,7 +381,7 @@ def test_this_chat_rewinds_alone_undo_keeps_other_chats_and_branch_adds_a_chat(p
     # branch from the selected turn: a new chat appears in the picker, shown
     chats = [v for _, v in panel.chat.options]
     pick(panel, turn)
-    panel.branch_button.click()
+    panel.fork_button.click()
     assert panel.last_error is None, panel.status
     assert panel.last_fork not in chats and panel.chat.value == panel.last_fork
     assert [v for _, v in panel.chat.options] == [*chats, panel.last_fork]
@@ -392,4 +392,4 @@ def test_this_chat_rewinds_alone_undo_keeps_other_chats_and_branch_adds_a_chat(p
     place = int(parent.loc[parent["event_id"] == turn, "position"].iloc[0])
     live = parent[~parent["retired"] & (parent["position"] <= place)]
     assert fork.loc[~fork["retired"], "text"].tolist() == live["text"].tolist()
-    assert panel.status.startswith(f"Branched chat {panel.last_fork} from turn #{place}")
+    assert panel.status.startswith(f"Forked chat {panel.last_fork} from turn #{place}")

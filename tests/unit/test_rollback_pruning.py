@@ -1,6 +1,6 @@
 """The undo log keeps the recent tail only; deeper rewinds and state_at still agree.
 
-Appends prune undo entries older than the kept tail (``projection.undo_floor_for``)
+Appends prune undo entries older than the kept tail (``projection.rollback_floor_for``)
 once the floor can move a whole step; a rollback below the floor takes the
 rebuild path. Small constants make that happen within a 300-event history.
 """
@@ -20,9 +20,9 @@ from ..helpers import frame_rows, table_rows
 
 @pytest.fixture
 def short_tail(monkeypatch):
-    monkeypatch.setattr(projection.undo, "UNDO_TAIL", 40)
-    monkeypatch.setattr(projection.undo, "UNDO_TAIL_FRACTION", 0.1)
-    monkeypatch.setattr(projection.undo, "UNDO_PRUNE_STEP", 16)
+    monkeypatch.setattr(projection.rollback, "ROLLBACK_TAIL", 40)
+    monkeypatch.setattr(projection.rollback, "ROLLBACK_TAIL_FRACTION", 0.1)
+    monkeypatch.setattr(projection.rollback, "ROLLBACK_PRUNE_STEP", 16)
 
 
 def _from_scratch(conn, n):

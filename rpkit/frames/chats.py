@@ -1,4 +1,4 @@
-"""Chats as a tree: lineage, fork points, and two branches compared from where they part."""
+"""Chats as a tree: lineage, fork points, and two chats compared from where they part."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pandas as pd
 from ..kinds import COPIED_FROM, EDGE_UPDATE
 from ..log import check_chat, transcript_places
 from ..store import atomic, retired
+from .affinity import pair_label
 from .columns import TURNS, id_array, string_array, utc_times
-from .timeline import pair_label
 from .transcript import turns
 
 CHAT_COLUMNS = [
@@ -54,8 +54,8 @@ def chats(conn: sqlite3.Connection) -> pd.DataFrame:
 
     ``parent_chat_id`` and ``forked_from_event_id`` are NA for a root chat;
     ``fork_position`` is the place in the parent's transcript (as it reads now)
-    the fork branched at; ``root_chat_id`` and ``depth`` place the chat in its
-    tree; ``forks`` counts its direct branches; ``turns`` its live turns and
+    the fork started at; ``root_chat_id`` and ``depth`` place the chat in its
+    tree; ``forks`` counts its direct forks; ``turns`` its live turns and
     ``retired_turns`` the alternatives that edits, regenerations and hides retired.
     """
     with atomic(conn, write=False):
@@ -108,7 +108,7 @@ def chats(conn: sqlite3.Connection) -> pd.DataFrame:
 
 
 def tree_order(tree: pd.DataFrame) -> list[int]:
-    """The chat ids of ``chats(conn)`` depth first: each chat before its branches (by place)."""
+    """The chat ids of ``chats(conn)`` depth first: each chat before its forks (by place)."""
     children: dict[int | None, list[tuple[int, int]]] = {}
     for r in tree.itertuples():
         parent = None if pd.isna(r.parent_chat_id) else int(r.parent_chat_id)
@@ -126,7 +126,7 @@ def tree_order(tree: pd.DataFrame) -> list[int]:
 def compare_transcripts(conn: sqlite3.Connection, a: int, b: int) -> pd.DataFrame:
     """Two chats' live transcripts side by side, from the first place where they differ.
 
-    For a fork and its parent (or two branches of one chat) that is their fork
+    For a fork and its parent (or two forks of one chat) that is their fork
     point. Columns: ``position``, then ``speaker`` and ``text`` of each chat
     (suffixes ``_a`` and ``_b``; NA where one chat has no turn at that place).
     """
@@ -159,12 +159,12 @@ def _source(conn: sqlite3.Connection, event_id: int, payload: dict) -> int:
     return event_id
 
 
-def branch_affinity(conn: sqlite3.Connection, chat_ids: list[int]) -> pd.DataFrame:
-    """Affinity along each branch: what each chat's transcript alone caused, turn by turn.
+def compare_affinity(conn: sqlite3.Connection, chat_ids: list[int]) -> pd.DataFrame:
+    """Affinity along each chat compared: what each chat's transcript alone caused, turn by turn.
 
     For every live turn of each chat (a fork's copies stand for their
     originals), the ``edge_update`` events the turn caused, with each pair's
-    running affinity along that branch. Columns: ``chat_id``, ``position``,
+    running affinity along that chat. Columns: ``chat_id``, ``position``,
     ``turn_event_id``, ``event_id``, ``src``, ``dst``, ``pair``, ``delta``,
     ``affinity``.
     """

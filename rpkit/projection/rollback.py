@@ -1,9 +1,9 @@
-"""The undo log: what each projection write replaced, for the newest events.
+"""The rollback log: what each projection write replaced, for the newest events.
 
 A rewind, an edit of an old turn or ``state_at`` rolls the tables back to
 just before the first event whose visibility changes, then folds forward.
-Entries are kept for the newest ``max(UNDO_TAIL, UNDO_TAIL_FRACTION)`` events;
-older ones are pruned as the log grows, so the undo log (and every snapshot)
+Entries are kept for the newest ``max(ROLLBACK_TAIL, ROLLBACK_TAIL_FRACTION)`` events;
+older ones are pruned as the log grows, so the rollback log (and every snapshot)
 stays proportional to the recent past, and a deeper rewind rebuilds.
 """
 
@@ -18,24 +18,24 @@ from ..store import get_meta, retired_between, set_meta
 from .codec import decode, dumps, row_from_json, row_json
 from .tables import all_codes
 
-# A full rebuild keeps undo entries for this many newest events (at least), so a
+# A full rebuild keeps rollback entries for this many newest events (at least), so a
 # rewind of the recent past right after a rebuild or an import is cheap.
-UNDO_TAIL = 50_000
-UNDO_TAIL_FRACTION = 0.10
-# Appends prune the undo log once the floor can move up by this many events.
-UNDO_PRUNE_STEP = 4096
+ROLLBACK_TAIL = 50_000
+ROLLBACK_TAIL_FRACTION = 0.10
+# Appends prune the rollback log once the floor can move up by this many events.
+ROLLBACK_PRUNE_STEP = 4096
 
-UndoEntry = tuple[int, str, tuple, dict[str, Any] | None]
+RollbackEntry = tuple[int, str, tuple, dict[str, Any] | None]
 
 
-def write_undo(conn: sqlite3.Connection, undo: list[UndoEntry]) -> None:
-    """Store undo entries (event id, table, key, the row it replaced or None)."""
-    if undo:
+def write_rollback(conn: sqlite3.Connection, entries: list[RollbackEntry]) -> None:
+    """Store rollback entries (event id, table, key, the row it replaced or None)."""
+    if entries:
         codes = all_codes()
         with paused_gc():
             conn.executemany(
                 "INSERT INTO projection_undo(event_id, tbl, key, old) VALUES (?, ?, ?, ?)",
-                [(e, t, dumps(k), row_json(codes[t], old)) for e, t, k, old in undo],
+                [(e, t, dumps(k), row_json(codes[t], old)) for e, t, k, old in entries],
             )
 
 
@@ -48,8 +48,8 @@ def earliest(entries: Iterable[tuple[str, tuple, Any]]) -> Iterator[tuple[str, t
         yield table, key, old
 
 
-def undo_entries(conn: sqlite3.Connection, since: int) -> Iterator[tuple[str, tuple, Any]]:
-    """The earliest undo entry of each row written by events ``>= since``, in log order.
+def rollback_entries(conn: sqlite3.Connection, since: int) -> Iterator[tuple[str, tuple, Any]]:
+    """The earliest rollback entry of each row written by events ``>= since``, in log order.
 
     Rolling back to just before ``since`` needs, per row, only what the first
     write at or after ``since`` replaced; later entries are skipped before they
@@ -72,21 +72,21 @@ def undo_entries(conn: sqlite3.Connection, since: int) -> Iterator[tuple[str, tu
             yield table, decoded[1], row_from_json(table, old)
 
 
-def undo_floor_for(head: int) -> int:
-    """The undo floor that keeps the newest ``max(UNDO_TAIL, UNDO_TAIL_FRACTION)`` events."""
-    return max(0, min(head - UNDO_TAIL, int(head * (1 - UNDO_TAIL_FRACTION))))
+def rollback_floor_for(head: int) -> int:
+    """The rollback floor that keeps the newest ``max(ROLLBACK_TAIL, ROLLBACK_TAIL_FRACTION)`` events."""
+    return max(0, min(head - ROLLBACK_TAIL, int(head * (1 - ROLLBACK_TAIL_FRACTION))))
 
 
 def prune_if_due(conn: sqlite3.Connection, event_id: int) -> None:
-    """After an append: prune the undo log every ``UNDO_PRUNE_STEP`` events."""
-    if event_id and event_id % UNDO_PRUNE_STEP == 0:
-        prune_undo(conn, event_id)
+    """After an append: prune the rollback log every ``ROLLBACK_PRUNE_STEP`` events."""
+    if event_id and event_id % ROLLBACK_PRUNE_STEP == 0:
+        prune_rollback(conn, event_id)
 
 
-def prune_undo(conn: sqlite3.Connection, head: int) -> None:
-    """Drop undo entries older than the kept tail once the floor can move a step."""
-    floor = undo_floor_for(head)
-    if floor - get_meta(conn, "undo_floor") >= UNDO_PRUNE_STEP:
+def prune_rollback(conn: sqlite3.Connection, head: int) -> None:
+    """Drop rollback entries older than the kept tail once the floor can move a step."""
+    floor = rollback_floor_for(head)
+    if floor - get_meta(conn, "undo_floor") >= ROLLBACK_PRUNE_STEP:
         conn.execute("DELETE FROM projection_undo WHERE event_id <= ?", (floor,))
         set_meta(conn, "undo_floor", floor)
 
