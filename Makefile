@@ -1,16 +1,17 @@
 # Two commands on a fresh machine: `make lab` (tutorials) and `make test` (every test,
-# browser tests included: as root it installs Debian's Chromium when it is missing).
+# the docs build and browser tests included: as root it installs Debian's Chromium
+# when it is missing).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lab test app app-screenshot lint format bench bench-tree bench-corpus demo-data readme-chart notebooks clean
+.PHONY: install lab test docs app app-screenshot lint format bench bench-tree bench-corpus demo-data readme-chart notebooks clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[all,test]"
+	$(BIN)/pip install --quiet -e ".[all,test,docs]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -23,6 +24,11 @@ test: $(STAMP)
 	$(BIN)/ruff check rpkit tests benchmarks
 	$(BIN)/pytest tests notebooks --nbval-lax --nbval-current-env \
 		--nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider
+
+# The documentation site in docs/_build/html (warnings are errors; the notebooks' stored
+# outputs are shown, never re-run). `make test` builds it too (tests/contracts/test_docs.py).
+docs: $(STAMP)
+	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
 
 # The web page: `make app` serves a copy of the demo history, `make app DB=path` that file.
 app: $(STAMP)

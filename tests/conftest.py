@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import matplotlib
@@ -10,7 +11,7 @@ import pytest
 
 import rpkit
 
-from .helpers import build_template
+from .helpers import build_docs, build_template
 
 matplotlib.use("Agg")
 rpkit.set_progress(False)
@@ -39,3 +40,14 @@ def demo_path(tmp_path: Path, demo_template: Path) -> Path:
     path = tmp_path / "demo.db"
     shutil.copyfile(demo_template, path)
     return path
+
+
+@pytest.fixture(scope="session")
+def docs_site(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    """The documentation site built once per session into a temporary folder.
+
+    Returns the finished ``sphinx-build`` and the HTML folder; the tests that use it
+    check its exit status themselves, so a failed build fails each of them loudly.
+    """
+    out = tmp_path_factory.mktemp("docs") / "html"
+    return build_docs(out), out

@@ -1,9 +1,11 @@
-"""Helpers the tests share: paths of the project, file states, rows of a history."""
+"""Helpers the tests share: paths of the project, file states, rows of a history, the docs build."""
 
 from __future__ import annotations
 
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -87,3 +89,16 @@ def frame_rows(frames) -> dict[str, list[tuple]]:
         name: [tuple(plain(v) for v in rec.values()) for rec in frame.to_dict("records")]
         for name, frame in frames.items()
     }
+
+
+def build_docs(out: Path) -> subprocess.CompletedProcess:
+    """Build the documentation site into ``out`` as ``make docs`` does (warnings are errors)."""
+    cmd = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html"]
+    return subprocess.run(
+        [*cmd, str(ROOT / "docs"), str(out)],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
