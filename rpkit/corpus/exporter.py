@@ -33,6 +33,8 @@ from .engine import run_tasks
 from .errors import HistoryNameError, SourceError
 
 PathArg = str | PathLike[str]
+
+
 def history_frames(conn: Any) -> dict[str, pd.DataFrame]:
     """A history's four corpus tables as pandas frames, read in one transaction.
 
