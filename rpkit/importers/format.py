@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ..errors import ImportFormatError
@@ -103,8 +102,3 @@ def refusal(obj: object) -> str | None:
 def is_foreign(obj: object, name: str) -> bool:
     """Whether a record read as format ``name`` is another format's, or no export at all."""
     return refusal(obj) is not None or looks_like(obj) not in (None, name)
-
-
-def read_export(fmt: str, path: Path, *, skip_bad: bool = False) -> Any:
-    """The plan of the export at ``path`` read as ``fmt``."""
-    return format_named(fmt).read(path, skip_bad=skip_bad)
