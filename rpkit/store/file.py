@@ -72,6 +72,28 @@ def _refuse_unreadable(path: Path, exc: sqlite3.DatabaseError) -> NoReturn:
     raise NotADatabaseError(f"{path} cannot be read as SQLite ({exc}); is it damaged?") from exc
 
 
+def _table_names(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def _hot_journal(exc: sqlite3.DatabaseError) -> bool:
+    """A read-only connection met a hot journal: a writer was cut off mid-transaction."""
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_READONLY_ROLLBACK
+
+
+def _roll_back_hot_journal(path: Path) -> None:
+    """Let SQLite roll back the hot journal a crash left, through a read-write connection.
+
+    A crash (or a power cut) while SQLite switches a new history to WAL leaves
+    its ``-journal``; a read-only connection cannot roll it back.
+    """
+    rw = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S)
+    try:
+        _table_names(rw)
+    finally:
+        rw.close()
+
+
 def _inspect(path: Path) -> int | None:
     """Return the rpkit schema version of ``path``, or None for a new or empty file.
 
@@ -100,9 +122,13 @@ def _inspect(path: Path) -> int | None:
     ro = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
     try:
         try:
-            names = {r[0] for r in ro.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            names = _table_names(ro)
         except sqlite3.DatabaseError as exc:
-            _refuse_unreadable(path, exc)
+            if not _hot_journal(exc):
+                _refuse_unreadable(path, exc)
+            _check_writable(path)
+            _roll_back_hot_journal(path)
+            names = _table_names(ro)
         _check_writable(path)
         if not names:
             return None
