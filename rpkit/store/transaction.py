@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import itertools
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from .sqlite import sqlite3
 
 _savepoints = itertools.count()
 
