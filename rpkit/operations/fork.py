@@ -12,7 +12,6 @@ rewind of the parent never touches the fork.
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import orjson
 
@@ -21,6 +20,7 @@ from ..kinds import CHAT_CREATED, CHAT_CREATING, COPIED_FROM, KINDS, TURN_KINDS
 from ..log import append, get_turn, next_chat_id, payload_json, transcript_places
 from ..projection import reproject_from, settle_projection
 from ..store import atomic, head_id
+from ..store.sqlite import sqlite3
 
 
 def fork_rows(conn: sqlite3.Connection, chat_id: int, turn_id: int) -> list[tuple]:

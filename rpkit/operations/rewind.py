@@ -8,7 +8,6 @@ the rewind starts from; the projection is rolled back by the tail it undoes.
 
 from __future__ import annotations
 
-import sqlite3
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from ..kinds import TURN_KINDS
 from ..log import get_turn
 from ..projection import reproject_from, rollback_point
 from ..store import atomic, check_event_id, head_id, require_history, retired, retired_after
+from ..store.sqlite import sqlite3
 from .chat_rewind import chat_preview, check_chat_point, cut_chat, scope_fingerprint
 from .opening import open_db
 from .snapshot import data_dir_of, snapshot_dir, take_snapshot

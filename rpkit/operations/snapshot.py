@@ -19,7 +19,6 @@ import functools
 import os
 import re
 import shutil
-import sqlite3
 import subprocess
 from datetime import UTC, datetime
 from os import PathLike
@@ -33,6 +32,7 @@ from ..errors import InvalidSnapshotError, SnapshotDirError, SnapshotError
 from ..projection import rebuild
 from ..store import BUSY_TIMEOUT_S, atomic, db_path_of, head_id, require_history, schema
 from ..store.schema import ensure_tables
+from ..store.sqlite import sqlite3
 from .opening import open_db
 
 SUFFIX = ".sqlite"

@@ -10,7 +10,6 @@ history, for the operations that must never create one.
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Callable
 from os import PathLike
 from pathlib import Path
@@ -24,6 +23,7 @@ from ..errors import (
 )
 from .meta import set_meta
 from .schema import SCHEMA_VERSION, create, migrate
+from .sqlite import check_version, sqlite3
 from .transaction import atomic
 
 BUSY_TIMEOUT_S = 30.0
@@ -165,6 +165,7 @@ def connect(
     ``on_migrate`` runs inside the migration's transaction, after the schema
     steps (the layer above passes a rebuild of the projection).
     """
+    check_version()
     path = Path(path)
     version = _inspect(path)
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S)

@@ -12,9 +12,10 @@ goes back to its level afterwards.
 from __future__ import annotations
 
 import itertools
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from .sqlite import sqlite3
 
 _savepoints = itertools.count()
 
