@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import shutil
-import sqlite3
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 import rpkit
 from rpkit.demo import build_demo
 from rpkit.importers import import_file
+from rpkit.store.sqlite import sqlite3
 
 from ...helpers import EXPORTS, ROOT
 
@@ -87,6 +87,11 @@ def _rewind_setup(root: Path) -> dict:
 
 def _rewind(root: Path, args: dict, returned) -> None:
     rpkit.execute_rewind(db_path=root / DB, data_dir=root / "data", **args)
+    returned()
+
+
+def _rewind_alone(root: Path, args: dict, returned) -> None:
+    rpkit.execute_rewind(db_path=root / DB, **args)  # the last connection: it checkpoints
     returned()
 
 
@@ -183,6 +188,7 @@ def _export(root: Path, args: dict, returned) -> None:
 
 OPERATIONS = [
     Operation("rewind", _rewind_setup, _rewind, data_dir="data", snapshot_kind="rewind", held=True),
+    Operation("rewind_alone", _rewind_setup, _rewind_alone, snapshot_kind="rewind"),
     Operation(
         "chat_rewind",
         _chat_rewind_setup,

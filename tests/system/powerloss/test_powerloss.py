@@ -23,8 +23,8 @@ from .trial import materialize, record, run_trials
 pytestmark = pytest.mark.slow
 
 SEED = 20261203
-BETWEEN = 2  # sampled crash points in each stretch between two syncs or renames
-VARIANTS = 4  # draws of which unsynced changes persist, per crash point (each also torn)
+BETWEEN = 4  # sampled crash points in each stretch between two syncs or renames
+VARIANTS = 8  # draws of which unsynced changes persist, per crash point (each also torn)
 
 
 @pytest.fixture(scope="module")

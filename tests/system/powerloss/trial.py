@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 import subprocess
 import sys
 from collections import Counter
@@ -14,6 +13,7 @@ from pathlib import Path
 import rpkit
 from rpkit.corpus.dataset import PART, TMP, list_histories
 from rpkit.operations import read_snapshot_meta
+from rpkit.store.sqlite import sqlite3
 
 from ...helpers import ROOT
 from .crashstates import crash_states, read_trace
