@@ -33,7 +33,7 @@ import rpkit.store.transaction as transaction
 from rpkit.store import atomic
 from rpkit.store.sqlite import sqlite3
 
-from .history import cached_history
+from .history import CACHE_DIR, cached_history
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -70,9 +70,11 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--commits", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR)
+    parser.add_argument("--out", type=Path, help="the result file (default: in results/)")
     args = parser.parse_args()
     os.environ["RPKIT_PROGRESS"] = "0"
-    source, _ = cached_history(args.events, 7)
+    source, _ = cached_history(args.events, 7, args.cache_dir)
     scratch = Path(tempfile.mkdtemp(prefix="rpkit-bench-durable-"))
     try:
         db = scratch / "history.db"
@@ -110,9 +112,9 @@ def main() -> None:
             "rewind_undo_normal_s": normal_runs,
         },
     }
-    RESULTS_DIR.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = RESULTS_DIR / f"durable-{args.events}-{stamp}.json"
+    out = args.out or RESULTS_DIR / f"durable-{args.events}-{stamp}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(
         f"{args.events} events: durable commit {result['commit_durable_s'] * 1e3:.2f} ms, "

@@ -10,6 +10,7 @@ after-state needs, whether it commits in steps, the corpus it writes.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import shutil
 import tempfile
@@ -45,7 +46,9 @@ class Operation:
 @functools.cache
 def _template() -> Path:
     """A demo history of 200 events, built once per process, its WAL folded in."""
-    path = Path(tempfile.mkdtemp(prefix="rpkit-powerloss-")) / DB
+    folder = Path(tempfile.mkdtemp(prefix="rpkit-powerloss-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = folder / DB
     build_demo(path, events=200, seed=7)
     con = sqlite3.connect(path)
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -10,6 +10,7 @@ the trials check that this gives the real result byte for byte.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
 import shutil
@@ -40,7 +41,9 @@ def shim() -> Path:
     cc = shutil.which("cc")
     if cc is None:  # pragma: no cover - cc is on every machine the project supports
         raise RuntimeError("the power-loss recorder needs a C compiler (cc)")
-    out = Path(tempfile.mkdtemp(prefix="rpkit-recorder-")) / "recorder.so"
+    folder = Path(tempfile.mkdtemp(prefix="rpkit-recorder-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    out = folder / "recorder.so"
     subprocess.run(
         [
             cc,
