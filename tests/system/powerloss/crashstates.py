@@ -18,8 +18,10 @@ Persistence model (also in RELIABILITY.md §1):
 * the process-crash state (everything written persisted, "all/all") is a
   state too; SQLite's shared memory (``-shm``) is rebuilt on open and left out.
 
-A file's data belongs to the file (its inode), not to its name: a fsynced file
-whose name was lost is gone, and a renamed file keeps what was written before.
+A file's data belongs to the file (its inode), not to its name, and a folder's
+names to the folder: a fsynced file whose name was lost is gone, a renamed file
+or folder keeps what was written before. A hard link to a file from outside the
+trial's folder is a new name for a file whose bytes are already on disk.
 
 States are taken at every point just before and just after each fsync and
 rename, at each mark, at the end, and at ``between`` seeded random points in
@@ -32,6 +34,7 @@ same side of the operation's return) are checked once.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,27 +53,30 @@ class _Data:
     data: bytes = b""
 
 
+Node = tuple[str, int]  # ("f", file id) or ("d", folder id)
+Slot = tuple[int, str]  # (folder id, name in it)
+
+
 @dataclass
 class _Entry:
     index: int
     op: str  # C R U M D
-    path: str
-    path2: str
-    inode: int
-    folders: tuple[str, ...]  # whose fsync makes it persist
+    slot: Slot  # the name it adds (C M) or removes (U D), or the old name (R)
+    slot2: Slot | None  # a rename's new name
+    node: Node
+    folder: int  # the folder whose fsync makes it persist (a rename's: the new name's)
 
 
 @dataclass
 class Trace:
-    """A trace read into files (inodes), their data and their names."""
+    """A trace read into files and folders (by identity, as inodes), their data and names."""
 
-    start_files: dict[str, int]  # name -> inode, at the start
-    start_dirs: set[str]
-    base: dict[int, bytes]  # inode -> content at the start (b"" for new files)
+    start_space: dict[Slot, Node]  # every name at the start
+    base: dict[int, bytes]  # file id -> content at the start (b"" for new files)
     data: dict[int, list[_Data]] = field(default_factory=dict)
     file_syncs: dict[int, list[int]] = field(default_factory=dict)
     entries: list[_Entry] = field(default_factory=list)
-    dir_syncs: dict[str, list[int]] = field(default_factory=dict)
+    dir_syncs: dict[int, list[int]] = field(default_factory=dict)
     marks: dict[str, int] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
 
@@ -79,46 +85,84 @@ def _parent(path: str) -> str:
     return path.rsplit("/", 1)[0] if "/" in path else ""
 
 
+def _base(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
+
+
+def _move(paths: dict[str, int], old: str, new: str) -> None:
+    """A folder renamed: every path under it now starts with the new name."""
+    for p in [p for p in paths if p.startswith(old + "/")]:
+        paths[new + p[len(old) :]] = paths.pop(p)
+
+
 def read_trace(start: dict[str, bytes | None], calls: list[Call]) -> Trace:
     """``start``: the starting files (``recorder.tree``), ``calls``: the trace."""
-    names: dict[str, int] = {}
+    files: dict[str, int] = {}  # path -> file id, as the trace goes
+    dirs: dict[str, int] = {"": 0}  # path -> folder id
     base: dict[int, bytes] = {}
-    for i, (path, content) in enumerate(p for p in start.items() if p[1] is not None):
-        names[path] = i
-        base[i] = content
-    t = Trace(
-        start_files=dict(names),
-        start_dirs={""} | {p for p, c in start.items() if c is None},
-        base=base,
-        calls=calls,
-    )
-    fresh = len(base)
+    for path, content in sorted(start.items(), key=lambda kv: kv[0].count("/")):
+        if content is None:
+            dirs[path] = len(dirs)
+        else:
+            files[path] = len(base)
+            base[files[path]] = content
+    space: dict[Slot, Node] = {}
+    for path, d in dirs.items():
+        if path:
+            space[(dirs[_parent(path)], _base(path))] = ("d", d)
+    for path, f in files.items():
+        space[(dirs[_parent(path)], _base(path))] = ("f", f)
+    t = Trace(start_space=space, base=base, calls=calls)
+    fresh_dir = itertools.count(len(dirs))
+
+    def slot(path: str) -> Slot:
+        return (dirs[_parent(path)], _base(path))
+
     for i, c in enumerate(calls):
         if c.op == "K":
             t.marks[c.path] = i
         elif c.op == "C":
-            names[c.path] = fresh
-            base[fresh] = b""
-            t.entries.append(_Entry(i, "C", c.path, "", fresh, (_parent(c.path),)))
-            fresh += 1
+            files[c.path] = len(base)
+            base[files[c.path]] = b""
+            t.entries.append(
+                _Entry(i, "C", slot(c.path), None, ("f", files[c.path]), slot(c.path)[0])
+            )
+        elif c.op == "L":  # a new name for a file made outside the trial's folder
+            files[c.path2] = len(base)
+            base[files[c.path2]] = c.data
+            where = slot(c.path2)
+            t.entries.append(_Entry(i, "C", where, None, ("f", files[c.path2]), where[0]))
         elif c.op in "WT":
-            if c.path not in names:
+            if c.path not in files:
                 raise AssertionError(f"call {i}: {c.op} on {c.path}, a file the trace never made")
-            t.data.setdefault(names[c.path], []).append(_Data(i, c.op, c.arg, c.data))
+            t.data.setdefault(files[c.path], []).append(_Data(i, c.op, c.arg, c.data))
         elif c.op == "S":
             if c.arg:
-                t.dir_syncs.setdefault(c.path, []).append(i)
-            elif c.path in names:
-                t.file_syncs.setdefault(names[c.path], []).append(i)
+                t.dir_syncs.setdefault(dirs[c.path], []).append(i)
+            elif c.path in files:
+                t.file_syncs.setdefault(files[c.path], []).append(i)
         elif c.op == "R":
-            ino = names.pop(c.path)
-            names[c.path2] = ino
+            old, new = slot(c.path), slot(c.path2)
+            if c.path in dirs:
+                node: Node = ("d", dirs.pop(c.path))
+                dirs[c.path2] = node[1]
+                _move(dirs, c.path, c.path2)
+                _move(files, c.path, c.path2)
+            else:
+                node = ("f", files.pop(c.path))
+                files[c.path2] = node[1]
             # one change (old name gone, new name there), durable with the new name's folder
-            t.entries.append(_Entry(i, "R", c.path, c.path2, ino, (_parent(c.path2),)))
+            t.entries.append(_Entry(i, "R", old, new, node, new[0]))
         elif c.op == "U":
-            t.entries.append(_Entry(i, "U", c.path, "", names.pop(c.path), (_parent(c.path),)))
-        elif c.op in "MD":
-            t.entries.append(_Entry(i, c.op, c.path, "", -1, (_parent(c.path),)))
+            where = slot(c.path)
+            t.entries.append(_Entry(i, "U", where, None, ("f", files.pop(c.path)), where[0]))
+        elif c.op == "M":
+            where = slot(c.path)
+            dirs[c.path] = next(fresh_dir)
+            t.entries.append(_Entry(i, "M", where, None, ("d", dirs[c.path]), where[0]))
+        elif c.op == "D":
+            where = slot(c.path)
+            t.entries.append(_Entry(i, "D", where, None, ("d", dirs.pop(c.path)), where[0]))
     return t
 
 
@@ -231,46 +275,33 @@ def state_at(
                 torn[ino] = (victim, {s for s in span if rng.random() < 0.5})
         kept_data[ino] = durable + keep
     entries = [e for e in t.entries if e.index < k]
-    durable_e = [
-        e
-        for e in entries
-        if all(_synced_before(t.dir_syncs.get(f, []), e.index, k) for f in e.folders)
-    ]
+    durable_e = [e for e in entries if _synced_before(t.dir_syncs.get(e.folder, []), e.index, k)]
     loose_e = [e for e in entries if e not in durable_e]
     keep_e = _keep(loose_e, names, rng)
-    chosen = sorted(durable_e + keep_e, key=lambda e: e.index)
-    space = dict(t.start_files)
-    dirs = set(t.start_dirs)
-    for e in chosen:
-        if e.op == "C":
-            space[e.path] = e.inode
-        elif e.op == "R":
-            if space.get(e.path) == e.inode:
-                del space[e.path]
-            space[e.path2] = e.inode
-        elif e.op == "U":
-            if space.get(e.path) == e.inode:
-                del space[e.path]
-        elif e.op == "M":
-            dirs.add(e.path)
-        else:
-            dirs.discard(e.path)
-
-    def reachable(path: str) -> bool:
-        folder = _parent(path)
-        while True:
-            if folder not in dirs:
-                return False
-            if not folder:
-                return True
-            folder = _parent(folder)
-
-    dirs = {d for d in dirs if not d or reachable(d)}
-    files = {
-        name: _apply(t.base[ino], kept_data.get(ino, []), torn.get(ino))
-        for name, ino in space.items()
-        if reachable(name)
-    }
+    space = dict(t.start_space)
+    for e in sorted(durable_e + keep_e, key=lambda e: e.index):
+        if e.op in "CM":
+            space[e.slot] = e.node
+        elif space.get(e.slot) == e.node:  # R U D: the old name goes, if it is still there
+            del space[e.slot]
+        if e.op == "R":
+            space[e.slot2] = e.node
+    children: dict[int, list[tuple[str, Node]]] = {}
+    for (folder, name), node in space.items():
+        children.setdefault(folder, []).append((name, node))
+    files: dict[str, bytes] = {}
+    dirs = {""}
+    todo, seen = [(0, "")], {0}
+    while todo:  # walk the names from the root: what is not reachable is gone
+        folder, path = todo.pop()
+        for name, (what, ident) in children.get(folder, []):
+            full = f"{path}/{name}" if path else name
+            if what == "f":
+                files[full] = _apply(t.base[ident], kept_data.get(ident, []), torn.get(ident))
+            elif ident not in seen:
+                seen.add(ident)
+                dirs.add(full)
+                todo.append((ident, full))
     kind = f"{data}/{names}" + ("+torn" if torn else "")
     return State(k, kind, files, frozenset(dirs))
 

@@ -35,7 +35,7 @@ class Operation:
     name: str
     setup: Callable[[Path], dict]
     run: Callable[[Path, dict, Callable[[], None]], None]
-    history: str = DB  # the history the checker opens (relative to root)
+    history: str | None = DB  # the history the checker opens (relative to root), if any
     data_dir: str = "."  # the folder whose snapshots/ the operation writes
     snapshot_kind: str | None = None  # its after-state never exists without this snapshot
     steps: bool = False  # commits in several transactions: a prefix of the new rows is fine
@@ -189,6 +189,17 @@ def _export(root: Path, args: dict, returned) -> None:
     returned()
 
 
+def _build_setup(root: Path) -> dict:
+    return {"source": str(EXPORTS / "sillytavern")}
+
+
+def _build(root: Path, args: dict, returned) -> None:
+    from rpkit.corpus import build
+
+    build(args["source"], root / "corpora" / "b1", format="sillytavern", shard_size=2, durable=True)
+    returned()
+
+
 OPERATIONS = [
     Operation("rewind", _rewind_setup, _rewind, data_dir="data", snapshot_kind="rewind", held=True),
     Operation("rewind_alone", _rewind_setup, _rewind_alone, snapshot_kind="rewind"),
@@ -207,5 +218,6 @@ OPERATIONS = [
     Operation("classify", _classify_setup, _classify, steps=True),
     Operation("migrate", _migrate_setup, _migrate),
     Operation("export_durable", _export_setup, _export, corpus="corpora/c1"),
+    Operation("build_durable", _build_setup, _build, history=None, corpus="corpora/b1"),
 ]
 BY_NAME = {op.name: op for op in OPERATIONS}

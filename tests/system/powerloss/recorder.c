@@ -2,7 +2,7 @@
  *
  * It wraps the libc calls that change files (open with O_CREAT or O_TRUNC, write,
  * pwrite, writev, pwritev, copy_file_range, ftruncate, truncate, fallocate, fsync,
- * fdatasync, rename, unlink, rmdir, mkdir and their *at forms), calls the real one
+ * fdatasync, rename, unlink, rmdir, mkdir, link and their *at forms), calls the real one
  * and, when it succeeded on a path under $RPKIT_TRACE_ROOT, appends one record to
  * $RPKIT_TRACE_LOG (opened O_APPEND, one write per record, so the records of child
  * processes such as cp land whole and in order).
@@ -11,6 +11,7 @@
  *   C created/opened path1 (a = 1 if the call created it)   W wrote data at offset a
  *   T size became a                                          S fsync (a = 1: a folder)
  *   R rename path1 -> path2   U unlink   M mkdir   D rmdir
+ *   L hard link path1 -> path2, data: the file's content (a new name for a file made outside)
  * Paths are absolute, with the folder resolved (realpath) and the name kept.
  */
 #define _GNU_SOURCE
@@ -305,5 +306,32 @@ int mkdir(const char *a, mode_t m) {
 int mkdirat(int d, const char *a, mode_t m) {
     REAL(mkdirat); ENTER(); int r = real_mkdirat(d, a, m); int e = errno;
     if (tracing && r == 0) path_op('M', d, a, 0, NULL);
+    LEAVE(); if (r) errno = e; return r;
+}
+
+/* A hard link: recorded as a new name whose file holds, durably, what the file held. */
+static void after_link(int d1, const char *a, int d2, const char *b) {
+    char p1[PATH_MAX], p2[PATH_MAX];
+    if (resolve(d1, a, p1) || resolve(d2, b, p2) || !under_root(p2)) return;
+    REAL(read);
+    int fd = real_open_fn ? real_open_fn(p2, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd < 0) return;
+    size_t cap = 65536, len = 0; char *buf = malloc(cap); ssize_t n;
+    while ((n = real_read(fd, buf + len, cap - len)) > 0) {
+        len += (size_t)n;
+        if (len == cap) { cap *= 2; buf = realloc(buf, cap); }
+    }
+    REAL(close); real_close(fd);
+    emit('L', 0, p1, p2, buf, len);
+    free(buf);
+}
+int link(const char *a, const char *b) {
+    REAL(link); ENTER(); int r = real_link(a, b); int e = errno;
+    if (tracing && r == 0) after_link(AT_FDCWD, a, AT_FDCWD, b);
+    LEAVE(); if (r) errno = e; return r;
+}
+int linkat(int d1, const char *a, int d2, const char *b, int flags) {
+    REAL(linkat); ENTER(); int r = real_linkat(d1, a, d2, b, flags); int e = errno;
+    if (tracing && r == 0) after_link(d1, a, d2, b);
     LEAVE(); if (r) errno = e; return r;
 }

@@ -25,7 +25,7 @@ IGNORED_SUFFIXES = ("-shm",)  # SQLite's shared memory: mmapped, rebuilt on the 
 
 @dataclass(frozen=True)
 class Call:
-    """One recorded call: ``op`` is C, W, T, S, R, U, M, D (see recorder.c) or K (a mark)."""
+    """One recorded call: ``op`` is C, W, T, S, R, U, M, D, L (see recorder.c) or K (a mark)."""
 
     op: str
     pid: int
@@ -119,6 +119,8 @@ def replay(calls: list[Call], dest: Path) -> None:
         target = dest / c.path
         if c.op == "C":
             target.touch()
+        elif c.op == "L":  # a link to a file from outside: the same bytes under a new name
+            (dest / c.path2).write_bytes(c.data)
         elif c.op == "W":
             with open(target, "r+b") as f:
                 f.seek(c.arg)

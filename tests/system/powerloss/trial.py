@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import rpkit
+from rpkit.corpus.builder import HISTORIES
 from rpkit.corpus.dataset import PART, TMP, list_histories
 from rpkit.operations import read_snapshot_meta
 from rpkit.store.sqlite import sqlite3
@@ -113,7 +114,8 @@ class References:
     before: list[tuple]
     after: list[tuple]
     snapshot_logs: list[list[tuple]]  # of every snapshot the start or the end holds
-    partitions: dict[str, bytes]  # corpus partitions at the end
+    artifacts: dict[str, bytes]  # a corpus's partitions and histories at the end
+    listed: list[str]  # the histories the corpus lists at the end
 
 
 def references(rec: Recorded, tmp: Path) -> References:
@@ -122,17 +124,28 @@ def references(rec: Recorded, tmp: Path) -> References:
     snaps: list[list[tuple]] = []
     for label, files in (("before", rec.start), ("after", rec.end)):
         folder = materialize(files, tmp / f"ref-{label}")
-        with rpkit.open_db(folder / rec.op.history) as conn:
-            logs.append(_log(conn))
+        if rec.op.history is None:
+            logs.append([])
+        else:
+            with rpkit.open_db(folder / rec.op.history) as conn:
+                logs.append(_log(conn))
         snap_dir = folder / rec.op.data_dir / "snapshots"
         for path in sorted(snap_dir.glob("*.sqlite")) if snap_dir.is_dir() else []:
             snaps.append(_raw_log(path))
-    parts = {}
+    artifacts, listed = {}, []
     if rec.op.corpus:
-        parts = {
-            k: v for k, v in rec.end.items() if k.startswith(rec.op.corpus) and k.endswith(PART)
-        }
-    return References(logs[0], logs[1], snaps, parts)
+        out = tmp / "ref-after" / rec.op.corpus
+        artifacts = {str(p.relative_to(tmp / "ref-after")): p.read_bytes() for p in _artifacts(out)}
+        listed = list_histories(out)
+    return References(logs[0], logs[1], snaps, artifacts, listed)
+
+
+def _artifacts(out: Path) -> list[Path]:
+    """What a corpus lists: its partitions and (of a build) its histories."""
+    if not out.is_dir():
+        return []
+    found = [*out.rglob(PART), *(out / HISTORIES).glob("*.db")]
+    return sorted(p for p in found if TMP not in p.relative_to(out).parts)
 
 
 @dataclass
@@ -155,6 +168,9 @@ def check_state(
     folder: Path, op: Operation, ref: References, returned: bool
 ) -> tuple[str, list[str]]:
     """Check one crash state; return its outcome (before, after, step) and any problems."""
+    if op.history is None:
+        problems = _check_corpus(folder, op.corpus, ref, returned)
+        return ("inconsistent" if problems else "whole"), problems
     problems: list[str] = []
     try:
         with rpkit.open_db(folder / op.history) as conn:
@@ -207,23 +223,20 @@ def check_state(
 
 
 def _check_corpus(folder: Path, rel: str, ref: References, returned: bool) -> list[str]:
-    """Durable: every partition in place is whole; once export returned, all are there."""
+    """Durable: every partition (history) in place is whole; once it returned, all are there."""
     problems = []
     out = folder / rel
-    found = {
-        str(p.relative_to(folder)): p.read_bytes()
-        for p in (out.rglob(PART) if out.is_dir() else [])
-        if TMP not in p.parts
-    }
+    found = {str(p.relative_to(folder)): p.read_bytes() for p in _artifacts(out)}
     for name, content in found.items():
-        if ref.partitions.get(name) != content:
-            problems.append(f"partition {name} is not the one export wrote")
+        if ref.artifacts.get(name) != content:
+            problems.append(f"{name} is not the file the operation wrote")
     if returned:
-        missing = sorted(set(ref.partitions) - set(found))
+        missing = sorted(set(ref.artifacts) - set(found))
         if missing:
-            problems.append(f"export had returned, but {len(missing)} partitions are gone")
-        if out.is_dir() and list_histories(out) != ["h"]:
-            problems.append(f"export had returned, but the corpus lists {list_histories(out)}")
+            problems.append(f"it had returned, but {len(missing)} files are gone: {missing[:3]}")
+        listed = list_histories(out) if out.is_dir() else []
+        if listed != ref.listed:
+            problems.append(f"it had returned, but the corpus lists {listed}, not {ref.listed}")
     return problems
 
 
