@@ -83,7 +83,7 @@ def fork_chat(
             f"title must be a string or None, not {type(title).__name__} {title!r}; "
             "e.g. fork_chat(conn, turn, title='What if')"
         )
-    with atomic(conn):
+    with atomic(conn, durable=True):
         settle_projection(conn)
         ev, _ = get_turn(conn, turn_event_id, "fork at")
         marks = ", ".join("?" * len(CHAT_CREATING))

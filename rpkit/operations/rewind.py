@@ -101,7 +101,7 @@ def execute_rewind(
     """
     data_dir = data_dir_of(db_path, data_dir)
     snapshot_dir(data_dir)  # refuse an unusable folder before taking any lock
-    with open_db(require_history(db_path)) as conn, atomic(conn):
+    with open_db(require_history(db_path)) as conn, atomic(conn, durable=True):
         n = _confirmed_point(conn, after_event_id, chat_id, expected_preview)
         chat = None if chat_id is None else check_chat_point(conn, n, chat_id)
         count, newest = scope_fingerprint(conn, chat, upto=n)

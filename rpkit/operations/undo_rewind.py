@@ -183,7 +183,7 @@ def undo_rewind(
     with open_db(require_history(db_path)) as conn:
         conn.execute("ATTACH DATABASE ? AS snap", (str(path),))
         try:
-            with atomic(conn):
+            with atomic(conn, durable=True):
                 _put_back(conn, path)
         finally:
             conn.execute("DETACH DATABASE snap")
