@@ -25,7 +25,7 @@ import pandas as pd
 from .. import importers
 from ..classifiers import classify as classify_history
 from ..display import counted
-from ..durable import fsync_dir
+from ..durable import fsync_dir, make_dirs
 from ..operations import open_db
 from .dataset import (
     TMP,
@@ -216,11 +216,14 @@ def build(
     """
     source, out = absolute(source), absolute(out)
     _check(source, format, shard_size)
-    check_out(out)
+    check_out(out, durable=durable)
     check_workers(client, [(out / TMP, "corpus folder", WRITABLE)])  # before writing shards
     remove_stale_temps(out)
     split = split_source(source, out, format, shard_size, skip_bad)
-    (out / HISTORIES).mkdir(exist_ok=True)
+    if durable:
+        make_dirs(out / HISTORIES)
+    else:
+        (out / HISTORIES).mkdir(exist_ok=True)
     todo, skipped = _plan(out, split)
     args = [
         (str(out), format, s.name, s.path, s.records, classify, skip_bad, durable) for s in todo

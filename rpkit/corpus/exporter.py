@@ -88,7 +88,7 @@ def _failed(args: tuple[Any, ...], reason: str) -> dict[str, Any]:
 
 
 def plan_export(
-    histories: Iterable[PathArg], out: Path, *, replace: bool = False
+    histories: Iterable[PathArg], out: Path, *, replace: bool = False, durable: bool = False
 ) -> list[tuple[str, str, str]]:
     """Check the histories and the corpus folder; the (db, out, name) of each task."""
     paths = [Path(h) for h in histories]
@@ -104,7 +104,7 @@ def plan_export(
                 "a history by its file's stem: rename one of them"
             )
         by_name[name] = p
-    check_out(out)
+    check_out(out, durable=durable)
     existing = set(list_histories(out))
     for name, p in by_name.items():
         if name in existing and not replace:
@@ -137,7 +137,8 @@ def export(
     """
     out = absolute(out)
     paths = [absolute(h) for h in histories]
-    tasks = [(*task, durable) for task in plan_export(paths, out, replace=replace)]
+    planned = plan_export(paths, out, replace=replace, durable=durable)
+    tasks = [(*task, durable) for task in planned]
     needs = [(task[0], "history", FILE) for task in tasks]
     check_workers(client, [*needs, (out / TMP, "corpus folder", WRITABLE)])
     size = sum(Path(task[0]).stat().st_size for task in tasks)

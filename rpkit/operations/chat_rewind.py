@@ -11,7 +11,6 @@ rewind costs the tail it changes, not the log.
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 import pandas as pd
@@ -20,6 +19,7 @@ from ..errors import RewindPointError
 from ..log import chat_created_at
 from ..projection import MemorySink, apply_rows, effects, reproject_from
 from ..store import atomic, get_meta, head_id, live, retired
+from ..store.sqlite import sqlite3
 from .timetravel import sink_frames
 
 

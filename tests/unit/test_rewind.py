@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 import rpkit
+from rpkit.store.sqlite import sqlite3
 
 from ..helpers import file_state, frame_rows, log_rows, settle, table_rows
 
