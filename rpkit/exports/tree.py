@@ -1,0 +1,168 @@
+"""A history's chats as a tree, read once through the frames for every export.
+
+``read_tree(conn)`` holds what the exports need: every chat's transcript with
+its retired alternatives (``frames.transcripts``), the chats' lineage
+(``frames.chats``), who speaks (``frames.events`` of ``you_set`` and
+``bot_created``), each chat's model where its import kept one, and the
+affinity delta each turn caused. No export runs SQL of its own.
+
+A turn becomes a message ``{role, content, name}``: ``role`` is ``user`` for
+your turns, ``assistant`` for a bot's, ``system`` for an imported system
+message (a hidden turn, shown only with ``include_retired``); ``name`` is the
+speaker's name after the ``names`` mapping.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import frames
+from ..kinds import BOT_CREATED, CHAT_CREATED, EDGE_UPDATE, KINDS, USER_TURN, YOU, YOU_SET
+from ..store import atomic, db_path_of
+from .errors import ExportNamesError
+
+USER, ASSISTANT, SYSTEM = "user", "assistant", "system"
+HIDE = "hide"
+# How a retired turn was replaced, as a preference pair's source: every other
+# revision word (an importer's swipe, sibling, retry, alternative) is a swipe.
+EDIT, REGENERATE, SWIPE = "edit", "regenerate", "swipe"
+
+
+def check_names(names: object) -> dict[str, str]:
+    """``names`` as a dict of str to str (None: no mapping); refuse anything else by value."""
+    if names is None:
+        return {}
+    if not isinstance(names, Mapping):
+        raise ExportNamesError(
+            f"names must map speaker names to exported names (a dict of str to str), "
+            f"not a {type(names).__name__}"
+        )
+    for old, new in names.items():
+        if not isinstance(old, str) or not isinstance(new, str) or not new.strip():
+            raise ExportNamesError(
+                f"names must map str to a non-empty str; {old!r} -> {new!r} is not: "
+                "give e.g. {'Alice': 'user'}"
+            )
+    return dict(names)
+
+
+def source_of(how: object) -> str | None:
+    """The preference source of a retired turn's ``replaced_how`` (None: not a pair)."""
+    if not how or how is pd.NA or how == HIDE or how in KINDS:
+        return None
+    return how if how in (EDIT, REGENERATE) else SWIPE
+
+
+@dataclass
+class Tree:
+    """A history's turns, chats and speakers, as the exports read them."""
+
+    history: str
+    turns: pd.DataFrame  # frames.transcripts (retired turns included), chat after chat
+    chats: pd.DataFrame  # frames.chats
+    speakers: dict[str, str]  # speaker id ("you", a bot id) -> exported name
+    personas: dict[str, str | None] = field(default_factory=dict)
+    models: dict[int, str] = field(default_factory=dict)  # chat id -> model
+    deltas: dict[int, float] = field(default_factory=dict)  # turn id -> affinity delta caused
+    roles: dict[int, str] = field(default_factory=dict)  # turn id -> role other than by kind
+
+    def hows(self) -> np.ndarray:
+        """Each row's ``replaced_how`` as an object array, ``""`` for a live turn."""
+        return self.turns["replaced_how"].fillna("").astype(object).to_numpy()
+
+    def name(self, speaker: object) -> str:
+        return self.speakers.get(str(speaker), str(speaker))
+
+    def chat_slices(self) -> dict[int, slice]:
+        """Each chat's rows of ``turns`` (they are contiguous, in reading order)."""
+        chats = self.turns["chat_id"].to_numpy(dtype=np.int64)
+        if not len(chats):
+            return {}
+        starts = np.flatnonzero(np.r_[True, chats[1:] != chats[:-1]])
+        ends = np.r_[starts[1:], len(chats)]
+        return {int(chats[s]): slice(int(s), int(e)) for s, e in zip(starts, ends, strict=True)}
+
+    def messages(self) -> list[dict[str, Any]]:
+        """One message per row of ``turns``: ``{role, content, name}``."""
+        t = self.turns
+        kinds = t["kind"].astype(object).to_numpy()
+        ids = t["event_id"].to_numpy(dtype=np.int64)
+        names = {s: self.name(s) for s in pd.unique(t["speaker"].astype(object))}
+        texts = t["text"].astype(object).to_numpy()
+        texts = np.where(pd.isna(texts), "", texts)
+        speakers = t["speaker"].astype(object).to_numpy()
+        roles = self.roles
+        by_kind = {USER_TURN: USER}
+        return [
+            {"role": roles.get(i) or by_kind.get(k, ASSISTANT), "content": x, "name": names[s]}
+            for i, k, x, s in zip(ids.tolist(), kinds, texts, speakers, strict=True)
+        ]
+
+
+def history_name(conn: sqlite3.Connection) -> str:
+    """The history's name: its file's stem (``""`` for a database in memory)."""
+    path = db_path_of(conn)
+    return path.stem if path.name else ""
+
+
+def speaker_names(
+    people: pd.DataFrame, you: pd.DataFrame, names: dict[str, str]
+) -> tuple[dict[str, str], dict[str, str | None]]:
+    """Speaker id -> exported name (the ``names`` mapping applied), and each one's persona."""
+    shown: dict[str, str] = {YOU: "You"}
+    personas: dict[str, str | None] = {}
+    if len(you):
+        last = you.iloc[-1]
+        shown[YOU] = str(last["name"])
+        personas[YOU] = _text(last.get("persona"))
+    for row in people.itertuples():
+        shown[str(row.bot_id)] = str(row.name)
+        personas[str(row.bot_id)] = _text(getattr(row, "persona", None))
+    mapped = {s: names.get(n, names.get(s, n)) for s, n in shown.items()}
+    return mapped, personas
+
+
+def _text(value: object) -> str | None:
+    return None if value is None or value is pd.NA or pd.isna(value) else str(value)
+
+
+def read_tree(
+    conn: sqlite3.Connection,
+    *,
+    names: object = None,
+    history: str | None = None,
+    deltas: bool = True,
+    roles: bool = False,
+) -> Tree:
+    """Read a history as a ``Tree``, in one read transaction (see the module's docstring)."""
+    names = check_names(names)
+    with atomic(conn, write=False):
+        turns = frames.transcripts(conn)
+        chats = frames.chats(conn)
+        people = frames.events(conn, kind=BOT_CREATED)
+        you = frames.events(conn, kind=YOU_SET)
+        created = frames.events(conn, kind=CHAT_CREATED)
+        edges = frames.events(conn, kind=EDGE_UPDATE, include_retired=True) if deltas else None
+        hidden = roles and bool((turns["replaced_how"] == HIDE).any())
+        users = frames.events(conn, kind=USER_TURN, include_retired=True) if hidden else None
+        history = history_name(conn) if history is None else history
+    speakers, personas = speaker_names(people, you, names)
+    tree = Tree(history, turns, chats, speakers, personas)
+    if "model" in created.columns:
+        tree.models = {
+            int(c): str(m) for c, m in zip(created["chat_id"], created["model"], strict=True)
+            if not pd.isna(m)
+        }  # fmt: skip
+    if edges is not None and len(edges):
+        summed = edges.groupby("cause_id")["delta"].sum()
+        tree.deltas = dict(zip(summed.index.astype(int), summed.astype(float), strict=True))
+    if users is not None and "role" in users.columns:
+        system = users[users["role"] == SYSTEM]
+        tree.roles = dict.fromkeys(system["id"].astype(int).tolist(), SYSTEM)
+    return tree
