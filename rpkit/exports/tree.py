@@ -144,15 +144,74 @@ def read_tree(
     names = check_names(names)
     with atomic(conn, write=False):
         turns = frames.transcripts(conn)
-        chats = frames.chats(conn)
-        people = frames.events(conn, kind=BOT_CREATED)
-        you = frames.events(conn, kind=YOU_SET)
-        created = frames.events(conn, kind=CHAT_CREATED)
-        edges = frames.events(conn, kind=EDGE_UPDATE, include_retired=True) if deltas else None
         hidden = roles and bool((turns["replaced_how"] == HIDE).any())
-        users = frames.events(conn, kind=USER_TURN, include_retired=True) if hidden else None
+        tables = {
+            "turns": turns,
+            "chats": frames.chats(conn),
+            "bots": frames.events(conn, kind=BOT_CREATED),
+            "you": frames.events(conn, kind=YOU_SET),
+            "created": frames.events(conn, kind=CHAT_CREATED),
+            "edges": frames.events(conn, kind=EDGE_UPDATE, include_retired=True)
+            if deltas
+            else None,
+            "users": frames.events(conn, kind=USER_TURN, include_retired=True) if hidden else None,
+        }
         history = history_name(conn) if history is None else history
-    speakers, personas = speaker_names(people, you, names)
+    return tree_of(history, names=names, **tables)
+
+
+# The events columns a tree reads (a corpus's ``events`` partition is read for only these).
+EVENT_COLUMNS = [
+    "id",
+    "chat_id",
+    "kind",
+    "cause_id",
+    "bot_id",
+    "name",
+    "persona",
+    "model",
+    "delta",
+    "role",
+]
+
+
+def tree_of_events(
+    history: str,
+    turns: pd.DataFrame,
+    chats: pd.DataFrame,
+    events: pd.DataFrame,
+    *,
+    names: object = None,
+) -> Tree:
+    """A ``Tree`` from a history's ``turns``, ``chats`` and ``events`` frames (a corpus's partitions)."""
+    kind = events["kind"].astype(object)
+    return tree_of(
+        history,
+        names=check_names(names),
+        turns=turns,
+        chats=chats,
+        bots=events[kind == BOT_CREATED],
+        you=events[kind == YOU_SET],
+        created=events[kind == CHAT_CREATED],
+        edges=events[kind == EDGE_UPDATE],
+        users=events[kind == USER_TURN],
+    )
+
+
+def tree_of(
+    history: str,
+    *,
+    names: dict[str, str],
+    turns: pd.DataFrame,
+    chats: pd.DataFrame,
+    bots: pd.DataFrame,
+    you: pd.DataFrame,
+    created: pd.DataFrame,
+    edges: pd.DataFrame | None,
+    users: pd.DataFrame | None,
+) -> Tree:
+    """A ``Tree`` from the frames ``read_tree`` reads (each ``frames.events`` of one kind)."""
+    speakers, personas = speaker_names(bots, you, names)
     tree = Tree(history, turns, chats, speakers, personas)
     if "model" in created.columns:
         tree.models = {

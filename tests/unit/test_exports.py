@@ -19,8 +19,11 @@ SCRIPT = "<script>alert('x')</script>"
 
 @pytest.fixture
 def tree_db(tmp_path) -> Path:
+    return make_tree(tmp_path / "tree.db")
+
+
+def make_tree(db: Path) -> Path:
     """A chat whose greeting has two swipes, a regeneration, an edit of each side, a hide, a fork."""
-    db = tmp_path / "tree.db"
     with rpkit.open_db(db) as conn:
         rpkit.append(conn, "you_set", {"name": "Wren", "persona": "a courier"})
         rpkit.append(
