@@ -8,22 +8,10 @@ from pathlib import Path
 import click
 
 from ..exports import EXPORTS, export, export_named
-from ..exports.errors import ExportArgumentError, ExportNamesError
+from ..exports.errors import ExportArgumentError
+from ..exports.tree import parse_names
 from ..operations import open_db
 from .common import DB, existing, friendly
-
-
-def parse_names(pairs: tuple[str, ...]) -> dict[str, str] | None:
-    """``--name OLD=NEW`` options as a mapping; refuse one without ``=``."""
-    if not pairs:
-        return None
-    names = {}
-    for pair in pairs:
-        old, sep, new = pair.partition("=")
-        if not sep or not old:
-            raise ExportNamesError(f"--name takes OLD=NEW (e.g. --name Alice=user), not {pair!r}")
-        names[old] = new
-    return names
 
 
 @click.command(name="export")

@@ -156,8 +156,8 @@ def corpus_export_training(
     address: str | None,
 ) -> None:
     """Write the corpus CORPUS's KIND rows (messages or preferences) as a Parquet dataset OUT."""
-    from ..cli.exports import parse_names
     from ..errors import RpkitError
+    from ..exports.tree import parse_names
     from .training import export_training
 
     try:

@@ -52,6 +52,19 @@ def check_names(names: object) -> dict[str, str]:
     return dict(names)
 
 
+def parse_names(pairs: tuple[str, ...]) -> dict[str, str] | None:
+    """``--name OLD=NEW`` options as a mapping; refuse one without ``=``."""
+    if not pairs:
+        return None
+    names = {}
+    for pair in pairs:
+        old, sep, new = pair.partition("=")
+        if not sep or not old:
+            raise ExportNamesError(f"--name takes OLD=NEW (e.g. --name Alice=user), not {pair!r}")
+        names[old] = new
+    return names
+
+
 def source_of(how: object) -> str | None:
     """The preference source of a retired turn's ``replaced_how`` (None: not a pair)."""
     if not how or how is pd.NA or how == HIDE or how in KINDS:
