@@ -12,7 +12,9 @@
   of ``--corpus-events`` each, on a ``LocalCluster`` of 1 worker and of 2
   (both started before the clock), interleaved; and each worker's peak RSS
   (``VmHWM``, reset before the run) at 1/10 of the histories and at all of
-  them: flat when the ratio is near 1.
+  them: flat when the ratio is near 1. Two CPU-bound processes against one,
+  before and after (``cpu_scaling``), give the most two workers can gain on
+  this machine at that moment.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from rpkit.exports.messages import COLUMNS as MESSAGE_COLUMNS
 from rpkit.exports.preferences import COLUMNS as PREFERENCE_COLUMNS
 from rpkit.exports.rows import to_arrow_table
 
-from .corpus import _peak_kb, _reset_peak, cluster, histories, timed
+from .corpus import _peak_kb, _reset_peak, cluster, cpu_scaling, histories, timed
 from .history import cached_history
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -137,7 +139,9 @@ def main() -> None:
         if args.only in (None, "history"):
             results["history"] = bench_history(work, args)
         if args.only in (None, "corpus"):
+            results["cpu_scaling_before_corpus"] = cpu_scaling()
             results["corpus"] = bench_corpus(work, args)
+            results["cpu_scaling_after_corpus"] = cpu_scaling()
         results["load_average_after"] = os.getloadavg()
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -59,7 +59,6 @@ def preference_rows(
     """The ``preferences`` rows of a ``Tree`` (``COLUMNS``), chat by chat, place by place."""
     context = check_context(context)
     t = tree.turns
-    msgs = tree.messages()
     retired = t["retired"].to_numpy(dtype=bool)
     how = tree.hows()
     kinds = t["kind"].astype(object).to_numpy()
@@ -83,12 +82,16 @@ def preference_rows(
                 before = live[: place - 1]
                 if context is not None:
                     before = before[len(before) - context :] if context else before[:0]
-                prompt_of[place] = [msgs[j] for j in before]
+                prompt_of[place] = before
             rows.append((prompt_of[place], at[place], i, source, chat, place))
+    # Messages only for the turns the rows hold (with a short context, few of them).
+    needed = [r[0] for r in rows] + [np.array([r[1], r[2]]) for r in rows]
+    msgs = tree.messages_at(np.unique(np.concatenate(needed)) if needed else np.empty(0, np.int64))
+    prompts = {id(p): [msgs[j] for j in p.tolist()] for p in (r[0] for r in rows)}
     deltas = tree.deltas
     return pd.DataFrame(
         {
-            "prompt": [r[0] for r in rows],
+            "prompt": [prompts[id(r[0])] for r in rows],
             "chosen": [[msgs[r[1]]] for r in rows],
             "rejected": [[msgs[r[2]]] for r in rows],
             "source": pd.array([r[3] for r in rows], dtype="string"),
@@ -125,7 +128,7 @@ def preferences(
     """
     check_context(context)
     path, fmt = check_output(out, KIND, ROW_FORMATS, replace=replace)
-    tree = read_tree(conn, names=names)
+    tree = read_tree(conn, names=names, lineage=False)
     rows = preference_rows(tree, include_user_edits=include_user_edits, context=context)
     with written(path, durable=durable) as temp:
         write_rows(rows, COLUMNS, temp, fmt)

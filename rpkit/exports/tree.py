@@ -103,19 +103,26 @@ class Tree:
 
     def messages(self) -> list[dict[str, Any]]:
         """One message per row of ``turns``: ``{role, content, name}``."""
+        return list(self.messages_at(np.arange(len(self.turns))).values())
+
+    def messages_at(self, rows: np.ndarray) -> dict[int, dict[str, Any]]:
+        """The messages of some rows of ``turns`` only (by row), for exports that need few."""
         t = self.turns
-        kinds = t["kind"].astype(object).to_numpy()
-        ids = t["event_id"].to_numpy(dtype=np.int64)
-        names = {s: self.name(s) for s in pd.unique(t["speaker"].astype(object))}
-        texts = t["text"].astype(object).to_numpy()
+        rows = np.asarray(rows, dtype=np.int64)
+        kinds = t["kind"].astype(object).to_numpy()[rows]
+        ids = t["event_id"].to_numpy(dtype=np.int64)[rows]
+        speakers = t["speaker"].astype(object).to_numpy()[rows]
+        names = {s: self.name(s) for s in pd.unique(speakers)}
+        texts = t["text"].astype(object).to_numpy()[rows]
         texts = np.where(pd.isna(texts), "", texts)
-        speakers = t["speaker"].astype(object).to_numpy()
         roles = self.roles
         by_kind = {USER_TURN: USER}
-        return [
-            {"role": roles.get(i) or by_kind.get(k, ASSISTANT), "content": x, "name": names[s]}
-            for i, k, x, s in zip(ids.tolist(), kinds, texts, speakers, strict=True)
-        ]
+        return {
+            r: {"role": roles.get(i) or by_kind.get(k, ASSISTANT), "content": x, "name": names[s]}
+            for r, i, k, x, s in zip(
+                rows.tolist(), ids.tolist(), kinds, texts, speakers, strict=True
+            )
+        }
 
 
 def history_name(conn: sqlite3.Connection) -> str:
@@ -152,15 +159,21 @@ def read_tree(
     history: str | None = None,
     deltas: bool = True,
     roles: bool = False,
+    lineage: bool = True,
 ) -> Tree:
-    """Read a history as a ``Tree``, in one read transaction (see the module's docstring)."""
+    """Read a history as a ``Tree``, in one read transaction (see the module's docstring).
+
+    ``deltas``, ``roles`` and ``lineage`` say whether to read the affinity
+    deltas, the roles of hidden system messages and ``frames.chats`` (without
+    it ``chats`` is empty): an export reads only what it writes.
+    """
     names = check_names(names)
     with atomic(conn, write=False):
         turns = frames.transcripts(conn)
         hidden = roles and bool((turns["replaced_how"] == HIDE).any())
         tables = {
             "turns": turns,
-            "chats": frames.chats(conn),
+            "chats": frames.chats(conn) if lineage else pd.DataFrame(columns=frames.CHAT_COLUMNS),
             "bots": frames.events(conn, kind=BOT_CREATED),
             "you": frames.events(conn, kind=YOU_SET),
             "created": frames.events(conn, kind=CHAT_CREATED),
