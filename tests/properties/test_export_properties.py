@@ -170,3 +170,27 @@ def test_messages_and_sharegpt_exports_reimport_to_the_same_transcripts(ops, for
             assert result.exit_code == 0, result.output
             with rpkit.open_db(db) as conn:
                 assert live_transcripts(conn) == want, fmt
+
+
+def test_the_pair_check_finds_planted_faults(tmp_path):
+    """The model's pairs tell a right export from one that drops, doubles or mislabels a pair."""
+    ops = [
+        ("swipe", ["a", "b"], "c"),
+        ("user", "u"),
+        ("bot", "x"),
+        ("regen", 2, "y"),
+        ("edit", 2, "z"),
+    ]
+    out = tmp_path / "p.jsonl"
+    with rpkit.open_db(tmp_path / "h.db") as conn:
+        places = build(conn, ops)
+        exports.preferences(conn, out)
+    got, want = pairs_of(out), expected_pairs(places)
+    assert set(got) == want and len(got) == 4
+    dropped = got[:-1]
+    doubled = [*got, got[0]]
+    mislabelled = [(*g[:3], "regenerate" if g[3] == "edit" else g[3]) for g in got]
+    wrong_prompt = [((), *g[1:]) for g in got]
+    for fault in (dropped, mislabelled, wrong_prompt):
+        assert set(fault) != want
+    assert len(doubled) != len(set(doubled))
