@@ -49,6 +49,7 @@ LAYERS = [
             "rpkit.classifiers",
             "rpkit.demo",
             "rpkit.importers",
+            "rpkit.exports",
             "rpkit.widgets",
             "rpkit.app",
         ],
