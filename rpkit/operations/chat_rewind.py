@@ -124,18 +124,31 @@ def scope_fingerprint(
     return count, newest
 
 
-def cut_chat(conn: sqlite3.Connection, after_event_id: int, chat_id: int) -> int:
-    """Remove a chat's events after the point and what they caused; return how many.
+def chat_cut_plan(
+    conn: sqlite3.Connection, after_event_id: int, chat_id: int
+) -> tuple[list[int], list[tuple[int, int]], int]:
+    """What a rewind of a chat removes: the ids, the retirements it undoes, where to refold.
 
-    Runs inside the caller's transaction, after its snapshot.
+    The retirements are (id, superseded_by) of events outside the removed set
+    retired by one in it; the refold starts at the first event whose
+    visibility changes (or after the projection's position, if that is lower).
     """
     ids = removed_ids(conn, after_event_id, chat_id)
+    back = [(r[0], r[3]) for r in retired_by(conn, ids)] if ids else []
+    start = min([*ids[:1], *(b[0] for b in back), get_meta(conn, "projected_at") + 1])
+    return ids, back, start
+
+
+def cut_chat(
+    conn: sqlite3.Connection, ids: list[int], back: list[tuple[int, int]], start: int
+) -> int:
+    """Remove the events ``chat_cut_plan`` named, undo their retirements; return how many.
+
+    Runs inside the caller's transaction, after its record or snapshot.
+    """
     if not ids:
         return 0
     text = json.dumps(ids)
-    back = [r[0] for r in retired_by(conn, ids)]
-    start = min(ids[0], *back) if back else ids[0]
-    start = min(start, get_meta(conn, "projected_at") + 1)
     conn.execute(
         f"UPDATE event_log SET hidden = 0, superseded_by = NULL "
         f"WHERE {retired()} AND superseded_by IN {IDS}",
