@@ -14,9 +14,12 @@ copies, is named like them, and holds:
   with the event that had retired them;
 * ``added``: events that putting the record back takes away (a restore's
   record names the events the restore put back, so a restore is undoable);
-* ``projection_undo``: the rollback log entries from the first event the
-  rewind changes, so that putting the record back gives back the rollback log
-  exactly, not only tables equal to it.
+
+and, for the projection, ``snapshot_rollback_from`` (the first event whose
+state the rewind changes), ``snapshot_undo_floor`` and ``snapshot_projected_at``:
+putting the record back refolds from that event through the rollback log,
+which writes back the same tables and the same rollback entries (the
+property tests compare every row of both), so no projected row is stored.
 
 It is written under a temporary name while the history's write lock is held,
 fsynced, renamed into place and its folder fsynced, all before the first
@@ -49,20 +52,16 @@ RECORD_DDL = (
     "superseded_by INTEGER)",
     "CREATE TABLE retirements (id INTEGER PRIMARY KEY, superseded_by INTEGER NOT NULL)",
     "CREATE TABLE added (id INTEGER PRIMARY KEY)",
-    "CREATE TABLE projection_undo (seq INTEGER PRIMARY KEY, event_id INTEGER NOT NULL, "
-    "tbl TEXT NOT NULL, key TEXT NOT NULL, old TEXT NULL)",
 )
 RECORD_TABLES = {
     "rpkit_meta": ["key", "value"],
     "event_log": EVENT_COLUMNS.split(", "),
     "retirements": ["id", "superseded_by"],
     "added": ["id"],
-    "projection_undo": ["seq", "event_id", "tbl", "key", "old"],
 }
-# A record's page size, and what it holds besides the removed rows and rollback
-# entries: a page or two per table and the meta rows.
-RECORD_PAGE = 1024
-RECORD_OVERHEAD = 8 * RECORD_PAGE
+# A small record's page size, and what a record holds besides the removed rows:
+# a page or two per table and the meta rows.
+RECORD_PAGE, SMALL_RECORD, RECORD_PAGES = 1024, 64, 6
 
 
 def is_record(meta: dict[str, str]) -> bool:
@@ -95,11 +94,6 @@ def write_record(
     where, args = removed
     rows = conn.execute(f"SELECT {EVENT_COLUMNS} FROM event_log WHERE {where} ORDER BY id", args)
     rows = rows.fetchall()
-    entries = conn.execute(
-        "SELECT seq, event_id, tbl, key, old FROM projection_undo WHERE event_id >= ? "
-        "ORDER BY event_id, seq",
-        (rollback_from,),
-    ).fetchall()
     head = head_id(conn)
     count = conn.execute("SELECT COUNT(*) FROM event_log").fetchone()[0]
     history = conn.execute("SELECT value FROM rpkit_meta WHERE key = 'history_id'").fetchone()
@@ -124,7 +118,7 @@ def write_record(
     try:
         out = sqlite3.connect(tmp)
         try:
-            out.execute(f"PRAGMA page_size = {RECORD_PAGE}")  # small records stay small
+            out.execute(f"PRAGMA page_size = {page_size_for(len(rows))}")
             out.execute("PRAGMA journal_mode = OFF")  # a fresh file: the rename is the commit
             out.execute("PRAGMA synchronous = OFF")  # one fsync below covers every write
             for ddl in RECORD_DDL:
@@ -135,7 +129,6 @@ def write_record(
             out.executemany("INSERT INTO event_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
             out.executemany("INSERT INTO retirements VALUES (?, ?)", retirements)
             out.executemany("INSERT INTO added VALUES (?)", [(i,) for i in added])
-            out.executemany("INSERT INTO projection_undo VALUES (?, ?, ?, ?, ?)", entries)
             out.commit()
         finally:
             out.close()
@@ -173,31 +166,24 @@ def check_record_tables(ro: sqlite3.Connection, path: Path) -> None:
             )
 
 
-def removed_bytes(conn: sqlite3.Connection, where: str, args: Sequence[object]) -> int:
-    """The bytes the events named by ``where`` take in the log (their column values)."""
-    return conn.execute(
-        "SELECT COALESCE(SUM(LENGTH(ts) + LENGTH(kind) + LENGTH(payload) + 24), 0) "
-        f"FROM event_log WHERE {where}",
-        args,
-    ).fetchone()[0]
+def page_size_for(rows: int) -> int:
+    """A record's page size: small records stay small, large ones take fewer pages."""
+    return RECORD_PAGE if rows <= SMALL_RECORD else 4096
 
 
 def record_size(conn: sqlite3.Connection, after_event_id: int, chat_id: int | None = None) -> int:
     """About how many bytes the record of a rewind to ``after_event_id`` takes (for a preview).
 
-    The removed rows, the rollback entries from the first of them, and the
-    record's pages; within a page or two of the file ``execute_rewind`` writes.
+    The removed rows and the record's pages: within a few pages of the file
+    ``execute_rewind`` writes.
     """
     if chat_id is None:
         where, args = "id > ?", (after_event_id,)
-        first = after_event_id + 1
     else:
-        ids = removed_ids(conn, after_event_id, chat_id)
-        where, args = f"id IN {IDS}", (json.dumps(ids),)
-        first = ids[0] if ids else head_id(conn) + 1
-    entries = conn.execute(
-        "SELECT COALESCE(SUM(LENGTH(key) + COALESCE(LENGTH(old), 0) + LENGTH(tbl) + 16), 0) "
-        "FROM projection_undo WHERE event_id >= ?",
-        (first,),
-    ).fetchone()[0]
-    return removed_bytes(conn, where, args) + entries + RECORD_OVERHEAD
+        where, args = f"id IN {IDS}", (json.dumps(removed_ids(conn, after_event_id, chat_id)),)
+    rows, size = conn.execute(
+        "SELECT COUNT(*), COALESCE(SUM(LENGTH(ts) + LENGTH(kind) + LENGTH(payload) + 24), 0) "
+        f"FROM event_log WHERE {where}",
+        args,
+    ).fetchone()
+    return size + RECORD_PAGES * page_size_for(rows)
