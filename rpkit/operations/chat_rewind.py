@@ -3,9 +3,11 @@
 The removed set of a rewind of chat C to N is every event of C with an id
 above N, plus every event derived from a removed one (``cause_id``,
 transitively, whatever its chat). Retirements made by removed events are
-undone; every other event stays with its id. The projection is rolled back to
-just before the first event whose visibility changes and folded forward, so a
-rewind costs the tail it changes, not the log.
+undone; every other event stays with its id. When no event comes back, only
+the rows the removed events changed are refolded, with the later events that
+write or read them (``projection.touched``): every other chat's rows stay as
+they were, byte for byte. Otherwise the projection is rolled back to just
+before the first event whose visibility changes and folded forward.
 """
 
 from __future__ import annotations
@@ -18,7 +20,14 @@ import pandas as pd
 
 from ..errors import RewindPointError
 from ..log import chat_created_at
-from ..projection import MemorySink, apply_rows, effects, reproject_from
+from ..projection import (
+    MemorySink,
+    apply_rows,
+    can_refold_touched,
+    effects,
+    refold_touched,
+    reproject_from,
+)
 from ..store import atomic, get_meta, head_id, live, retired
 from .timetravel import sink_frames
 
@@ -149,13 +158,17 @@ def cut_chat(
     if not ids:
         return 0
     text = json.dumps(ids)
+    touched = not back and can_refold_touched(conn, start, head_id(conn))
     conn.execute(
         f"UPDATE event_log SET hidden = 0, superseded_by = NULL "
         f"WHERE {retired()} AND superseded_by IN {IDS}",
         (text,),
     )
     conn.execute(f"DELETE FROM event_log WHERE id IN {IDS}", (text,))
-    reproject_from(conn, start, head_id(conn))
+    if touched:  # only the rows the removed events changed, and what followed from them
+        refold_touched(conn, ids, start, head_id(conn))
+    else:  # an event comes back, or the rollback log does not reach: from the first change
+        reproject_from(conn, start, head_id(conn))
     return len(ids)
 
 

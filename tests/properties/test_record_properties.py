@@ -30,6 +30,11 @@ SETTINGS = settings(
 )
 
 
+# The rollback log as its entries in the order they apply (``seq`` only orders them: a
+# per-chat rewind replaces some events' entries, which then take new, higher numbers).
+ROLLBACK_LOG = "SELECT event_id, tbl, key, old FROM projection_undo ORDER BY event_id, seq"
+
+
 def content(path: Path) -> dict[str, list[tuple]]:
     """Every row of every table but sqlite_sequence (ids handed out stay handed out)."""
     con = sqlite3.connect(path)
@@ -41,7 +46,9 @@ def content(path: Path) -> dict[str, list[tuple]]:
                 "ORDER BY name"
             )
         ]
-        return {n: sorted(con.execute(f"SELECT * FROM {n}"), key=repr) for n in names}
+        out = {n: sorted(con.execute(f"SELECT * FROM {n}"), key=repr) for n in names}
+        out["projection_undo"] = con.execute(ROLLBACK_LOG).fetchall()
+        return out
     finally:
         con.close()
 
