@@ -107,13 +107,18 @@ def chat_preview(conn: sqlite3.Connection, after_event_id: int, chat_id: int) ->
 
 
 def scope_fingerprint(
-    conn: sqlite3.Connection, chat_id: int | None, *, upto: int | None = None
+    conn: sqlite3.Connection,
+    chat_id: int | None,
+    *,
+    upto: int | None = None,
+    total: int | None = None,
 ) -> tuple[int, int]:
     """How many events the scope (a chat, or the whole log) holds, and its newest id.
 
     For the whole log the count is the table's count less the tail past ``upto``
     (a bare ``COUNT(*)`` reads the narrowest index; one with ``id <= ?`` reads
-    every row), so it costs milliseconds at a million events.
+    every row), so it costs milliseconds at a million events; pass the count
+    as ``total`` when the caller has it.
     """
     if chat_id is not None:
         where, args = "WHERE chat_id = ?", [chat_id]
@@ -123,7 +128,7 @@ def scope_fingerprint(
             f"SELECT COUNT(*), COALESCE(MAX(id), 0) FROM event_log {where}", args
         ).fetchone()
         return count, newest
-    count = conn.execute("SELECT COUNT(*) FROM event_log").fetchone()[0]
+    count = total if total is not None else log_count(conn)
     if upto is None:
         return count, conn.execute("SELECT COALESCE(MAX(id), 0) FROM event_log").fetchone()[0]
     count -= conn.execute("SELECT COUNT(*) FROM event_log WHERE id > ?", (upto,)).fetchone()[0]
@@ -146,6 +151,11 @@ def chat_cut_plan(
     back = [(r[0], r[3]) for r in retired_by(conn, ids)] if ids else []
     start = min([*ids[:1], *(b[0] for b in back), get_meta(conn, "projected_at") + 1])
     return ids, back, start
+
+
+def log_count(conn: sqlite3.Connection) -> int:
+    """How many events the log holds (``COUNT(*)`` reads the narrowest index: 2-3 ms at 1M)."""
+    return conn.execute("SELECT COUNT(*) FROM event_log").fetchone()[0]
 
 
 def cut_chat(

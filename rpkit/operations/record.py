@@ -39,7 +39,7 @@ from pathlib import Path
 from ..durable import fsync_dir, fsync_file
 from ..errors import InvalidSnapshotError, SnapshotDirError, SnapshotError
 from ..store import db_path_of, get_meta, head_id, schema
-from .chat_rewind import IDS, removed_ids
+from .chat_rewind import IDS, log_count, removed_ids
 from .snapshot_files import SUFFIX, data_dir_of, remove_dead_partials, snapshot_dir, unlink_partial
 
 RECORD, COPY = "record", "copy"
@@ -79,6 +79,7 @@ def write_record(
     added: Sequence[int] = (),
     rollback_from: int,
     describe: dict[str, object],
+    events: int | None = None,
 ) -> Path:
     """Write a record of what the caller is about to change; return its path.
 
@@ -86,7 +87,8 @@ def write_record(
     ``removed`` is a condition on ``event_log`` and its arguments naming the
     events that go; ``retirements`` the (id, superseded_by) that go with
     them; ``added`` the ids that putting the record back removes;
-    ``rollback_from`` the first event whose rollback entries the change rewrites.
+    ``rollback_from`` the first event whose rollback entries the change rewrites;
+    ``events`` the log's event count, when the caller has it.
     """
     source = db_path_of(conn)
     folder = snapshot_dir(data_dir_of(source, data_dir))
@@ -95,7 +97,7 @@ def write_record(
     rows = conn.execute(f"SELECT {EVENT_COLUMNS} FROM event_log WHERE {where} ORDER BY id", args)
     rows = rows.fetchall()
     head = head_id(conn)
-    count = conn.execute("SELECT COUNT(*) FROM event_log").fetchone()[0]
+    count = log_count(conn) if events is None else events
     history = conn.execute("SELECT value FROM rpkit_meta WHERE key = 'history_id'").fetchone()
     now = datetime.now(UTC)
     meta = {

@@ -25,6 +25,7 @@ from .chat_rewind import (
     chat_preview,
     check_chat_point,
     cut_chat,
+    log_count,
     scope_fingerprint,
 )
 from .opening import open_db
@@ -124,7 +125,8 @@ def execute_rewind(
     with open_db(require_history(db_path)) as conn, atomic(conn):
         n = _confirmed_point(conn, after_event_id, chat_id, expected_preview)
         chat = None if chat_id is None else check_chat_point(conn, n, chat_id)
-        count, newest = scope_fingerprint(conn, chat, upto=n)
+        total = log_count(conn)
+        count, newest = scope_fingerprint(conn, chat, upto=n, total=total)
         describe = {
             "rewind_chat_id": "" if chat is None else chat,
             "rewind_after_event_id": n,
@@ -156,6 +158,7 @@ def execute_rewind(
                 retirements=back,
                 rollback_from=start,
                 describe=describe,
+                events=total,
             )
         if chat is not None:
             cut_chat(conn, ids, back, start)
