@@ -14,7 +14,6 @@ from rpkit.store import PROJECTED
 
 from ..helpers import table_rows
 
-
 CHAT_TABLES = {"chat_state": "chat_id", "memories": "chat_id", "scenes": "chat_id"}
 
 
