@@ -379,7 +379,9 @@ def test_crash_during_prune(child, tmp_path, prune_base):
     assert 0 < len(kept) < len(every)
     tally = Tally("prune")
     left: Counter[int] = Counter()
-    plans = [{"kill_at": k} for k in kill_points(first["points"], COUNTED_TRIALS)]
+    # a prune has few points (about 40): each is killed twice, so at least 50 kills land
+    # whatever the timed kills do
+    plans = [{"kill_at": k} for k in kill_points(first["points"], COUNTED_TRIALS) for _ in "ab"]
     rng = random.Random("prune-timing")
     plans += [{"kill_delay": rng.uniform(0, first["elapsed"] * 1.5)} for _ in range(TIMED_TRIALS)]
     for i, how in enumerate(plans):
