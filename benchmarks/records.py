@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from rpkit.durable import fsync_file
+from rpkit.store.sqlite import sqlite3
 
 from .__main__ import RESULTS_DIR, machine, prepare
 from .history import CACHE_DIR, cached_history

@@ -9,7 +9,7 @@ seconds, the file the rewind returned and its size.
 from __future__ import annotations
 
 import json
-import sqlite3
+import sqlite3  # the child runs against either release: only the standard library's
 import sys
 import time
 from pathlib import Path

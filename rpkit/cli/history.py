@@ -29,6 +29,7 @@ from ..operations import (
     verify,
 )
 from ..store import head_id
+from ..store.sqlite import describe
 from .common import DATA_DIR, DB, existing, friendly
 
 
@@ -67,6 +68,7 @@ def info(db: Path) -> None:
         f"events       {about.events} ({about.retired} retired), newest id {about.head_event_id}"
     )
     click.echo(f"projected at {about.projected_at}")
+    click.echo(f"sqlite       {describe()}")
     tree = chats.set_index("chat_id", drop=False)
     for chat_id in frames.tree_order(chats):
         c = tree.loc[chat_id]
@@ -334,5 +336,6 @@ def verify_cmd(db: Path) -> None:
     with open_db(existing(db)) as conn:
         report = verify(conn)
     click.echo(repr(report))
+    click.echo(f"checked with {report.sqlite}")
     if not report.ok:
         raise SystemExit(1)

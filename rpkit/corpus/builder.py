@@ -25,7 +25,7 @@ import pandas as pd
 from .. import importers
 from ..classifiers import classify as classify_history
 from ..display import counted
-from ..durable import fsync_dir
+from ..durable import fsync_dir, make_dirs
 from ..operations import open_db
 from .dataset import (
     check_out,
@@ -211,10 +211,13 @@ def build(
     """
     source, out = Path(source), Path(out)
     _check(source, format, shard_size)
-    check_out(out)
+    check_out(out, durable=durable)
     remove_stale_temps(out)
     split = split_source(source, out, format, shard_size, skip_bad)
-    (out / HISTORIES).mkdir(exist_ok=True)
+    if durable:
+        make_dirs(out / HISTORIES)
+    else:
+        (out / HISTORIES).mkdir(exist_ok=True)
     todo, skipped = _plan(out, split)
     args = [
         (str(out), format, s.name, s.path, s.records, classify, skip_bad, durable) for s in todo

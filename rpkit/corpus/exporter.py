@@ -84,7 +84,7 @@ def _failed(args: tuple[Any, ...], reason: str) -> dict[str, Any]:
 
 
 def plan_export(
-    histories: Iterable[PathArg], out: Path, *, replace: bool = False
+    histories: Iterable[PathArg], out: Path, *, replace: bool = False, durable: bool = False
 ) -> list[tuple[str, str, str]]:
     """Check the histories and the corpus folder; the (db, out, name) of each task."""
     paths = [Path(h) for h in histories]
@@ -100,7 +100,7 @@ def plan_export(
                 "a history by its file's stem: rename one of them"
             )
         by_name[name] = p
-    check_out(out)
+    check_out(out, durable=durable)
     existing = set(list_histories(out))
     for name, p in by_name.items():
         if name in existing and not replace:
@@ -130,7 +130,9 @@ def export(
     No client: Dask's local scheduler (processes); ``client``: its cluster.
     """
     out = Path(out)
-    tasks = [(*task, durable) for task in plan_export(histories, out, replace=replace)]
+    tasks = [
+        (*task, durable) for task in plan_export(histories, out, replace=replace, durable=durable)
+    ]
     size = sum(Path(task[0]).stat().st_size for task in tasks)
     rows = run_tasks(export_history, tasks, client=client, failed=_failed, input_bytes=size)
     frame = pd.DataFrame(rows, columns=["history", *TABLES])

@@ -8,11 +8,11 @@ rebuilds; it is defined here, next to the effects it stands for.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 import orjson
 
+from ..store.sqlite import sqlite3
 from ..store.visibility import visible_at
 from .declaration import YOU, Event, Ref, Sink, Summary
 from .registry import KINDS, builtin_kind, sql_list

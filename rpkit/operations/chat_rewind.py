@@ -13,7 +13,6 @@ before the first event whose visibility changes and folded forward.
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 import pandas as pd
@@ -29,6 +28,7 @@ from ..projection import (
     reproject_from,
 )
 from ..store import atomic, get_meta, head_id, live, retired
+from ..store.sqlite import sqlite3
 from .timetravel import sink_frames
 
 

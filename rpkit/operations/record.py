@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from os import PathLike
@@ -39,6 +38,7 @@ from pathlib import Path
 from ..durable import fsync_dir, fsync_file
 from ..errors import InvalidSnapshotError, SnapshotDirError, SnapshotError
 from ..store import db_path_of, get_meta, head_id, schema
+from ..store.sqlite import sqlite3
 from .chat_rewind import IDS, log_count, removed_ids
 from .snapshot_files import SUFFIX, data_dir_of, remove_dead_partials, snapshot_dir, unlink_partial
 
@@ -142,6 +142,8 @@ def write_record(
             n += 1
         os.replace(tmp, final)
         fsync_dir(folder)
+        # and the folder's own name: made by an earlier call, perhaps not yet on disk
+        fsync_dir(folder.parent)
     except OSError as exc:
         unlink_partial(tmp)
         raise SnapshotDirError(

@@ -13,7 +13,6 @@ record of that, which restores the state before the restore in turn).
 from __future__ import annotations
 
 import json
-import sqlite3
 from os import PathLike
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from ..errors import (
 from ..kinds import KINDS
 from ..projection import reproject_from
 from ..store import atomic, get_meta, head_id, require_history, retired, schema
+from ..store.sqlite import sqlite3
 from .chat_rewind import IDS, retired_by, scope_fingerprint
 from .opening import open_db
 from .record import check_record_tables, write_record
@@ -247,7 +247,7 @@ def put_back(
     with open_db(require_history(db_path)) as conn:
         conn.execute("ATTACH DATABASE ? AS rec", (str(path),))
         try:
-            with atomic(conn):
+            with atomic(conn, durable=True):
                 return apply_record(conn, path, meta, restore=restore, data_dir=data_dir)
         finally:
             conn.execute("DETACH DATABASE rec")

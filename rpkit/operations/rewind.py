@@ -9,7 +9,6 @@ the rewind starts from; the projection is rolled back by the tail it undoes.
 from __future__ import annotations
 
 import json
-import sqlite3
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from ..kinds import TURN_KINDS
 from ..log import get_turn
 from ..projection import reproject_from, rollback_point
 from ..store import atomic, check_event_id, head_id, require_history, retired, retired_after
+from ..store.sqlite import sqlite3
 from .chat_rewind import (
     IDS,
     chat_cut_plan,
@@ -122,7 +122,7 @@ def execute_rewind(
         )
     data_dir = data_dir_of(db_path, data_dir)
     snapshot_dir(data_dir)  # refuse an unusable folder before taking any lock
-    with open_db(require_history(db_path)) as conn, atomic(conn):
+    with open_db(require_history(db_path)) as conn, atomic(conn, durable=True):
         n = _confirmed_point(conn, after_event_id, chat_id, expected_preview)
         chat = None if chat_id is None else check_chat_point(conn, n, chat_id)
         total = log_count(conn)

@@ -7,8 +7,9 @@ backup API; in this process an open() and close() of the database file would
 drop the locks its connections hold) and the copy folds its WAL in. A history
 not in WAL mode, a read transaction whose lock another writer holds, or a system
 without ``cp`` is copied with the backup API instead. Either way the copy is
-written under a temporary name, fsynced and then renamed: a partial file is
-never listed or restorable. The copy describes itself in its own ``rpkit_meta``
+written under a temporary name, fsynced and then renamed, and the folder and
+its parent are fsynced, so the snapshot is on disk before the operation that
+took it deletes anything: a partial file is never listed or restorable. The copy describes itself in its own ``rpkit_meta``
 table, so listing snapshots reads the files and no separate index can drift.
 """
 
@@ -18,7 +19,6 @@ import functools
 import os
 import re
 import shutil
-import sqlite3
 import subprocess
 from datetime import UTC, datetime
 from os import PathLike
@@ -32,6 +32,7 @@ from ..errors import InvalidSnapshotError, SnapshotDirError, SnapshotError, Snap
 from ..projection import rebuild
 from ..store import BUSY_TIMEOUT_S, atomic, db_path_of, head_id, require_history, schema
 from ..store.schema import ensure_tables
+from ..store.sqlite import sqlite3
 from .opening import open_db
 from .record import COPY, RECORD, check_record_tables, is_record
 from .snapshot_files import (
@@ -158,6 +159,8 @@ def take_snapshot(
             n += 1
         os.replace(tmp, final)
         fsync_dir(folder)
+        # and the folder's own name: made by an earlier call, perhaps not yet on disk
+        fsync_dir(folder.parent)
     except OSError as exc:
         unlink_partial(tmp)
         raise SnapshotDirError(
@@ -337,7 +340,7 @@ def restore_copy(*, db_path: str | PathLike[str], data_dir: Path, path: Path) ->
 
 def _copy_in(conn: sqlite3.Connection, path: Path, data_dir: str | PathLike[str]) -> Path:
     """Snapshot the current state, then replace every table's content with ``snap``'s."""
-    with atomic(conn):
+    with atomic(conn, durable=True):
         before = take_snapshot(conn, data_dir=data_dir, kind="pre-restore")
         conn.execute("PRAGMA defer_foreign_keys = ON")
         ensure_tables(conn)

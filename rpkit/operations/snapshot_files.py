@@ -13,6 +13,7 @@ import re
 from os import PathLike
 from pathlib import Path
 
+from ..durable import make_dirs
 from ..errors import SnapshotDirError
 
 SUFFIX = ".sqlite"
@@ -24,10 +25,10 @@ def data_dir_of(db_path: str | PathLike[str], data_dir: str | PathLike[str] | No
 
 
 def snapshot_dir(data_dir: str | PathLike[str]) -> Path:
-    """The folder that holds a history's snapshots (created if missing)."""
+    """The folder that holds a history's snapshots (created if missing, durably)."""
     folder = Path(data_dir) / "snapshots"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        make_dirs(folder)
     except OSError as exc:
         raise SnapshotDirError(
             f"cannot create the snapshot folder {folder} ({exc.strerror or exc}); "

@@ -12,7 +12,6 @@ history) has moved on, or when the snapshot is not a rewind's of this history.
 from __future__ import annotations
 
 import json
-import sqlite3
 from os import PathLike
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from ..errors import (
 )
 from ..projection import reproject_from
 from ..store import atomic, get_meta, head_id, require_history, schema
+from ..store.sqlite import sqlite3
 from .chat_rewind import IDS, removed_ids, retired_by, scope_fingerprint
 from .opening import open_db
 from .record import RECORD
@@ -157,7 +157,7 @@ def undo_rewind(
     with open_db(require_history(db_path)) as conn:
         conn.execute("ATTACH DATABASE ? AS snap", (str(path),))
         try:
-            with atomic(conn):
+            with atomic(conn, durable=True):
                 _put_back(conn, path)
         finally:
             conn.execute("DETACH DATABASE snap")

@@ -22,7 +22,6 @@ entry holds the row as it was before its event), so nothing is read twice.
 
 from __future__ import annotations
 
-import sqlite3
 import warnings
 from bisect import bisect_right
 from collections.abc import Iterable
@@ -32,6 +31,7 @@ from ..errors import RpkitWarning
 from ..kinds import KINDS, Event, touch_chat
 from ..store import get_meta, live, set_meta
 from ..store.schema import PROJECTED
+from ..store.sqlite import sqlite3
 from .codec import decode, dumps, row_from_json, row_json
 from .rollback import prune_rollback, write_rollback
 from .sink import upsert

@@ -10,7 +10,6 @@ and restoring the record the restore wrote gives back the state before it.
 
 from __future__ import annotations
 
-import sqlite3
 import tempfile
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from hypothesis import strategies as st
 
 import rpkit
 from rpkit.operations import read_snapshot_meta
+from rpkit.store.sqlite import sqlite3
 
 from .test_properties import build, op
 from .test_tree_properties import fork_some

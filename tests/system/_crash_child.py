@@ -27,10 +27,11 @@ import contextlib
 import json
 import os
 import signal
-import sqlite3
 import sys
 import time
 import traceback
+
+from rpkit.store.sqlite import sqlite3
 
 PROGRESS_STEP = 200
 

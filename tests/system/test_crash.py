@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import random
 import shutil
-import sqlite3
 import subprocess
 import sys
 from collections import Counter
@@ -31,6 +30,7 @@ import pytest
 
 import rpkit
 from rpkit.operations import read_snapshot_meta
+from rpkit.store.sqlite import sqlite3
 
 from ..helpers import settle
 

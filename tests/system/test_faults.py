@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ import pytest
 
 import rpkit
 from rpkit.demo import build_demo
+from rpkit.store.sqlite import sqlite3
 
 from ..helpers import ROOT, file_state, settle
 

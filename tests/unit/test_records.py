@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 import rpkit
 from rpkit.operations import record_size
+from rpkit.store.sqlite import sqlite3
 
 from ..helpers import ROOT, file_state, log_rows, table_rows
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 import rpkit
 from rpkit.operations import read_snapshot_meta
+from rpkit.store.sqlite import sqlite3
 
 from ..helpers import file_state, log_rows, settle, table_rows
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import warnings
 
 import pytest
@@ -11,6 +10,7 @@ import rpkit
 from rpkit.kinds import KINDS
 from rpkit.projection import touched
 from rpkit.store import PROJECTED
+from rpkit.store.sqlite import sqlite3
 
 from ..helpers import table_rows
 
