@@ -17,10 +17,10 @@ without writing them.
 
 from __future__ import annotations
 
-import sqlite3
 from os import PathLike
 from typing import Any
 
+from ..store.sqlite import sqlite3
 from .convokit import convokit
 from .errors import (
     ExportArgumentError,

@@ -18,7 +18,6 @@ a branch of the same tree. Utterance ids are event ids (as strings).
 
 from __future__ import annotations
 
-import sqlite3
 from os import PathLike
 from typing import Any
 
@@ -28,6 +27,7 @@ import pandas as pd
 
 from ..frames import tree_order
 from ..kinds import CHAT_CREATED, YOU
+from ..store.sqlite import sqlite3
 from .files import check_output, written
 from .report import ExportReport
 from .tree import Tree, read_tree

@@ -10,13 +10,13 @@ format; ``write`` chooses JSON lines or Parquet by the output's suffix.
 
 from __future__ import annotations
 
-import sqlite3
 from os import PathLike
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..store.sqlite import sqlite3
 from .errors import ExportArgumentError
 from .files import check_output, written
 from .report import ExportReport

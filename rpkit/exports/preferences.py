@@ -13,7 +13,6 @@ each prompt (None: all of them).
 
 from __future__ import annotations
 
-import sqlite3
 from os import PathLike
 
 import numpy as np
@@ -21,6 +20,7 @@ import pandas as pd
 
 from ..kinds import USER_TURN
 from ..store import is_id
+from ..store.sqlite import sqlite3
 from .errors import ExportArgumentError
 from .files import check_output, written
 from .report import ExportReport

@@ -9,11 +9,11 @@ sharegpt`` reads back). ``id`` is ``<history>/<chat id>``.
 
 from __future__ import annotations
 
-import sqlite3
 from os import PathLike
 
 import orjson
 
+from ..store.sqlite import sqlite3
 from .files import check_output, written
 from .messages import message_rows
 from .report import ExportReport

@@ -12,13 +12,13 @@ never becomes markup.
 from __future__ import annotations
 
 import html
-import sqlite3
 from os import PathLike
 
 import numpy as np
 import pandas as pd
 
 from ..log import check_chat
+from ..store.sqlite import sqlite3
 from .files import check_output, written
 from .report import ExportReport
 from .tree import HIDE, Tree, read_tree

@@ -14,7 +14,6 @@ speaker's name after the ``names`` mapping.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +24,7 @@ import pandas as pd
 from .. import frames
 from ..kinds import BOT_CREATED, CHAT_CREATED, EDGE_UPDATE, KINDS, USER_TURN, YOU, YOU_SET
 from ..store import atomic, db_path_of
+from ..store.sqlite import sqlite3
 from .errors import ExportNamesError
 
 USER, ASSISTANT, SYSTEM = "user", "assistant", "system"

@@ -434,7 +434,7 @@ LIBRARY = [
     Case(
         "restore-newer-schema",
         restore(newer_snapshot),
-        rpkit.InvalidSnapshotError,
+        rpkit.SnapshotVersionError,
         ["schema version 99"],
     ),
     Case(

@@ -203,6 +203,7 @@ def test_the_durable_commit_benchmark_reports_both_ratios(tmp_path):
     assert len(result["runs"]["commit_durable_s"]) == len(result["runs"]["commit_normal_s"]) == 20
     assert result["commit_ratio"] > 0 and result["rewind_undo_ratio"] > 0
 
+
 def test_a_tiny_exports_run_reports_every_ratio(tmp_path):
     out = tmp_path / "exports.json"
     args = ["--events", "2000", "--histories", "4", "--corpus-events", "40"]

@@ -89,7 +89,9 @@ def _rewind_setup(root: Path) -> dict:
 
 
 def _rewind(root: Path, args: dict, returned) -> None:
-    rpkit.execute_rewind(db_path=root / DB, data_dir=root / "data", **args)
+    # a whole-file copy (cp in a child process, the planted snapshot faults); the other
+    # rewinds write rewind records, the default
+    rpkit.execute_rewind(db_path=root / DB, data_dir=root / "data", keep="copy", **args)
     returned()
 
 
