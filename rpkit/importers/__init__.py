@@ -27,7 +27,22 @@ from os import PathLike
 from pathlib import Path
 
 from ..operations import open_db
-from . import agnai, chatgpt, claude, jsonl, sharegpt, sillytavern
+from . import (
+    agnai,
+    arena,
+    cai,
+    chatgpt,
+    claude,
+    hh_rlhf,
+    jsonl,
+    lmsys,
+    pippa,
+    preference,
+    sharegpt,
+    sillytavern,
+    textgen,
+    wildchat,
+)
 from .detect import detect
 from .format import FORMATS, Format, format_named, register_format
 from .report import ImportReport
@@ -35,8 +50,10 @@ from .writer import write
 
 PathArg = str | PathLike[str]
 
-# The built-in formats, in the order detection tries them.
-for _module in (chatgpt, claude, sharegpt, jsonl, agnai, sillytavern):
+# The built-in formats, in the order detection tries them: the datasets' telltale
+# keys first (none of the apps' records has them), then the apps' exports.
+DATASETS = (arena, wildchat, lmsys, pippa, hh_rlhf, preference, textgen, cai)
+for _module in (*DATASETS, chatgpt, claude, sharegpt, jsonl, agnai, sillytavern):
     register_format(_module.FORMAT)
 
 
