@@ -198,7 +198,12 @@ class _Writer:
             parent = find_parent(self.conn, self.fmt, main, self.chat_ids)
         else:
             return {}
-        shared = shared_turns(self.conn, parent, chat) if parent is not None else []
+        if parent is None:
+            shared = []
+        elif isinstance(of, str):  # the parent was imported as it is: log order is its transcript
+            shared = _shared_in_log(self.conn, parent, chat)
+        else:
+            shared = shared_turns(self.conn, parent, chat)
         if not shared:
             why = "is not in this import or the history" if parent is None else "shares no message"
             self.notes.warn(
@@ -209,6 +214,22 @@ class _Writer:
         for turn, original in zip(chat.turns, shared, strict=False):
             turn.extra[COPIED_FROM] = original
         return {"parent_chat_id": parent, "forked_from_event_id": shared[-1]}
+
+
+def _shared_in_log(conn: sqlite3.Connection, parent: int, chat: Chat) -> list[int]:
+    """The parent's live turns (in log order) the fork starts with: same side, same text."""
+    rows = conn.execute(
+        "SELECT id, kind, json_extract(payload, '$.text') FROM event_log "
+        "WHERE chat_id = ? AND kind IN (?, ?) AND superseded_by IS NULL ORDER BY id",
+        (parent, USER_TURN, ASSISTANT_TURN),
+    )
+    shared = []
+    for (event_id, kind, text), turn in zip(rows, chat.turns, strict=False):
+        same_side = (kind == USER_TURN) == (turn.role == "user")
+        if turn.hidden or not same_side or text != turn.text:
+            break
+        shared.append(event_id)
+    return shared
 
 
 def write(conn: sqlite3.Connection, parsed: Parsed) -> ImportReport:
