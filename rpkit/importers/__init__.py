@@ -5,8 +5,11 @@
 ...     report.chats, report.turns, report.retired
 
 Formats: SillyTavern/TavernAI chat files, ChatGPT and Claude.ai
-``conversations.json``, ShareGPT datasets, Agnaistic chat exports and
-JSON-lines conversation datasets. Each is one ``Format`` declaration in
+``conversations.json``, ShareGPT datasets, Agnaistic chat exports,
+JSON-lines conversation datasets, and the research datasets (PIPPA, WildChat,
+LMSYS-Chat-1M, Chatbot Arena, preference pairs, HH-RLHF, text-generation-webui
+logs, Character.AI; from Parquet, JSON lines or a JSON list, plain, ``.gz`` or
+``.zst``: DESIGN §14). Each is one ``Format`` declaration in
 ``FORMATS`` (name -> Format), and ``register_format`` adds one;
 ``detect_format`` tells them apart. Each importer reads the whole export first (the JSON-lines one
 streams it) and refuses a malformed one (``ImportFormatError`` naming the file, line or node and the reason) before

@@ -16,6 +16,7 @@ from ..kinds import ASSISTANT_TURN, BOT_CREATED, CHAT_CREATED, COPIED_FROM, USER
 from ..log import append_many, append_replacing, hide_turn, next_chat_id
 from ..progress import progress_bar
 from ..store import atomic, head_id
+from ..store.visibility import live
 from .forks import FORK_OF, MAIN_CHAT, find_parent, parents_first, shared_turns, stem
 from .format import FORMATS
 from .plan import Chat, Parsed, Turn, slug
@@ -220,7 +221,7 @@ def _shared_in_log(conn: sqlite3.Connection, parent: int, chat: Chat) -> list[in
     """The parent's live turns (in log order) the fork starts with: same side, same text."""
     rows = conn.execute(
         "SELECT id, kind, json_extract(payload, '$.text') FROM event_log "
-        "WHERE chat_id = ? AND kind IN (?, ?) AND superseded_by IS NULL ORDER BY id",
+        f"WHERE chat_id = ? AND kind IN (?, ?) AND {live()} ORDER BY id",
         (parent, USER_TURN, ASSISTANT_TURN),
     )
     shared = []
