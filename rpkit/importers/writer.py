@@ -243,7 +243,12 @@ def write(conn: sqlite3.Connection, parsed: Parsed) -> ImportReport:
         chats = _existing(conn, parsed.format, files)
         writer = _Writer(conn, parsed, report)
         with progress_bar(parsed.records(), f"import {parsed.format}", unit="message") as bar:
-            for chat in parents_first(parsed.chats):
+            # A streamed plan is written as it is read (its forks follow their parents);
+            # reordering it would hold every chat of the file in memory at once.
+            chats_in_order = (
+                parents_first(parsed.chats) if isinstance(parsed.chats, list) else parsed.chats
+            )
+            for chat in chats_in_order:
                 chat_id = chats.get((chat.file, chat.ref))
                 if chat_id:
                     writer.flush()
