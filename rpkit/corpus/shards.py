@@ -266,7 +266,8 @@ def split_parquet(source: Path, out: Path, shard_size: int) -> Split:
     split, n = Split(), 0
     for file in parquet_files(source):
         try:
-            batches = pq.ParquetFile(file).iter_batches(batch_size=shard_size)
+            reader = pq.ParquetFile(file, pre_buffer=False, buffer_size=1 << 20)
+            batches = reader.iter_batches(batch_size=shard_size)
             for batch in batches:
                 name = check_name(f"{_base(source)}-{n:05d}")
                 tmp = temp_path(out, name, ".parquet")

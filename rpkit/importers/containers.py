@@ -220,7 +220,7 @@ def _parquet(path: Path) -> Iterator[tuple[str, Any]]:
     for file in files:
         prefix = f"{file.name} " if len(files) > 1 else ""
         try:
-            reader = pq.ParquetFile(file)
+            reader = pq.ParquetFile(file, pre_buffer=False, buffer_size=CHUNK)
         except (pa.ArrowException, OSError) as exc:
             raise ImportFormatError(f"{file.name}: not a Parquet file ({exc})") from None
         row = 0

@@ -68,10 +68,9 @@ def write_parquet(path: Path, size: int) -> int:
 
     batch = 2000
     base = pa.Table.from_pylist([record(i) for i in range(batch)])
-    per = base.nbytes
     n = 0
     with pq.ParquetWriter(path, base.schema, compression="none") as w:
-        while n * per / batch < size:
+        while path.stat().st_size < size:  # each row group is on disk once written
             ids = pa.array([f"h{n + i:09d}" for i in range(batch)])
             w.write_table(base.set_column(0, "conversation_hash", ids), row_group_size=1000)
             n += batch
