@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lab test docs app app-screenshot lint format bench bench-tree bench-corpus demo-data readme-chart notebooks clean
+.PHONY: install lab test docs app app-screenshot lint format bench bench-tree bench-corpus bench-exports demo-data readme-chart notebooks clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,9 @@ bench-tree: $(STAMP)
 
 bench-corpus: $(STAMP)
 	$(BIN)/python -m benchmarks.corpus --conversations 20000 --turns 10 --histories 100 --events 1000
+
+bench-exports: $(STAMP)
+	$(BIN)/python -m benchmarks.exports --events 1000000 --histories 1000 --corpus-events 300
 
 demo-data: $(STAMP)
 	$(BIN)/rpkit demo data/demo.db --force --dump data/demo-events.jsonl

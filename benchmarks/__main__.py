@@ -16,7 +16,6 @@ import json
 import os
 import platform
 import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import rpkit
+from rpkit.store.sqlite import sqlite3
 
 from .history import CACHE_DIR, cached_history, settle
 from .report import markdown, table
@@ -106,6 +106,7 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
+        "sqlite_library": sqlite3.__name__,
         "pandas": pandas.__version__,
         "rpkit": rpkit.__version__,
     }
@@ -138,8 +139,10 @@ def prepare(cached: Path, workdir: Path) -> dict[str, Any]:
     return {"template": template, **info}
 
 
-def run_one(spec: dict[str, Any]) -> dict[str, Any]:
+def run_one(spec: dict[str, Any], sqlite_library: str | None = None) -> dict[str, Any]:
     env = {**os.environ, "RPKIT_PROGRESS": "0"}
+    if sqlite_library:
+        env["RPKIT_SQLITE"] = sqlite_library  # rpkit.store.sqlite: "stdlib" or "pysqlite3"
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.ops", json.dumps(spec)],
         cwd=ROOT,
@@ -159,18 +162,24 @@ def measure_size(events: int, args: argparse.Namespace, workdir: Path, log: Any)
     prepared = prepare(cached, workdir)
     template = prepared.pop("template")
     appends = args.appends or min(20_000, max(200, events // 20))
-    steps = [s for s in plan(events, appends) if not args.only or s[0] in args.only]
-    runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in steps}
-    specs = {name: spec for name, spec, _ in steps}
+    libraries = args.sqlite or [None]
+    steps = [
+        (tagged(name, lib, libraries), spec, own_copy, lib)
+        for name, spec, own_copy in plan(events, appends)
+        if not args.only or name in args.only
+        for lib in libraries
+    ]
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name, *_ in steps}
+    specs = {name: spec for name, spec, *_ in steps}
     for rep in range(args.repeat):
-        for name, spec, own_copy in steps:
+        for name, spec, own_copy, lib in steps:
             scratch = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=workdir))
             try:
                 db = template
                 if own_copy:
                     db = scratch / "history.db"
                     shutil.copyfile(template, db)
-                result = run_one({**spec, "db": str(db), "data_dir": str(scratch)})
+                result = run_one({**spec, "db": str(db), "data_dir": str(scratch)}, lib)
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
             runs[name].append(result)
@@ -208,12 +217,31 @@ def measure_size(events: int, args: argparse.Namespace, workdir: Path, log: Any)
     return {
         "events": events,
         **prepared,
+        "sqlite_ratios": library_ratios(measurements, libraries),
         "demo_build_s": build_s,
         "demo_build_events_per_s": events / build_s if build_s else None,
         "measurements": measurements,
         "ratios": ratios,
         "targets": targets(measurements),
     }
+
+
+def tagged(name: str, library: str | None, libraries: list[str | None]) -> str:
+    """The first ``--sqlite`` library's runs keep the plain names (the targets read
+    them); the others' are ``name@library``."""
+    return name if library == libraries[0] else f"{name}@{library}"
+
+
+def library_ratios(m: dict[str, dict[str, Any]], libraries: list[str | None]) -> dict[str, Any]:
+    """Each measurement on the first library over the same on each other one."""
+    out: dict[str, Any] = {}
+    for other in libraries[1:]:
+        out[f"{libraries[0]}/{other}"] = {
+            name: m[name]["median_s"] / m[f"{name}@{other}"]["median_s"]
+            for name in m
+            if "@" not in name and f"{name}@{other}" in m
+        }
+    return out
 
 
 def targets(m: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -309,6 +337,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chats", type=int, default=3, help="chats in the demo history")
     parser.add_argument("--appends", type=int, default=0, help="events appended in bulk")
     parser.add_argument("--only", action="append", help="run only this measurement")
+    parser.add_argument(
+        "--sqlite",
+        action="append",
+        choices=["pysqlite3", "stdlib"],
+        help="run every measurement on this SQLite library too (repeatable; the first "
+        "one's runs meet the targets, the others are compared with it)",
+    )
     parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR)
     parser.add_argument("--rebuild-cache", action="store_true")
     parser.add_argument("--out", type=Path, default=None, help="JSON file to write")
@@ -352,6 +387,11 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=str) + "\n")
     print(table(result, COMPARISONS))
+    for size in result["sizes"]:
+        for pair, ratios in size["sqlite_ratios"].items():
+            print(f"\n{size['events']:,} events, time on {pair}:")
+            for name, value in ratios.items():
+                print(f"  {name:<22} {value:6.2f}x")
     print(f"\nwritten: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out.name}")
     return 0
 

@@ -25,7 +25,6 @@ checks it), so the comparison is like for like.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from os import PathLike
 from pathlib import Path
@@ -36,6 +35,7 @@ import pandas as pd
 from rpkit.frames import RENAMED
 from rpkit.operations import open_db, take_snapshot
 from rpkit.store import PROJECTED
+from rpkit.store.sqlite import sqlite3
 
 SqlHandler = Callable[[sqlite3.Connection, int, str, Any, dict[str, Any], Any], None]
 SQL_HANDLERS: dict[str, SqlHandler] = {}

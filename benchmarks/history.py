@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import time
 from pathlib import Path
 
 import rpkit
 from rpkit.demo import build_demo
 from rpkit.store import SCHEMA_VERSION
+from rpkit.store.sqlite import sqlite3
 
 CACHE_DIR = Path(__file__).resolve().parent / ".cache"
 

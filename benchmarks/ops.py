@@ -12,7 +12,6 @@ size of the frame it returns, measured after the timed part.
 from __future__ import annotations
 
 import json
-import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ import pandas as pd
 import rpkit
 from rpkit import frames
 from rpkit.store import atomic, connect, head_id
+from rpkit.store.sqlite import sqlite3
 
 from . import baselines
 

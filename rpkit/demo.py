@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import random
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from os import PathLike
 from pathlib import Path
@@ -22,6 +21,7 @@ from .log import append, edit_turn, hide_turn, next_chat_id, regenerate_turn
 from .operations import open_db
 from .progress import progress_bar
 from .store import atomic
+from .store.sqlite import sqlite3
 
 START = datetime(2026, 1, 5, 19, 0, tzinfo=UTC)
 

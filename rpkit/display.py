@@ -16,6 +16,15 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
+def size_text(n: int) -> str:
+    """A size in bytes as people read it: ``"41 KB"``, ``"1.6 GB"`` (powers of 1000)."""
+    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
+        if n >= scale:
+            value = n / scale
+            return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
+    return counted(n, "byte")
+
+
 def bold_paragraph(text: str, rest: str = "") -> str:
     """A paragraph of bold text, then plain ``rest``, both escaped."""
     return f"<p><b>{html.escape(text)}</b>{html.escape(rest)}</p>"

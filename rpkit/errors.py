@@ -104,6 +104,14 @@ class InvalidSnapshotError(SnapshotError):
     """A file that is not a complete rpkit snapshot of a compatible schema."""
 
 
+class SnapshotVersionError(InvalidSnapshotError):
+    """A snapshot or rewind record written by an rpkit of another schema version."""
+
+
+class PruneError(SnapshotError, ValueError):
+    """A prune whose keep, age or named snapshots are not usable."""
+
+
 class StalePreviewError(RpkitError):
     """The history changed since the preview the rewind was confirmed against."""
 
@@ -203,6 +211,8 @@ __all__ = [
     "HistoryExistsError",
     "ImportFormatError",
     "InvalidSnapshotError",
+    "SnapshotVersionError",
+    "PruneError",
     "MissingExtraError",
     "NotADatabaseError",
     "NotATurnError",

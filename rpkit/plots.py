@@ -7,7 +7,6 @@ tests can inspect the lines they drew.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .extras import require
+from .store.sqlite import sqlite3
 
 require("notebook", "matplotlib", part=__name__)
 

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from sqlite3.dump import _iterdump  # the standard library's SQL dump, for sql_dump
 
 import pandas as pd
 
 from rpkit.demo import build_demo
 from rpkit.operations import plain_value
 from rpkit.store import PROJECTED
+from rpkit.store.sqlite import sqlite3
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
@@ -50,11 +51,17 @@ def copy_demo(folder: Path) -> Path:
     return path
 
 
+def sql_dump(conn: sqlite3.Connection) -> list[str]:
+    """A connection's whole content as SQL text: ``Connection.iterdump``, which
+    ``pysqlite3`` leaves out, from the standard library's pure-Python dump."""
+    return list(_iterdump(conn))
+
+
 def dump(path: Path) -> list[str]:
     """The whole content of a history, as SQL text (stable under WAL)."""
     c = sqlite3.connect(path)
     try:
-        return list(c.iterdump())
+        return sql_dump(c)
     finally:
         c.close()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 
 from ..kinds import (
     ASSISTANT_TURN,
@@ -16,6 +15,7 @@ from ..kinds import (
     sql_list,
 )
 from ..store import live
+from ..store.sqlite import sqlite3
 from .judgement import TurnInput
 from .report import ClassifyReport
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from ..frames.affinity import AT_TURN
 from ..kinds import CLASSIFIER_FAILED, EDGE_UPDATE, MEMORY_ADDED
 from ..log import append_many
 from ..progress import progress_bar
+from ..store.sqlite import sqlite3
 from .addressee import turns_to_ask
 from .judgement import Classifier, TurnInput, check_judgement
 from .report import ClassifyReport

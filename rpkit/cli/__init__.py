@@ -1,7 +1,7 @@
 """The ``rpkit`` command: each subcommand opens the history and calls one library function.
 
 ``history`` holds the commands on one history, ``imports`` those that bring
-chats in, ``rpkit.corpus.cli`` the ``corpus`` group; ``common`` what they share.
+chats in, ``exports`` the one that takes them out, ``rpkit.corpus.cli`` the ``corpus`` group; ``common`` what they share.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import click
 
 from ..errors import MissingExtraError
 from ..extras import stand_in_command
-from . import history, imports
+from . import exports, history, imports
 
 
 @click.group()
@@ -32,6 +32,7 @@ for _command in (
     history.verify_cmd,
     imports.import_group,
     imports.classify_cmd,
+    exports.export_cmd,
 ):
     main.add_command(_command)
 

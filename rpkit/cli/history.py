@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -9,7 +10,8 @@ import pandas as pd
 
 from .. import frames
 from ..demo import build_demo, dump_events
-from ..display import counted
+from ..display import counted, size_text
+from ..errors import PruneError
 from ..operations import (
     compute_rewind_preview,
     data_dir_of,
@@ -17,7 +19,9 @@ from ..operations import (
     fork_chat,
     list_snapshots,
     open_db,
+    prune_snapshots,
     read_snapshot_meta,
+    record_size,
     resolve_snapshot,
     restore_snapshot,
     rewind_point,
@@ -25,6 +29,7 @@ from ..operations import (
     verify,
 )
 from ..store import head_id
+from ..store.sqlite import describe
 from .common import DATA_DIR, DB, existing, friendly
 
 
@@ -63,6 +68,7 @@ def info(db: Path) -> None:
         f"events       {about.events} ({about.retired} retired), newest id {about.head_event_id}"
     )
     click.echo(f"projected at {about.projected_at}")
+    click.echo(f"sqlite       {describe()}")
     tree = chats.set_index("chat_id", drop=False)
     for chat_id in frames.tree_order(chats):
         c = tree.loc[chat_id]
@@ -153,6 +159,7 @@ def preview(db: Path, after_event_id: int | None, turn: int | None, chat_id: int
     with open_db(existing(db)) as conn:
         target = _target(conn, after_event_id, turn)
         _echo_preview(compute_rewind_preview(conn, target, chat_id=chat_id))
+        click.echo(f"the undo record takes {size_text(record_size(conn, target, chat_id))}")
 
 
 @click.command(name="rewind")
@@ -171,11 +178,13 @@ def rewind_cmd(
     data_dir: Path | None,
     yes: bool,
 ) -> None:
-    """Delete the events after AFTER_EVENT_ID, of one chat or all (snapshotted first)."""
+    """Delete the events after AFTER_EVENT_ID, of one chat or all (recorded first)."""
     with open_db(existing(db)) as conn:
         target = _target(conn, after_event_id, turn)
         seen = compute_rewind_preview(conn, target, chat_id=chat_id)
+        size = record_size(conn, target, chat_id)
     _echo_preview(seen)
+    click.echo(f"the undo record takes {size_text(size)}")
     if not yes:
         click.confirm("Rewind?", abort=True)
     snap = execute_rewind(
@@ -185,7 +194,7 @@ def rewind_cmd(
         chat_id=chat_id,
         expected_preview=seen,
     )
-    click.echo(f"rewound; snapshot of the previous state: {snap}")
+    click.echo(f"rewound; undo record ({size_text(snap.stat().st_size)}): {snap}")
     click.echo(f"undo with: rpkit undo {db} {snap}")
 
 
@@ -213,23 +222,86 @@ def fork(db: Path, turn: int, title: str | None) -> None:
         click.echo(f"chat {chat}: forked at turn {turn}, {counted(turns.fetchone()[0], 'turn')}")
 
 
+def _snapshot_line(row) -> str:
+    removed = "" if pd.isna(row.removed) else f"removed {row.removed:>6}  "
+    scope = "" if pd.isna(row.scope) else f"{row.scope:<8} "
+    return (
+        f"{row.taken_at:%Y-%m-%d %H:%M:%S}  {row.kind:<12} {row.format:<6} "
+        f"{size_text(int(row.size)):>8}  {scope}{removed}newest {row.max_event_id:>7}  {row.path}"
+    )
+
+
+def _keep_count(_ctx, _param, value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        keep = int(value)
+    except ValueError:
+        keep = None
+    if keep is None or keep < 0:
+        raise PruneError(
+            f"--keep {value!r} must be a whole number of snapshots to keep, 0 or more "
+            "(e.g. --keep 10); nothing was pruned"
+        )
+    return keep
+
+
 @click.command()
 @click.argument("db", type=click.Path(path_type=Path), required=False)
 @DATA_DIR
+@click.option("--prune", is_flag=True, help="Remove old snapshots (a preview unless --yes).")
+@click.option("--keep", default=None, help="With --prune: keep the newest N snapshots.")
+@click.option(
+    "--older-than", type=float, default=None, help="With --prune: only those older than DAYS."
+)
+@click.option(
+    "--name", "names", multiple=True, help="With --prune: also remove this snapshot (repeatable)."
+)
+@click.option("--yes", is_flag=True, help="With --prune: remove them, do not only preview.")
 @friendly
-def snapshots(db: Path | None, data_dir: Path | None) -> None:
-    """List the snapshots of DB (or of --data-dir)."""
+def snapshots(
+    db: Path | None,
+    data_dir: Path | None,
+    prune: bool,
+    keep: str | None,
+    older_than: float | None,
+    names: tuple[str, ...],
+    yes: bool,
+) -> None:
+    """List the snapshots of DB (or of --data-dir): kind, record or copy, size, scope.
+
+    With --prune, remove those beyond the newest --keep N (and older than
+    --older-than DAYS), never the newest record of a chat unless --name names
+    it; without --yes it only shows what would go.
+    """
     if db is None and data_dir is None:
         raise click.UsageError("give DB or --data-dir")
-    frame = list_snapshots(data_dir_of(db, data_dir) if db is not None else data_dir)
+    folder = data_dir_of(db, data_dir) if db is not None else data_dir
+    if prune:
+        count = _keep_count(None, None, keep)
+        if older_than is not None and older_than < 0:
+            raise PruneError(
+                f"--older-than {older_than} must be 0 days or more; nothing was pruned"
+            )
+        age = None if older_than is None else timedelta(days=older_than)
+        gone = prune_snapshots(
+            data_dir=folder, keep=count, older_than=age, snapshots=names, confirm=yes
+        )
+        for row in gone.itertuples():
+            click.echo(_snapshot_line(row))
+        total = size_text(int(gone["size"].sum()))
+        said = f"{counted(len(gone), 'snapshot')}, {total}"
+        click.echo(f"removed {said}" if yes else f"would remove {said} (pass --yes to remove them)")
+        return
+    if keep is not None or older_than is not None or names or yes:
+        raise click.UsageError("--keep, --older-than, --name and --yes go with --prune")
+    frame = list_snapshots(folder)
     if frame.empty:
         click.echo("no snapshots")
         return
     for row in frame.itertuples():
-        click.echo(
-            f"{row.taken_at:%Y-%m-%d %H:%M:%S}  {row.kind:<12} events {row.events:>7}  "
-            f"newest {row.max_event_id:>7}  {row.path}"
-        )
+        click.echo(_snapshot_line(row))
+    click.echo(f"{counted(len(frame), 'snapshot')}, {size_text(int(frame['size'].sum()))}")
 
 
 @click.command()
@@ -264,5 +336,6 @@ def verify_cmd(db: Path) -> None:
     with open_db(existing(db)) as conn:
         report = verify(conn)
     click.echo(repr(report))
+    click.echo(f"checked with {report.sqlite}")
     if not report.ok:
         raise SystemExit(1)

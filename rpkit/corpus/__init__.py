@@ -3,6 +3,7 @@
 >>> report = export(["a.db", "b.db"], "corpus")                    # doctest: +SKIP
 >>> corpus = open_corpus("corpus")                                 # doctest: +SKIP
 >>> corpus.summary()                                               # doctest: +SKIP
+>>> export_training("corpus", "pairs", "preferences")               # doctest: +SKIP
 >>> build("big.json", "corpus2", format="sharegpt", shard_size=1000)  # doctest: +SKIP
 
 With no client the tasks run on Dask's local scheduler (processes); pass
@@ -30,6 +31,8 @@ _LAZY = {
     "ExportReport": "exporter",
     "export": "exporter",
     "history_frames": "exporter",
+    "TrainingReport": "training",
+    "export_training": "training",
 }
 
 
@@ -46,7 +49,9 @@ __all__ = [
     "Corpus",
     "ExportReport",
     "build",
+    "TrainingReport",
     "export",
+    "export_training",
     "history_frames",
     "open_corpus",
     *_error_names,

@@ -24,8 +24,9 @@ import pyarrow.parquet as pq
 
 from ..dtypes import STRING
 from ..kinds import YOU
-from .dataset import PART, partition_dir
+from .dataset import PART, TABLES, partition_dir
 from .errors import CorpusArgumentError
+from .paths import FOLDER, need
 
 
 class Corpus(Protocol):
@@ -74,6 +75,8 @@ def _one_summary(out: Path, name: str) -> dict[str, Any]:
 
 
 def _summaries(out: str, names: list[str]) -> list[dict[str, Any]]:
+    for table in TABLES:
+        need(Path(out) / table, "corpus table", FOLDER)
     return [_one_summary(Path(out), name) for name in names]
 
 

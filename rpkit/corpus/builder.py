@@ -25,9 +25,10 @@ import pandas as pd
 from .. import importers
 from ..classifiers import classify as classify_history
 from ..display import counted
-from ..durable import fsync_dir
+from ..durable import fsync_dir, make_dirs
 from ..operations import open_db
 from .dataset import (
+    TMP,
     check_out,
     list_histories,
     readable,
@@ -38,6 +39,7 @@ from .dataset import (
 from .engine import run_tasks
 from .errors import CorpusArgumentError, HistoryNameError, SourceError, SourceFormatError
 from .exporter import export_history
+from .paths import ANY, WRITABLE, absolute, check_workers, need
 from .shards import Split, split_source
 
 PathArg = str | PathLike[str]
@@ -89,7 +91,9 @@ def build_shard(
     db = root / HISTORIES / f"{name}.db"
     took: dict[str, float] = {}
     try:
+        need(root / TMP, "corpus folder", WRITABLE)
         if not db.exists():
+            need(root / shard, "shard", ANY)
             _import(root, fmt, name, root / shard, classify, skip_bad, took, durable)
         start = time.perf_counter()
         rows = export_history(str(db.resolve()), out, name, durable)
@@ -207,14 +211,19 @@ def build(
     Bad records are refused, or skipped and listed with ``skip_bad``.
     ``durable`` fsyncs each partition, as in ``export``, and each history
     file's rename into ``_histories``. No client: Dask's local scheduler
-    (processes); ``client``: its cluster.
+    (processes); ``client``: its cluster, whose workers must see ``out`` at
+    the same path (``WorkerPathError`` names a worker that does not).
     """
-    source, out = Path(source), Path(out)
+    source, out = absolute(source), absolute(out)
     _check(source, format, shard_size)
-    check_out(out)
+    check_out(out, durable=durable)
+    check_workers(client, [(out / TMP, "corpus folder", WRITABLE)])  # before writing shards
     remove_stale_temps(out)
     split = split_source(source, out, format, shard_size, skip_bad)
-    (out / HISTORIES).mkdir(exist_ok=True)
+    if durable:
+        make_dirs(out / HISTORIES)
+    else:
+        (out / HISTORIES).mkdir(exist_ok=True)
     todo, skipped = _plan(out, split)
     args = [
         (str(out), format, s.name, s.path, s.records, classify, skip_bad, durable) for s in todo

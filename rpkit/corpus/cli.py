@@ -116,3 +116,65 @@ def corpus_summary(out: Path, address: str | None) -> None:
 
     frame = _corpus_call(address, summary, out)
     click.echo(frame.to_string(index=False) if len(frame) else "the corpus holds no history")
+
+
+@corpus_group.command(name="export-training")
+@click.argument("kind", type=click.Choice(["messages", "preferences"]), metavar="KIND")
+@click.argument("corpus", type=click.Path(path_type=Path))
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--replace", is_flag=True, help="Write over OUT if it exists.")
+@click.option(
+    "--paths",
+    type=click.Choice(["live", "all"]),
+    default="live",
+    show_default=True,
+    help="messages: the live transcripts, or also each retired alternative's path.",
+)
+@click.option("--include-retired", is_flag=True, help="messages: show hidden turns too.")
+@click.option(
+    "--include-user-edits",
+    is_flag=True,
+    help="preferences: pairs from edits of your own turns too.",
+)
+@click.option(
+    "--context", type=int, default=None, help="preferences: keep the last N prompt messages."
+)
+@click.option(
+    "--name", "names", multiple=True, metavar="OLD=NEW", help="Export the speaker OLD as NEW."
+)
+@_CLUSTER
+def corpus_export_training(
+    kind: str,
+    corpus: Path,
+    out: Path,
+    replace: bool,
+    paths: str,
+    include_retired: bool,
+    include_user_edits: bool,
+    context: int | None,
+    names: tuple[str, ...],
+    address: str | None,
+) -> None:
+    """Write the corpus CORPUS's KIND rows (messages or preferences) as a Parquet dataset OUT."""
+    from ..errors import RpkitError
+    from ..exports.tree import parse_names
+    from .training import export_training
+
+    try:
+        mapping = parse_names(names)
+    except RpkitError as exc:
+        raise click.ClickException(str(exc)) from exc
+    report = _corpus_call(
+        address,
+        export_training,
+        corpus,
+        out,
+        kind,
+        paths=paths,
+        include_retired=include_retired,
+        include_user_edits=include_user_edits,
+        context=context,
+        names=mapping,
+        replace=replace,
+    )
+    click.echo(repr(report))

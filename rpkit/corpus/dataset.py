@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..dtypes import STRING
-from ..durable import fsync_dir, fsync_file
+from ..durable import fsync_dir, fsync_file, make_dirs
 from .errors import CorpusPathError, HistoryNameError
 
 TABLES = ("events", "turns", "affinity", "chats")
@@ -60,12 +60,19 @@ def check_name(name: str) -> str:
     return name
 
 
-def check_out(out: Path) -> Path:
-    """Create ``out`` if needed and make sure it is a folder this process can write to."""
+def check_out(out: Path, *, durable: bool = False) -> Path:
+    """Create ``out`` if needed and make sure it is a folder this process can write to.
+
+    ``durable``: a new corpus folder's name is fsynced into its parent, so that
+    a durable export's fsynced partitions are not lost with the folder.
+    """
     if out.exists() and not out.is_dir():
         raise CorpusPathError(f"the corpus folder {out} is a file; pass a folder (new or a corpus)")
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        if durable:
+            make_dirs(out)
+        else:
+            out.mkdir(parents=True, exist_ok=True)
         (out / TMP).mkdir(exist_ok=True)
         probe = out / TMP / f".probe-{uuid.uuid4().hex}"
         probe.write_bytes(b"")

@@ -17,6 +17,7 @@ from typing import Any
 import dask
 from dask.diagnostics import ProgressBar
 
+from ..errors import RpkitError
 from ..progress import showing
 
 BYTES_PER_ITEM = 256  # about one event of a history or one message of an export
@@ -40,7 +41,9 @@ def run_tasks(
     """``fn(*a)`` for each ``a`` in ``args``, one Dask task each, results in order.
 
     ``fn`` catches its own errors and returns a record; a task that dies anyway
-    (a killed worker) gives ``failed(a, reason)`` on a cluster. On the local
+    (a killed worker) gives ``failed(a, reason)`` on a cluster, and one that
+    raised an ``RpkitError`` (which names what to do) raises it here, as the
+    local scheduler does. On the local
     scheduler a dead process stops the whole run (``BrokenProcessPool``). The
     bar shows for inputs of ``input_bytes`` worth ``SHOW_FROM`` items or more.
     """
@@ -73,5 +76,7 @@ def _on_cluster(fn, args, client, failed, show: bool) -> list[Any]:
             results.append(next(values))
         else:
             exc = future.exception()
+            if isinstance(exc, RpkitError):
+                raise exc
             results.append(failed(a, f"{type(exc).__name__}: {exc}"))
     return results

@@ -34,6 +34,11 @@ class CorpusArgumentError(CorpusError, ValueError):
     unknown alignment."""
 
 
+class WorkerPathError(CorpusError):
+    """A path that a worker cannot see: the histories and the corpus are not on storage that
+    every worker mounts at the same path."""
+
+
 class NotACorpusError(CorpusError):
     """A folder that holds no corpus (no ``events/``, ``turns/``, ``affinity/``, ``chats/``)."""
 
@@ -46,4 +51,5 @@ __all__ = [
     "NotACorpusError",
     "SourceError",
     "SourceFormatError",
+    "WorkerPathError",
 ]

@@ -23,6 +23,7 @@ from ..operations import open_db
 from ..store import atomic
 from .dataset import (
     TABLES,
+    TMP,
     check_out,
     history_file_name,
     list_histories,
@@ -31,6 +32,7 @@ from .dataset import (
 )
 from .engine import run_tasks
 from .errors import HistoryNameError, SourceError
+from .paths import FILE, WRITABLE, absolute, check_workers, need
 
 PathArg = str | PathLike[str]
 
@@ -72,6 +74,8 @@ class ExportReport:
 
 def export_history(db: str, out: str, name: str, durable: bool = False) -> dict[str, Any]:
     """Export one history file into the corpus at ``out`` (a Dask task); rows per table."""
+    need(db, "history", FILE)
+    need(Path(out) / TMP, "corpus folder", WRITABLE)
     with open_db(db) as conn:
         tables = history_frames(conn)
     # chats last: a history is listed once all four are there
@@ -84,7 +88,7 @@ def _failed(args: tuple[Any, ...], reason: str) -> dict[str, Any]:
 
 
 def plan_export(
-    histories: Iterable[PathArg], out: Path, *, replace: bool = False
+    histories: Iterable[PathArg], out: Path, *, replace: bool = False, durable: bool = False
 ) -> list[tuple[str, str, str]]:
     """Check the histories and the corpus folder; the (db, out, name) of each task."""
     paths = [Path(h) for h in histories]
@@ -100,7 +104,7 @@ def plan_export(
                 "a history by its file's stem: rename one of them"
             )
         by_name[name] = p
-    check_out(out)
+    check_out(out, durable=durable)
     existing = set(list_histories(out))
     for name, p in by_name.items():
         if name in existing and not replace:
@@ -127,10 +131,16 @@ def export(
     so is a name the corpus already holds from another file (unless
     ``replace``). Re-exporting a history replaces its partitions atomically.
     ``durable`` fsyncs each partition, so that it also survives a power cut.
-    No client: Dask's local scheduler (processes); ``client``: its cluster.
+    No client: Dask's local scheduler (processes); ``client``: its cluster,
+    whose workers must see the histories and ``out`` at the same paths
+    (``WorkerPathError`` names a worker that does not).
     """
-    out = Path(out)
-    tasks = [(*task, durable) for task in plan_export(histories, out, replace=replace)]
+    out = absolute(out)
+    paths = [absolute(h) for h in histories]
+    planned = plan_export(paths, out, replace=replace, durable=durable)
+    tasks = [(*task, durable) for task in planned]
+    needs = [(task[0], "history", FILE) for task in tasks]
+    check_workers(client, [*needs, (out / TMP, "corpus folder", WRITABLE)])
     size = sum(Path(task[0]).stat().st_size for task in tasks)
     rows = run_tasks(export_history, tasks, client=client, failed=_failed, input_bytes=size)
     frame = pd.DataFrame(rows, columns=["history", *TABLES])

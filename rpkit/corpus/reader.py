@@ -36,6 +36,7 @@ from .dataset import (
 )
 from .engine import compute
 from .errors import NotACorpusError
+from .paths import FOLDER, absolute, check_workers, need
 
 PathArg = str | PathLike[str]
 
@@ -72,6 +73,7 @@ class PartitionReader:
 
     def __call__(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
         wanted = list(self.meta.columns) if columns is None else list(columns)
+        need(partition_dir(Path(self.out), self.table, name), "partition", FOLDER)
         part = read_partition(
             Path(self.out), self.table, name, [c for c in wanted if c != "history"]
         )
@@ -198,11 +200,14 @@ class Corpus:
 
 
 def open_corpus(out: PathArg, *, client: Any = None) -> Corpus:
-    """Open the corpus in the folder ``out``; ``client`` runs its computations on a cluster."""
-    out = Path(out)
+    """Open the corpus in the folder ``out``; ``client`` runs its computations on a cluster,
+    whose workers must see ``out`` at the same path (``WorkerPathError`` names one that does not).
+    """
+    out = absolute(out)
     if not out.is_dir() or not any((out / t).is_dir() for t in TABLES):
         raise NotACorpusError(
             f"{out} holds no corpus (no {', '.join(t + '/' for t in TABLES)} folders); "
             "make one with rpkit.corpus.export or rpkit.corpus.build"
         )
+    check_workers(client, [(out / t, "corpus table", FOLDER) for t in TABLES if (out / t).is_dir()])
     return Corpus(out, list_histories(out), client)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +13,7 @@ from ..errors import FrameError
 from ..gcpause import paused_gc
 from ..kinds import EDGE_UPDATE
 from ..store import atomic, live
+from ..store.sqlite import sqlite3
 from .columns import id_array, object_array, query_cells, string_array, utc_times
 from .transcript import live_turn_positions
 

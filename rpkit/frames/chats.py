@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import orjson
 import pandas as pd
 
 from ..kinds import COPIED_FROM, EDGE_UPDATE
 from ..log import check_chat, transcript_places
 from ..store import atomic, retired
+from ..store.sqlite import sqlite3
 from .affinity import pair_label
 from .columns import TURNS, id_array, string_array, utc_times
 from .transcript import turns

@@ -7,7 +7,6 @@ through pandas, so a million events stay quick.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 from itertools import chain
 from typing import Any
@@ -17,6 +16,7 @@ import pandas as pd
 
 from ..dtypes import STRING
 from ..kinds import KINDS, TURN_KINDS
+from ..store.sqlite import sqlite3
 
 TURNS = tuple(sorted(TURN_KINDS))
 

@@ -8,7 +8,6 @@ stays near the frame's own size.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 from itertools import chain, islice
 from typing import Any
@@ -21,6 +20,7 @@ from ..gcpause import paused_gc
 from ..kinds import KINDS
 from ..log import check_chat
 from ..store import atomic, is_id, live
+from ..store.sqlite import sqlite3
 from .columns import id_array, kind_categories, object_array, utc_times
 from .payloads import CHUNK as CHUNK  # the payloads decoded at a time
 from .payloads import PayloadColumns, kinds_of

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -10,6 +9,7 @@ import pandas as pd
 from ..display import frame_table, key_value_table
 from ..dtypes import STRING
 from ..store import atomic, get_meta, head_id
+from ..store.sqlite import sqlite3
 from .columns import id_array
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +20,7 @@ from ..operations import (
     state_at,
 )
 from ..store import atomic, check_event_id, retired, retired_after
+from ..store.sqlite import sqlite3
 from .affinity import pair_label
 from .columns import id_array, kind_categories
 from .event_table import event_rows

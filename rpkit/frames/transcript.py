@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import numpy as np
 import orjson
 import pandas as pd
@@ -13,6 +11,7 @@ from ..kinds import KINDS
 from ..log import check_chat, transcript_places
 from ..operations import rewind_points
 from ..store import atomic, live
+from ..store.sqlite import sqlite3
 from .columns import TURNS, id_array, query_cells, utc_times
 
 TURN_COLUMNS = [

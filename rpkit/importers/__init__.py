@@ -25,11 +25,11 @@ adds nothing.
 
 from __future__ import annotations
 
-import sqlite3
 from os import PathLike
 from pathlib import Path
 
 from ..operations import open_db
+from ..store.sqlite import sqlite3
 from . import (
     agnai,
     arena,

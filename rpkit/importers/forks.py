@@ -11,11 +11,11 @@ chat's name in the chat's ``extra`` under ``MAIN_CHAT``.
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from .. import frames
 from ..kinds import CHAT_CREATED, YOU
+from ..store.sqlite import sqlite3
 from .plan import Chat
 
 MAIN_CHAT = "main_chat"  # the key of a chat's extra naming the chat file it forks

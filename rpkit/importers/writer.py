@@ -9,13 +9,13 @@ SillyTavern chat you kept talking in) adds only its new messages.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from ..kinds import ASSISTANT_TURN, BOT_CREATED, CHAT_CREATED, COPIED_FROM, USER_TURN, YOU, YOU_SET
 from ..log import append_many, append_replacing, hide_turn, next_chat_id
 from ..progress import progress_bar
 from ..store import atomic, head_id
+from ..store.sqlite import sqlite3
 from ..store.visibility import live
 from .forks import FORK_OF, MAIN_CHAT, find_parent, parents_first, shared_turns, stem
 from .format import FORMATS

@@ -8,11 +8,11 @@ rebuilds; it is defined here, next to the effects it stands for.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 import orjson
 
+from ..store.sqlite import sqlite3
 from ..store.visibility import visible_at
 from .declaration import YOU, Event, Ref, Sink, Summary
 from .registry import KINDS, builtin_kind, sql_list
@@ -102,7 +102,9 @@ TOUCHES = Summary(_SUMMED, _sum_touches)
 # -- the kinds ------------------------------------------------------------------------
 
 
-@builtin_kind(YOU_SET, "name:str persona:str?", chat="never", commutes=True)
+@builtin_kind(
+    YOU_SET, "name:str persona:str?", chat="never", commutes=True, reads=(), writes=("you_entity",)
+)
 def you_set(sink: Sink, ev: Event) -> None:
     old = sink.get("you_entity", (1,))
     persona = ev.payload.get("persona")
@@ -117,6 +119,8 @@ def you_set(sink: Sink, ev: Event) -> None:
     chat="never",
     refs=(Ref("bot_id", "bots", "bot id", new=True, reserved=(YOU,)),),
     commutes=True,
+    reads=(),
+    writes=("bots",),
 )
 def bot_created(sink: Sink, ev: Event) -> None:
     p = ev.payload
@@ -140,6 +144,8 @@ def bot_created(sink: Sink, ev: Event) -> None:
         Ref("parent_chat_id", "chats", "parent chat"),
     ),
     commutes=True,
+    reads=(),
+    writes=("chats", "chat_state"),
 )
 def chat_created(sink: Sink, ev: Event) -> None:
     p = ev.payload
@@ -183,6 +189,8 @@ _REVISION = "revision:str replaces:int"
     revision=_REVISION,
     summary=TOUCHES,
     commutes=True,
+    reads=(),
+    writes=("chat_state",),
 )
 def user_turn(sink: Sink, ev: Event) -> None:
     _turn(sink, ev, YOU)
@@ -198,6 +206,8 @@ def user_turn(sink: Sink, ev: Event) -> None:
     revision=_REVISION,
     summary=TOUCHES,
     commutes=True,
+    reads=(),
+    writes=("chat_state",),
 )
 def assistant_turn(sink: Sink, ev: Event) -> None:
     _turn(sink, ev, ev.payload["bot_id"])
@@ -209,6 +219,8 @@ def assistant_turn(sink: Sink, ev: Event) -> None:
     differ=("src", "dst"),
     summary=TOUCHES,
     commutes=True,
+    reads=(),
+    writes=("edges", "chat_state"),
 )
 def edge_update(sink: Sink, ev: Event) -> None:
     p = ev.payload
@@ -224,7 +236,13 @@ def edge_update(sink: Sink, ev: Event) -> None:
     touch_chat(sink, ev)
 
 
-@builtin_kind(MEMORY_ADDED, "owner:str text:str salience:num?", commutes=True)
+@builtin_kind(
+    MEMORY_ADDED,
+    "owner:str text:str salience:num?",
+    commutes=True,
+    reads=(),
+    writes=("memories", "chat_state"),
+)
 def memory_added(sink: Sink, ev: Event) -> None:
     p = ev.payload
     sal = p.get("salience")
@@ -242,6 +260,8 @@ def memory_added(sink: Sink, ev: Event) -> None:
         Ref("parent_id", "containers", "parent container"),
     ),
     commutes=True,
+    reads=(),
+    writes=("containers",),
 )
 def container_created(sink: Sink, ev: Event) -> None:
     p = ev.payload
@@ -274,6 +294,8 @@ _CONTAINER = Ref("container_id", "containers", "container")
     chat="required",
     refs=(_CONTAINER,),
     commutes=True,
+    reads=("scenes",),
+    writes=("scenes", "chat_state"),
 )
 def scene_started(sink: Sink, ev: Event) -> None:
     _close_open_scene(sink, ev)
@@ -291,14 +313,21 @@ def scene_started(sink: Sink, ev: Event) -> None:
     touch_chat(sink, ev, current_scene_id=ev.id)
 
 
-@builtin_kind(SCENE_ENDED, chat="required", commutes=True)
+@builtin_kind(
+    SCENE_ENDED, chat="required", commutes=True, reads=("scenes",), writes=("scenes", "chat_state")
+)
 def scene_ended(sink: Sink, ev: Event) -> None:
     _close_open_scene(sink, ev)
     touch_chat(sink, ev, current_scene_id=None)
 
 
 @builtin_kind(
-    ACTIVITY_LOGGED, "container_id:int entity:str action:str", refs=(_CONTAINER,), commutes=True
+    ACTIVITY_LOGGED,
+    "container_id:int entity:str action:str",
+    refs=(_CONTAINER,),
+    commutes=True,
+    reads=(),
+    writes=("activity", "chat_state"),
 )
 def activity_logged(sink: Sink, ev: Event) -> None:
     p = ev.payload
@@ -307,7 +336,13 @@ def activity_logged(sink: Sink, ev: Event) -> None:
     touch_chat(sink, ev)
 
 
-@builtin_kind(CLASSIFIER_FAILED, "stage:str error:str", commutes=True)
+@builtin_kind(
+    CLASSIFIER_FAILED,
+    "stage:str error:str",
+    commutes=True,
+    reads=(),
+    writes=("classifier_failures", "chat_state"),
+)
 def classifier_failed(sink: Sink, ev: Event) -> None:
     p = ev.payload
     row = {"id": ev.id, "turn_event_id": ev.cause_id, "stage": p["stage"], "error": p["error"]}
@@ -316,7 +351,14 @@ def classifier_failed(sink: Sink, ev: Event) -> None:
 
 
 @builtin_kind(
-    TURN_HIDDEN, "target:int", chat="required", retires="target", summary=TOUCHES, commutes=True
+    TURN_HIDDEN,
+    "target:int",
+    chat="required",
+    retires="target",
+    summary=TOUCHES,
+    commutes=True,
+    reads=(),
+    writes=("chat_state",),
 )
 def turn_hidden(sink: Sink, ev: Event) -> None:
     # Retiring the target happens in the log; the projection only notes the event.

@@ -102,8 +102,11 @@ class Kind:
     chat that the event retires. ``turn`` and ``speaker``: the event is a turn,
     said by the bot its ``speaker`` field names (None: the user, ``you``).
     ``revision``: fields an edit adds to a turn. ``effect``: how the event
-    changes the projected tables; ``commutes``: the effect reads nothing a
-    ``summary`` writes (turn counts, speakers, edges).
+    changes the projected tables; ``writes``: the tables it writes; ``reads``:
+    the tables it reads rows of besides the rows it writes (a read-modify-write
+    of its own row needs no entry); None: not declared, which a per-chat
+    rewind treats as reading everything. ``commutes``: the effect reads nothing
+    a ``summary`` writes (turn counts, speakers, edges).
     """
 
     name: str
@@ -117,6 +120,8 @@ class Kind:
     revision: tuple[Field, ...] = ()
     effect: Effect | None = field(default=None, compare=False)
     summary: Summary | None = field(default=None, compare=False)
+    reads: tuple[str, ...] | None = field(default=None, compare=False)
+    writes: tuple[str, ...] | None = field(default=None, compare=False)
     commutes: bool = False
     builtin: bool = field(default=False, compare=False)
 

@@ -65,12 +65,18 @@ def register_kind(
     refs: tuple[Ref, ...] = (),
     effect: Effect | None = None,
     commutes: bool = False,
+    reads: tuple[str, ...] | None = None,
+    writes: tuple[str, ...] | None = None,
 ) -> Kind:
     """Add an extension kind, e.g. ``register_kind("mood_set", "entity:str mood:str")``.
 
     ``effect(sink, event)`` is how it changes the projected tables (or use
     ``@handler(name)``); set ``commutes`` when the effect reads no turn counts,
-    speakers or edges, so rebuilds keep summing those in bulk.
+    speakers or edges, so rebuilds keep summing those in bulk. ``writes``
+    names the tables the effect writes and ``reads`` those it reads rows of
+    besides the rows it writes (``reads=()``: none); a kind that leaves
+    ``reads`` out is treated by a per-chat rewind as reading everything, which
+    is correct and slower, and a warning says so.
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise EventError(f"kind name {name!r} must be an identifier such as 'mood_set'")
@@ -79,22 +85,38 @@ def register_kind(
     if chat not in CHAT_RULES[:3]:
         raise EventError(f"chat must be 'never', 'optional' or 'required', not {chat!r}")
     kind = Kind(
-        name, parse_fields(fields), chat=chat, refs=tuple(refs), effect=effect, commutes=commutes
+        name,
+        parse_fields(fields),
+        chat=chat,
+        refs=tuple(refs),
+        effect=effect,
+        commutes=commutes,
+        reads=None if reads is None else tuple(reads),
+        writes=None if writes is None else tuple(writes),
     )
     KINDS[name] = kind
     return kind
 
 
-def handler(kind: str, *, commutes: bool = False) -> Callable[[Effect], Effect]:
+def handler(
+    kind: str,
+    *,
+    commutes: bool = False,
+    reads: tuple[str, ...] | None = None,
+    writes: tuple[str, ...] | None = None,
+) -> Callable[[Effect], Effect]:
     """Make the decorated function the effect of ``kind`` (replacing any earlier one).
 
     Replacing a built-in effect drops the bulk summary that stood for it, so
-    rebuilds fold those events one by one (and say so once).
+    rebuilds fold those events one by one (and say so once). ``reads`` and
+    ``writes`` declare the new effect's tables, as for ``register_kind``.
     """
 
     def register(fn: Effect) -> Effect:
         old = kind_spec(kind)
-        KINDS[kind] = dataclasses.replace(old, effect=fn, summary=None, commutes=commutes)
+        KINDS[kind] = dataclasses.replace(
+            old, effect=fn, summary=None, commutes=commutes, reads=reads, writes=writes
+        )
         return fn
 
     return register

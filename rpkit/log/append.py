@@ -7,7 +7,6 @@ transaction as the log.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,6 +16,7 @@ from ..errors import PayloadError
 from ..kinds import Event
 from ..projection import SqlSink, apply_event, move_to, settle_projection
 from ..store import atomic, live, plain_id, set_meta
+from ..store.sqlite import sqlite3
 from .read import live_turn
 from .validate import check_payload, check_references, normalize_ts, payload_json
 

@@ -7,10 +7,9 @@ brings them back.
 
 from __future__ import annotations
 
-import sqlite3
-
 from ..errors import NotATurnError, PayloadError
 from ..kinds import COPIED_FROM, KINDS
+from ..store.sqlite import sqlite3
 from .append import append_replacing
 from .read import live_turn
 

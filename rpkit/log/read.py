@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 from ..errors import AlreadyRetiredError, ChatIdError, EventIdError, NotATurnError, UnknownChatError
 from ..kinds import CHAT_CREATING, TURN_KINDS, Event
 from ..store import check_event_id, is_id
+from ..store.sqlite import sqlite3
 
 
 def get_event(conn: sqlite3.Connection, event_id: object) -> tuple[Event, int | None]:

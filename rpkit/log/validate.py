@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +17,7 @@ from ..errors import AlreadyRetiredError, PayloadError, TimestampError, UnknownR
 from ..kinds import KINDS, Kind, Ref, Sink, kind_spec
 from ..kinds.declaration import TYPE_NAMES
 from ..store import is_id, plain_id
+from ..store.sqlite import sqlite3
 from .read import live_turn
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 from .chat_rewind import removed_ids, state_after_chat_rewind
 from .fork import fork_chat, fork_rows
 from .opening import open_db
+from .record import record_size
+from .restore import restore_snapshot
+from .retention import prune_snapshots
 from .rewind import compute_rewind_preview, execute_rewind, rewind_point, rewind_points
 from .snapshot import (
     data_dir_of,
     list_snapshots,
     read_snapshot_meta,
     resolve_snapshot,
-    restore_snapshot,
     snapshot_dir,
     take_snapshot,
 )
@@ -31,7 +33,9 @@ __all__ = [
     "list_snapshots",
     "open_db",
     "plain_value",
+    "prune_snapshots",
     "read_snapshot_meta",
+    "record_size",
     "removed_ids",
     "resolve_snapshot",
     "restore_snapshot",

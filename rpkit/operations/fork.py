@@ -12,7 +12,6 @@ rewind of the parent never touches the fork.
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import orjson
 
@@ -21,6 +20,7 @@ from ..kinds import CHAT_CREATED, CHAT_CREATING, COPIED_FROM, KINDS, TURN_KINDS
 from ..log import append, get_turn, next_chat_id, payload_json, transcript_places
 from ..projection import reproject_from, settle_projection
 from ..store import atomic, head_id
+from ..store.sqlite import sqlite3
 
 
 def fork_rows(conn: sqlite3.Connection, chat_id: int, turn_id: int) -> list[tuple]:
@@ -83,7 +83,7 @@ def fork_chat(
             f"title must be a string or None, not {type(title).__name__} {title!r}; "
             "e.g. fork_chat(conn, turn, title='What if')"
         )
-    with atomic(conn):
+    with atomic(conn, durable=True):
         settle_projection(conn)
         ev, _ = get_turn(conn, turn_event_id, "fork at")
         marks = ", ".join("?" * len(CHAT_CREATING))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from os import PathLike
 
 from ..projection import rebuild
 from ..store import connect, head_id
+from ..store.sqlite import sqlite3
 
 
 def _rebuild(conn: sqlite3.Connection) -> None:

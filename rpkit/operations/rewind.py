@@ -8,18 +8,28 @@ the rewind starts from; the projection is rolled back by the tail it undoes.
 
 from __future__ import annotations
 
-import sqlite3
+import json
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from ..errors import EventIdError, StalePreviewError
+from ..errors import EventIdError, SnapshotError, StalePreviewError
 from ..kinds import TURN_KINDS
 from ..log import get_turn
 from ..projection import reproject_from, rollback_point
 from ..store import atomic, check_event_id, head_id, require_history, retired, retired_after
-from .chat_rewind import chat_preview, check_chat_point, cut_chat, scope_fingerprint
+from ..store.sqlite import sqlite3
+from .chat_rewind import (
+    IDS,
+    chat_cut_plan,
+    chat_preview,
+    check_chat_point,
+    cut_chat,
+    log_count,
+    scope_fingerprint,
+)
 from .opening import open_db
+from .record import COPY, RECORD, write_record
 from .snapshot import data_dir_of, snapshot_dir, take_snapshot
 
 
@@ -87,35 +97,72 @@ def execute_rewind(
     after_event_id: int,
     chat_id: int | None = None,
     expected_preview: dict[str, Any] | None = None,
+    keep: str = RECORD,
 ) -> Path:
-    """Snapshot, then in one transaction cut the log after ``after_event_id``; return the snapshot.
+    """Record what goes, then in one transaction cut the log after ``after_event_id``.
 
     Without ``chat_id`` every chat is cut: afterwards the log and every projected
     table equal ``state_at(after_event_id)`` as it was before. With ``chat_id``
     only that chat's later events go, with every event they caused (DESIGN §11);
     the rest of the log stays, with its ids. Pass the preview the user confirmed
     as ``expected_preview`` and the rewind refuses (StalePreviewError) if the
-    history changed since. ``undo_rewind`` with the returned snapshot puts back
-    what the rewind removed. The snapshot goes to ``data_dir/snapshots/``
-    (``data_dir`` defaults to the history's folder).
+    history changed since.
+
+    Returns the file that undoes it, in ``data_dir/snapshots/`` (``data_dir``
+    defaults to the history's folder): with ``keep="record"`` a rewind record
+    (what the rewind removes, kilobytes for a short rewind), with
+    ``keep="copy"`` a whole-file copy of the history as it was. Either serves
+    ``undo_rewind`` and ``restore_snapshot``; it is complete and fsynced
+    before the first row is deleted.
     """
+    if keep not in (RECORD, COPY):
+        raise SnapshotError(
+            f"keep={keep!r} must be {RECORD!r} (a record of what the rewind removes) or "
+            f"{COPY!r} (a whole-file copy of the history)"
+        )
     data_dir = data_dir_of(db_path, data_dir)
     snapshot_dir(data_dir)  # refuse an unusable folder before taking any lock
-    with open_db(require_history(db_path)) as conn, atomic(conn):
+    with open_db(require_history(db_path)) as conn, atomic(conn, durable=True):
         n = _confirmed_point(conn, after_event_id, chat_id, expected_preview)
         chat = None if chat_id is None else check_chat_point(conn, n, chat_id)
-        count, newest = scope_fingerprint(conn, chat, upto=n)
+        total = log_count(conn)
+        count, newest = scope_fingerprint(conn, chat, upto=n, total=total)
         describe = {
             "rewind_chat_id": "" if chat is None else chat,
             "rewind_after_event_id": n,
             "rewind_scope_events": count,
             "rewind_scope_head": newest,
         }
-        snapshot = take_snapshot(conn, data_dir=data_dir, kind="rewind", describe=describe)
         if chat is not None:
-            cut_chat(conn, n, chat)
+            ids, back, start = chat_cut_plan(conn, n, chat)
+            removed = (f"id IN {IDS}", (json.dumps(ids),))
+        else:
+            start = rollback_point(conn, n)
+            back = [
+                (r[0], r[1])
+                for r in conn.execute(
+                    "SELECT id, superseded_by FROM event_log INDEXED BY event_log_superseded_by "
+                    f"WHERE id <= ? AND {retired_after()} ORDER BY id",
+                    (n, n),
+                )
+            ]
+            removed = ("id > ?", (n,))
+        if keep == COPY:
+            snapshot = take_snapshot(conn, data_dir=data_dir, kind="rewind", describe=describe)
+        else:
+            snapshot = write_record(
+                conn,
+                data_dir=data_dir,
+                kind="rewind",
+                removed=removed,
+                retirements=back,
+                rollback_from=start,
+                describe=describe,
+                events=total,
+            )
+        if chat is not None:
+            cut_chat(conn, ids, back, start)
             return snapshot
-        start = rollback_point(conn, n)
         conn.execute(
             f"UPDATE event_log SET hidden = 0, superseded_by = NULL WHERE {retired_after()}", (n,)
         )

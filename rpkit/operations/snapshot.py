@@ -7,8 +7,9 @@ backup API; in this process an open() and close() of the database file would
 drop the locks its connections hold) and the copy folds its WAL in. A history
 not in WAL mode, a read transaction whose lock another writer holds, or a system
 without ``cp`` is copied with the backup API instead. Either way the copy is
-written under a temporary name, fsynced and then renamed: a partial file is
-never listed or restorable. The copy describes itself in its own ``rpkit_meta``
+written under a temporary name, fsynced and then renamed, and the folder and
+its parent are fsynced, so the snapshot is on disk before the operation that
+took it deletes anything: a partial file is never listed or restorable. The copy describes itself in its own ``rpkit_meta``
 table, so listing snapshots reads the files and no separate index can drift.
 """
 
@@ -18,7 +19,6 @@ import functools
 import os
 import re
 import shutil
-import sqlite3
 import subprocess
 from datetime import UTC, datetime
 from os import PathLike
@@ -28,60 +28,36 @@ import pandas as pd
 
 from ..dtypes import STRING
 from ..durable import fsync_dir, fsync_file
-from ..errors import InvalidSnapshotError, SnapshotDirError, SnapshotError
+from ..errors import InvalidSnapshotError, SnapshotDirError, SnapshotError, SnapshotVersionError
 from ..projection import rebuild
 from ..store import BUSY_TIMEOUT_S, atomic, db_path_of, head_id, require_history, schema
 from ..store.schema import ensure_tables
+from ..store.sqlite import sqlite3
 from .opening import open_db
+from .record import COPY, RECORD, check_record_tables, is_record
+from .snapshot_files import (
+    SUFFIX,
+    data_dir_of,
+    remove_dead_partials,
+    snapshot_dir,
+    unlink_partial,
+)
 
-SUFFIX = ".sqlite"
 _KIND = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _META_KEYS = ("kind", "taken_at", "source", "max_event_id", "events")
-
-
-def data_dir_of(db_path: str | PathLike[str], data_dir: str | PathLike[str] | None = None) -> Path:
-    """The folder whose ``snapshots/`` holds a history's snapshots: ``data_dir``, else its own."""
-    return Path(data_dir) if data_dir is not None else Path(db_path).resolve().parent
-
-
-def snapshot_dir(data_dir: str | PathLike[str]) -> Path:
-    """The folder that holds a history's snapshots (created if missing)."""
-    folder = Path(data_dir) / "snapshots"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SnapshotDirError(
-            f"cannot create the snapshot folder {folder} ({exc.strerror or exc}); "
-            "pass a data_dir you can write to"
-        ) from exc
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise SnapshotDirError(
-            f"the snapshot folder {folder} is not writable; fix its permissions or pass "
-            "another data_dir"
-        )
-    return folder
-
-
-_PARTIAL = re.compile(r"^\..+\.(\d+)\.partial(-journal|-wal|-shm)?$")
-
-
-def _remove_dead_partials(folder: Path) -> None:
-    """Delete temporary files left by snapshot writers that were killed mid-write.
-
-    A ``.partial`` name carries its writer's pid; files of a live process (this one
-    included) are left alone. They are never listed or restorable either way.
-    """
-    for path in folder.glob(".*.partial*"):
-        match = _PARTIAL.match(path.name)
-        pid = int(match.group(1)) if match else 0
-        if not 1 < pid < 2**22 or pid == os.getpid():  # not a name take_snapshot writes
-            continue
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            path.unlink(missing_ok=True)
-        except OSError:  # alive, owned by someone else
-            continue
+# What list_snapshots shows of each: ``format`` is "record" (what a rewind removed)
+# or "copy" (the whole file); ``scope`` "global", "chat N", or None (no rewind's).
+LIST_COLUMNS = [
+    "path",
+    "kind",
+    "format",
+    "taken_at",
+    "size",
+    "scope",
+    "removed",
+    "max_event_id",
+    "events",
+]
 
 
 def _holds_write_lock(conn: sqlite3.Connection) -> bool:
@@ -126,11 +102,6 @@ def _copy_committed(conn: sqlite3.Connection, source: Path, tmp: Path) -> None:
         src.close()
 
 
-def _unlink_partial(tmp: Path) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        Path(f"{tmp}{suffix}").unlink(missing_ok=True)
-
-
 def take_snapshot(
     conn: sqlite3.Connection,
     *,
@@ -151,7 +122,7 @@ def take_snapshot(
         )
     source = db_path_of(conn)
     folder = snapshot_dir(data_dir_of(source, data_dir))
-    _remove_dead_partials(folder)
+    remove_dead_partials(folder)
     now = datetime.now(UTC)
     stem = f"{kind}-{now.strftime('%Y%m%dT%H%M%S%fZ')}"
     tmp = folder / f".{stem}.{os.getpid()}.partial"
@@ -188,14 +159,16 @@ def take_snapshot(
             n += 1
         os.replace(tmp, final)
         fsync_dir(folder)
+        # and the folder's own name: made by an earlier call, perhaps not yet on disk
+        fsync_dir(folder.parent)
     except OSError as exc:
-        _unlink_partial(tmp)
+        unlink_partial(tmp)
         raise SnapshotDirError(
             f"could not write a snapshot into {folder} ({exc.strerror or exc}); nothing was "
             "changed; free some space or pass another data_dir"
         ) from exc
     except sqlite3.Error as exc:
-        _unlink_partial(tmp)
+        unlink_partial(tmp)
         raise SnapshotError(
             f"could not write a snapshot into {folder} ({exc}); nothing was changed; "
             "free some space or pass another data_dir"
@@ -224,7 +197,9 @@ def read_snapshot_meta(path: str | PathLike[str], *, check: bool = False) -> dic
             if result != "ok":
                 raise InvalidSnapshotError(f"{path} is damaged (integrity_check: {result})")
         meta = dict(ro.execute("SELECT key, value FROM rpkit_meta"))
-        if check and "snapshot_kind" in meta:
+        if check and is_record(meta):
+            check_record_tables(ro, path)
+        elif check and "snapshot_kind" in meta:
             _check_tables(ro, path)
     except sqlite3.Error as exc:
         raise InvalidSnapshotError(f"{path} is not an rpkit snapshot ({exc})") from exc
@@ -237,7 +212,7 @@ def read_snapshot_meta(path: str | PathLike[str], *, check: bool = False) -> dic
     version_text = str(meta.get("schema_version", ""))
     version = int(version_text) if version_text.isdigit() else -1
     if check and version != schema.SCHEMA_VERSION:
-        raise InvalidSnapshotError(
+        raise SnapshotVersionError(
             f"{path} has schema version {version}; this rpkit restores version "
             f"{schema.SCHEMA_VERSION} snapshots only"
         )
@@ -250,6 +225,13 @@ def read_snapshot_meta(path: str | PathLike[str], *, check: bool = False) -> dic
             f"{path} does not describe itself as an rpkit snapshot does ({exc})"
         ) from exc
     out["schema_version"] = version
+    out["format"] = RECORD if is_record(meta) else COPY
+    out["size"] = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
+    chat = meta.get("snapshot_rewind_chat_id")
+    out["scope"] = None if chat is None else (f"chat {chat}" if chat else "global")
+    removed = meta.get("snapshot_removed")
+    out["removed"] = int(removed) if removed and removed.isdigit() else None
+    out["history_id"] = meta.get("history_id")
     return out
 
 
@@ -289,6 +271,12 @@ def list_snapshots(
 ) -> pd.DataFrame:
     """One row per snapshot in ``data_dir/snapshots``, oldest first.
 
+    Columns: ``path``, ``kind`` (what took it: ``rewind``, ``manual``,
+    ``pre-restore``...), ``format`` (``record`` or ``copy``), ``taken_at``,
+    ``size`` (bytes), ``scope`` (``global``, ``chat N``, or NA when no rewind
+    took it), ``removed`` (events a record holds; NA for a copy),
+    ``max_event_id`` and ``events`` (the history's newest id and count then).
+
     Name the folder (``data_dir``) or the history (``db_path``: its folder).
     """
     if data_dir is None and db_path is None:
@@ -304,12 +292,13 @@ def list_snapshots(
             meta = read_snapshot_meta(path)
         except InvalidSnapshotError:
             continue
-        rows.append({"path": path, **{k: meta[k] for k in _META_KEYS if k != "source"}})
-    frame = pd.DataFrame(rows, columns=["path", "kind", "taken_at", "max_event_id", "events"])
-    frame["kind"] = frame["kind"].astype(STRING)
+        rows.append({"path": path, **{k: meta[k] for k in LIST_COLUMNS[1:]}})
+    frame = pd.DataFrame(rows, columns=LIST_COLUMNS)
+    for col in ("kind", "format", "scope"):
+        frame[col] = frame[col].astype(STRING)
     frame["taken_at"] = pd.to_datetime(frame["taken_at"], utc=True, format="ISO8601")
-    frame["max_event_id"] = frame["max_event_id"].astype("Int64")
-    frame["events"] = frame["events"].astype("Int64")
+    for col in ("size", "removed", "max_event_id", "events"):
+        frame[col] = frame[col].astype("Int64")
     return frame.sort_values(["taken_at", "path"], kind="stable").reset_index(drop=True)
 
 
@@ -328,21 +317,11 @@ def _tables(conn: sqlite3.Connection, database: str) -> set[str]:
     }
 
 
-def restore_snapshot(
-    *,
-    db_path: str | PathLike[str],
-    data_dir: str | PathLike[str] | None = None,
-    snapshot: str | PathLike[str],
-) -> Path:
-    """Replace the history's content with ``snapshot``'s, atomically.
+def restore_copy(*, db_path: str | PathLike[str], data_dir: Path, path: Path) -> Path:
+    """Replace the history's content with the whole-file snapshot ``path``'s, atomically.
 
-    ``data_dir`` (default: the history's folder) holds ``snapshots/``.
-    The snapshot is checked first (integrity, schema, that it is a snapshot); the
-    current state is snapshotted before anything is replaced, and that snapshot's
-    path is returned so the state before the restore can be restored in turn.
+    The current state is snapshotted first; that snapshot's path is returned.
     """
-    data_dir = data_dir_of(db_path, data_dir)
-    path = resolve_snapshot(data_dir, snapshot)
     read_snapshot_meta(path, check=True)
     with open_db(require_history(db_path)) as conn:
         conn.execute("ATTACH DATABASE ? AS snap", (str(path),))
@@ -361,7 +340,7 @@ def restore_snapshot(
 
 def _copy_in(conn: sqlite3.Connection, path: Path, data_dir: str | PathLike[str]) -> Path:
     """Snapshot the current state, then replace every table's content with ``snap``'s."""
-    with atomic(conn):
+    with atomic(conn, durable=True):
         before = take_snapshot(conn, data_dir=data_dir, kind="pre-restore")
         conn.execute("PRAGMA defer_foreign_keys = ON")
         ensure_tables(conn)

@@ -7,7 +7,6 @@ states.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 import pandas as pd
@@ -15,6 +14,7 @@ import pandas as pd
 from ..dtypes import STRING, pandas_dtype
 from ..projection import MemorySink, fold, rollback_entries, rollback_point
 from ..store import PROJECTED, atomic, check_event_id, get_meta
+from ..store.sqlite import sqlite3
 
 DIFF_COLUMNS = ["table", "key", "change", "column", "old", "new"]
 

@@ -12,7 +12,6 @@ history) has moved on, or when the snapshot is not a rewind's of this history.
 from __future__ import annotations
 
 import json
-import sqlite3
 from os import PathLike
 from pathlib import Path
 
@@ -23,11 +22,13 @@ from ..errors import (
     InvalidSnapshotError,
     NotARewindSnapshotError,
 )
-from ..kinds import KINDS
 from ..projection import reproject_from
-from ..store import atomic, get_meta, head_id, require_history, retired, schema
+from ..store import atomic, get_meta, head_id, require_history, schema
+from ..store.sqlite import sqlite3
 from .chat_rewind import IDS, removed_ids, retired_by, scope_fingerprint
 from .opening import open_db
+from .record import RECORD
+from .record_apply import check_names, check_not_retired, put_back
 from .snapshot import data_dir_of, read_snapshot_meta, resolve_snapshot
 
 _KEYS = ("rewind_chat_id", "rewind_after_event_id", "rewind_scope_events", "rewind_scope_head")
@@ -96,46 +97,15 @@ def _check_moved_on(
 
 
 def _check_fits(conn: sqlite3.Connection, path: Path, ids: list[int]) -> list[int]:
-    """Refuse when something written since took a name a removed event creates.
-
-    Returns the events to retire again, each live now.
-    """
+    """Refuse when the removed events no longer fit in; return the events to retire again."""
     rows = conn.execute(
         f"SELECT id, kind, chat_id, payload FROM snap.event_log WHERE id IN {IDS}",
         (json.dumps(ids),),
-    )
-    for id_, kind, chat_id, payload in rows:
-        spec = KINDS.get(kind)
-        if spec is None:
-            continue
-        taken = (
-            spec.chat == "new"
-            and conn.execute(
-                "SELECT 1 FROM main.event_log WHERE chat_id = ? LIMIT 1", (chat_id,)
-            ).fetchone()
-        )
-        for ref in (r for r in spec.refs if r.new):
-            key = schema.PROJECTED[ref.table].key[0]
-            value = json.loads(payload).get(ref.field)
-            sql = f"SELECT 1 FROM main.{ref.table} WHERE {key} = ?"
-            taken = taken or conn.execute(sql, (value,)).fetchone()
-        if taken:
-            raise HistoryMovedOnError(
-                f"event {id_} ({kind}) that the rewind removed creates a chat or row that "
-                f"was created again since; {_whole_file(path)}"
-            )
-    targets = retired_by(conn, ids, db="snap")
-    text = json.dumps([t[0] for t in targets])
-    busy = conn.execute(
-        f"SELECT MIN(id) FROM main.event_log WHERE id IN {IDS} AND {retired()}",
-        (text,),
-    ).fetchone()[0]
-    if busy is not None:
-        raise HistoryMovedOnError(
-            f"event {busy}, which the rewind brought back, was retired again since; "
-            f"{_whole_file(path)}"
-        )
-    return [t[0] for t in targets]
+    ).fetchall()
+    check_names(conn, rows, _whole_file(path))
+    targets = [t[0] for t in retired_by(conn, ids, db="snap")]
+    check_not_retired(conn, targets, _whole_file(path))
+    return targets
 
 
 def _put_back(conn: sqlite3.Connection, path: Path) -> None:
@@ -173,17 +143,21 @@ def undo_rewind(
     once the rewound chat (or, after a global rewind, the history) has moved
     on: ``restore_snapshot`` then restores the whole file instead.
     """
-    path = resolve_snapshot(data_dir_of(db_path, data_dir), snapshot)
+    data_dir = data_dir_of(db_path, data_dir)
+    path = resolve_snapshot(data_dir, snapshot)
     try:
-        read_snapshot_meta(path)
+        found = read_snapshot_meta(path)
     except InvalidSnapshotError as exc:
         raise NotARewindSnapshotError(
             f"{exc}; undo_rewind takes the snapshot execute_rewind returned"
         ) from exc
+    if found["format"] == RECORD:
+        put_back(db_path=db_path, data_dir=data_dir, path=path, restore=False)
+        return
     with open_db(require_history(db_path)) as conn:
         conn.execute("ATTACH DATABASE ? AS snap", (str(path),))
         try:
-            with atomic(conn):
+            with atomic(conn, durable=True):
                 _put_back(conn, path)
         finally:
             conn.execute("DETACH DATABASE snap")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -10,6 +9,7 @@ import pandas as pd
 from ..display import bold_paragraph, bullet_list, frame_table
 from ..projection import MemorySink, fold
 from ..store import PROJECTED, atomic, get_meta, head_id
+from ..store.sqlite import describe, sqlite3
 from .timetravel import current_state, diff_states, table_frame
 
 
@@ -23,6 +23,8 @@ class VerifyReport:
     events_checked: int
     differences: pd.DataFrame = field(repr=False)
     problems: list[str] = field(default_factory=list)
+    sqlite: str = field(default_factory=describe)
+    """The SQLite that checked it, e.g. ``"SQLite 3.53.4 (from pysqlite3)"``."""
 
     def __bool__(self) -> bool:
         return self.ok
@@ -40,7 +42,10 @@ class VerifyReport:
 
     def _repr_html_(self) -> str:
         head = "ok" if self.ok else "NOT ok"
-        rest = f" (projection at event {self.projected_at}, {self.events_checked} visible events)"
+        rest = (
+            f" (projection at event {self.projected_at}, {self.events_checked} visible events;"
+            f" {self.sqlite})"
+        )
         table = frame_table(self.differences.head(50)) if len(self.differences) else ""
         return bold_paragraph(f"verify: {head}", rest) + bullet_list(self.problems) + table
 

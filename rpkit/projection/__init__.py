@@ -18,6 +18,7 @@ from .rollback import (
     rollback_point,
 )
 from .sink import MemorySink, SqlSink
+from .touched import can_refold_touched, refold_touched
 
 __all__ = [
     "ROLLBACK_PRUNE_STEP",
@@ -27,6 +28,8 @@ __all__ = [
     "SqlSink",
     "apply_event",
     "apply_rows",
+    "can_refold_touched",
+    "refold_touched",
     "catch_up",
     "effects",
     "fold",

@@ -11,10 +11,9 @@ back to an event above it is possible).
 
 from __future__ import annotations
 
-import sqlite3
-
 from ..store import atomic, check_event_id, get_meta, head_id, set_meta
 from ..store.schema import PROJECTED, ensure_tables
+from ..store.sqlite import sqlite3
 from .fold import fold
 from .rollback import (
     earliest,

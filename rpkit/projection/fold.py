@@ -9,7 +9,6 @@ how ``verify`` checks the bulk path.
 
 from __future__ import annotations
 
-import sqlite3
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -22,6 +21,7 @@ from ..kinds import KINDS, Event, Summary, touch_chat
 from ..kinds.declaration import Effect
 from ..progress import progress_bar
 from ..store import retired_between, visible_at
+from ..store.sqlite import sqlite3
 from .sink import MemorySink
 
 _COLUMNS = "id, ts, chat_id, kind, payload, cause_id"

@@ -9,12 +9,12 @@ stays proportional to the recent past, and a deeper rewind rebuilds.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..gcpause import paused_gc
 from ..store import get_meta, retired_between, set_meta
+from ..store.sqlite import sqlite3
 from .codec import decode, dumps, row_from_json, row_json
 from .tables import all_codes
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
 from ..gcpause import paused_gc
 from ..store.schema import PROJECTED, ensure_tables
+from ..store.sqlite import sqlite3
 from .rollback import RollbackEntry, earliest, prune_if_due, write_rollback
 from .tables import all_codes, table_code
 

@@ -10,7 +10,6 @@ history, for the operations that must never create one.
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Callable
 from os import PathLike
 from pathlib import Path
@@ -24,9 +23,11 @@ from ..errors import (
 )
 from .meta import set_meta
 from .schema import SCHEMA_VERSION, create, migrate
+from .sqlite import check_version, sqlite3
 from .transaction import atomic
 
 BUSY_TIMEOUT_S = 30.0
+SQLITE_READONLY, SQLITE_READONLY_ROLLBACK = 8, 776  # pysqlite3 names neither
 
 
 def require_history(path: str | PathLike[str]) -> Path:
@@ -72,6 +73,35 @@ def _refuse_unreadable(path: Path, exc: sqlite3.DatabaseError) -> NoReturn:
     raise NotADatabaseError(f"{path} cannot be read as SQLite ({exc}); is it damaged?") from exc
 
 
+def _table_names(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def _hot_journal(path: Path, exc: sqlite3.DatabaseError) -> bool:
+    """A read-only connection met a hot journal: a writer was cut off mid-transaction.
+
+    The standard library reports the extended code; pysqlite3 only SQLITE_READONLY.
+    """
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code == SQLITE_READONLY_ROLLBACK:
+        return True
+    journal = Path(f"{path}-journal")
+    return code == SQLITE_READONLY and journal.is_file() and journal.stat().st_size > 0
+
+
+def _roll_back_hot_journal(path: Path) -> None:
+    """Let SQLite roll back the hot journal a crash left, through a read-write connection.
+
+    A crash (or a power cut) while SQLite switches a new history to WAL leaves
+    its ``-journal``; a read-only connection cannot roll it back.
+    """
+    rw = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S)
+    try:
+        _table_names(rw)
+    finally:
+        rw.close()
+
+
 def _inspect(path: Path) -> int | None:
     """Return the rpkit schema version of ``path``, or None for a new or empty file.
 
@@ -97,12 +127,19 @@ def _inspect(path: Path) -> int | None:
         return None
     # SQLite reads the file: an open() and close() of a database file in this process
     # would drop the POSIX locks all of the process's connections hold on it.
-    ro = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    ro = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
     try:
         try:
-            names = {r[0] for r in ro.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            names = _table_names(ro)
         except sqlite3.DatabaseError as exc:
-            _refuse_unreadable(path, exc)
+            if not _hot_journal(path, exc):
+                _refuse_unreadable(path, exc)
+            _check_writable(path)
+            ro.close()
+            _roll_back_hot_journal(path)
+            ro = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
+            names = _table_names(ro)
         _check_writable(path)
         if not names:
             return None
@@ -139,6 +176,7 @@ def connect(
     ``on_migrate`` runs inside the migration's transaction, after the schema
     steps (the layer above passes a rebuild of the projection).
     """
+    check_version()
     path = Path(path)
     version = _inspect(path)
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numbers
-import sqlite3
 
 from ..errors import EventIdError
 from .meta import head_id
+from .sqlite import sqlite3
 
 
 def is_id(value: object) -> bool:

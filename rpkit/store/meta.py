@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from ..errors import NotADatabaseError
+from .sqlite import sqlite3
 
 
 def get_meta(conn: sqlite3.Connection, key: str, default: int = 0) -> int:

@@ -11,11 +11,11 @@ table and its ``undo_floor`` meta key keep the names that version 2 gave them).
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from dataclasses import dataclass, field
 
 from ..errors import TableError
+from .sqlite import sqlite3
 
 SCHEMA_VERSION = 3
 APPLICATION_ID = 0x72706B74  # "rpkt", stamped into the SQLite header

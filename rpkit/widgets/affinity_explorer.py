@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from os import PathLike
 
 import ipywidgets as widgets
@@ -12,6 +11,7 @@ from matplotlib.figure import Figure
 from .. import frames, plots
 from ..operations import open_db
 from ..store import require_history
+from ..store.sqlite import sqlite3
 from .common import StatusMixin, guarded, png
 
 

@@ -13,13 +13,14 @@ from IPython.display import HTML
 from matplotlib.figure import Figure
 
 from .. import frames, plots
-from ..display import counted
+from ..display import counted, size_text
 from ..errors import FrameError
 from ..operations import (
     data_dir_of,
     execute_rewind,
     fork_chat,
     open_db,
+    record_size,
     rewind_point,
     undo_rewind,
 )
@@ -40,7 +41,8 @@ class RewindPanel(StatusMixin, widgets.VBox):
     chats. **Fork from here** copies the chat up to the selected turn into a
     new chat (``fork_chat``) and shows it. After a click, ``last_preview`` (the
     ``compute_rewind_preview`` dict that was shown), ``last_preview_frames``,
-    ``last_diff``, ``last_snapshot`` (the rewind's snapshot), ``last_fork`` (the
+    ``last_diff``, ``last_record_size`` (the undo record's size the preview gave),
+    ``last_snapshot`` (the rewind's record), ``last_fork`` (the
     new chat's id), ``transcript`` (the chat's ``frames.turns``), ``status`` and
     ``last_error`` hold the results.
     """
@@ -59,6 +61,7 @@ class RewindPanel(StatusMixin, widgets.VBox):
         self.last_diff: frames.RewindDiff | None = None
         self.last_figure: Figure | None = None
         self.last_snapshot: Path | None = None
+        self.last_record_size: int | None = None
         self.last_fork: int | None = None
         self.transcript = pd.DataFrame()
         self._previewed_turn: int | None = None
@@ -199,6 +202,7 @@ class RewindPanel(StatusMixin, widgets.VBox):
             shown = frames.rewind_preview(conn, point, chat_id=chat)
             diff = frames.rewind_diff(conn, point, chat_id=chat)
             timeline = frames.affinity(conn)
+            self.last_record_size = record_size(conn, point, chat)
         self.last_point, self.last_scope = point, chat
         self.last_preview = shown.preview
         self.last_preview_frames = shown
@@ -214,8 +218,9 @@ class RewindPanel(StatusMixin, widgets.VBox):
         self._set_status(
             f"Preview of a rewind to turn {self._selected_position()} (after event {point}): "
             f"removes {counted(shown.total_events, 'event')} ({where}), "
-            f"brings back {len(shown.restored)}. "
-            "Tick the box, then press Rewind (a snapshot is taken first)."
+            f"brings back {len(shown.restored)}; the undo record takes "
+            f"{size_text(self.last_record_size)}. "
+            "Tick the box, then press Rewind (the record is written first)."
         )
 
     def _show_preview(
@@ -223,6 +228,9 @@ class RewindPanel(StatusMixin, widgets.VBox):
     ) -> None:
         self.output.outputs = ()
         self.output.append_display_data(HTML(f"<b>{html.escape(shown.summary())}</b>"))
+        self.output.append_display_data(
+            HTML(f"the undo record takes {html.escape(size_text(self.last_record_size))}")
+        )
         self.output.append_display_data(shown.by_kind)
         self.output.append_display_data(shown.by_chat)
         if len(shown.restored):
@@ -271,7 +279,8 @@ class RewindPanel(StatusMixin, widgets.VBox):
         self._load(keep_chat=self.chat.value)
         self._set_status(
             f"Rewound to after event {point}: {counted(preview['total_events'], 'event')} removed. "
-            f"Snapshot {snapshot.name} taken first; Undo last rewind puts them back."
+            f"Undo record {snapshot.name} ({size_text(snapshot.stat().st_size)}) written first; "
+            "Undo last rewind puts them back."
         )
 
     @guarded("Undo")
@@ -283,7 +292,7 @@ class RewindPanel(StatusMixin, widgets.VBox):
         self._undo_ready = False
         self._load(keep_chat=self.chat.value)
         self._set_status(
-            f"Undone: put back what the rewind removed (its snapshot {self.last_snapshot.name} "
+            f"Undone: put back what the rewind removed (its record {self.last_snapshot.name} "
             "is kept)."
         )
 

@@ -15,7 +15,6 @@ import secrets
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -25,6 +24,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from rpkit.store.sqlite import sqlite3
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("RPKIT_CHROMIUM", "/usr/bin/chromium"))
@@ -288,15 +289,6 @@ class Steps:
         path = self.folder / f"{self.n:02d}-{name}.png"
         page.screenshot(path=str(path), full_page=True)
         return path
-
-
-def dump(path: Path) -> list[str]:
-    """The whole content of a history, as SQL text (stable under WAL)."""
-    c = sqlite3.connect(path)
-    try:
-        return list(c.iterdump())
-    finally:
-        c.close()
 
 
 def query(path: Path, sql: str, *args: object) -> list[tuple]:

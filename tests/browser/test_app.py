@@ -16,7 +16,8 @@ import pytest
 import rpkit
 from rpkit import frames
 
-from .harness import dump, query, unexpected_requests, wait_for, wait_visible
+from ..helpers import dump
+from .harness import query, unexpected_requests, wait_for, wait_visible
 from .panels import AffinityExplorerPage, RewindPanelPage, natural_size
 
 pytestmark = pytest.mark.browser

@@ -18,8 +18,9 @@ import pytest
 import rpkit
 from rpkit import frames
 
+from ..helpers import dump
 from . import jlab
-from .harness import ROOT, dump, query, unexpected_requests, wait_for
+from .harness import ROOT, query, unexpected_requests, wait_for
 from .panels import AffinityExplorerPage, RewindPanelPage, natural_size
 
 pytestmark = pytest.mark.browser

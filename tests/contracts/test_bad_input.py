@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ import rpkit
 from rpkit import frames
 from rpkit.cli import main
 from rpkit.importers import import_chatgpt, import_file, import_sharegpt, import_sillytavern
+from rpkit.store.sqlite import sqlite3
 from rpkit.widgets import AffinityExplorer, RewindPanel
 
 from ..helpers import ROOT, file_state
@@ -434,7 +434,7 @@ LIBRARY = [
     Case(
         "restore-newer-schema",
         restore(newer_snapshot),
-        rpkit.InvalidSnapshotError,
+        rpkit.SnapshotVersionError,
         ["schema version 99"],
     ),
     Case(

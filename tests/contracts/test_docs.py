@@ -20,6 +20,7 @@ TUTORIALS = [
     "04-import-real-chats",
     "05-chats-as-a-tree",
     "06-corpus",
+    "07-training-data",
 ]
 PAGES = [
     "index",
@@ -34,6 +35,7 @@ PAGES = [
     "api/plots",
     "api/widgets",
     "api/importers",
+    "api/exports",
     "api/corpus",
     "api/classifiers",
     "cli",

@@ -49,6 +49,7 @@ LAYERS = [
             "rpkit.classifiers",
             "rpkit.demo",
             "rpkit.importers",
+            "rpkit.exports",
             "rpkit.widgets",
             "rpkit.app",
         ],
@@ -265,3 +266,46 @@ def test_the_check_leaves_docstrings_appends_and_the_store_alone():
     assert facts_written_twice("rpkit.demo", 'append(conn, "edge_update", {})') == []
     assert facts_written_twice("rpkit.store.visibility", 'L = "superseded_by IS NULL"') == []
     assert facts_written_twice("rpkit.kinds.builtin", "Q = \"WHERE kind = 'user_turn'\"") == []
+
+
+# The choice, its test, and the tests' borrowing of the standard library's pure-Python dump
+CHOOSES_SQLITE = {"rpkit.store.sqlite", "test_sqlite_library.py", "helpers.py"}
+
+
+def sqlite_imports(module: str, source: str) -> list[str]:
+    """``import sqlite3`` (or ``pysqlite3``) outside ``rpkit.store.sqlite``, which chooses one."""
+    if module in CHOOSES_SQLITE:
+        return []
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names = [node.module or ""]
+        found += [
+            f"{module}:{node.lineno}: imports {n}; use rpkit.store.sqlite's sqlite3"
+            for n in names
+            if n.split(".")[0] in ("sqlite3", "pysqlite3")
+        ]
+    return found
+
+
+def test_every_connection_uses_the_sqlite_rpkit_chose():
+    """An ``except sqlite3.OperationalError`` catches nothing from another library's connection."""
+    found = [
+        f
+        for p in sorted([*PACKAGE.rglob("*.py"), *(ROOT / "tests").rglob("*.py")])
+        for f in sqlite_imports(
+            module_name(p) if p.is_relative_to(PACKAGE) else p.name, p.read_text()
+        )
+    ]
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    "snippet", ["import sqlite3", "from sqlite3 import connect", "import pysqlite3.dbapi2 as db"]
+)
+def test_the_sqlite_check_finds_a_planted_import(snippet):
+    assert sqlite_imports("rpkit.frames.planted", f"def f():\n    {snippet}\n") != []
+    assert sqlite_imports("rpkit.frames.fine", "from ..store.sqlite import sqlite3") == []

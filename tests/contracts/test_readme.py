@@ -1,7 +1,9 @@
 """The README's code runs as written (so it never lies).
 
 Its Python snippets run on the demo history, and its console block runs line by line
-with the installed ``rpkit`` command, in order, in a temporary folder. The Python
+with the installed ``rpkit`` command, in order, in a temporary folder: once on the
+local scheduler, and once with ``--cluster`` on its corpus lines, against a real
+``dask scheduler`` and two ``dask worker`` processes. The Python
 snippets of the documentation site's getting-started page run the same way.
 """
 
@@ -66,19 +68,47 @@ def test_snippet_runs(path, code, tmp_path, monkeypatch):
         assert namespace["preview"]["after_event_id"] == namespace.get("point", 300)
 
 
-def test_readme_console_block_runs(tmp_path):
+def run_console(lines: list[str], cwd: Path, cluster: str | None = None) -> None:
+    """Run each line with the installed ``rpkit``; ``cluster``: the corpus lines on it."""
     assert RPKIT.is_file(), f"the rpkit command is not installed beside {sys.executable}"
-    for line in COMMANDS:
+    for line in lines:
         argv = shlex.split(line, comments=True)
         assert argv[0] == "rpkit"
+        if cluster is not None and argv[1] == "corpus":
+            argv += ["--cluster", cluster]
         done = subprocess.run(
             [str(RPKIT), *argv[1:]],
-            cwd=tmp_path,
+            cwd=cwd,
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
             timeout=120,
         )
         assert done.returncode == 0, (
-            f"`{line}` exited with {done.returncode}:\n{done.stdout}\n{done.stderr}"
+            f"`{shlex.join(argv)}` exited with {done.returncode}:\n{done.stdout}\n{done.stderr}"
         )
+
+
+def test_readme_console_block_runs(tmp_path):
+    run_console(COMMANDS, tmp_path)
+
+
+def test_readme_corpus_lines_run_on_a_real_cluster(tmp_path):
+    """The README's corpus lines with ``--cluster``, on a ``dask scheduler`` and two ``dask
+    worker`` processes started as from a shell, each in a folder of its own."""
+    from rpkit.corpus import open_corpus
+
+    from ..corpus.processes import start_cluster
+
+    corpus = [line for line in COMMANDS if line.startswith("rpkit corpus ")]
+    assert len(corpus) >= 2
+    here = tmp_path / "client"
+    here.mkdir()
+    processes, _ = start_cluster(tmp_path / "dask", workers=2)
+    try:
+        run_console(COMMANDS, here, cluster=processes.address)
+        for worker in ("w0", "w1"):  # the work went to the shared folder, not the workers'
+            assert not (processes.folder(worker) / "corpus").exists()
+    finally:
+        processes.stop()
+    assert open_corpus(here / "corpus").histories == ["demo"]

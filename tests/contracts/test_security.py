@@ -21,7 +21,6 @@ import ast
 import json
 import os
 import shutil
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -31,6 +30,7 @@ import rpkit
 from rpkit import frames
 from rpkit.cli import main
 from rpkit.importers import import_chatgpt
+from rpkit.store.sqlite import sqlite3
 
 from ..helpers import file_state
 

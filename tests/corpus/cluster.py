@@ -7,6 +7,8 @@ every corpus test module; the first fixture that makes it closes it at the end.
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -79,3 +81,16 @@ def sharegpt_records(n: int, turns: int = 6) -> list[dict]:
 def write_sharegpt(path: Path, n: int, turns: int = 6) -> Path:
     path.write_text(json.dumps(sharegpt_records(n, turns), indent=1))
     return path
+
+
+def worker_writing(out: Path, client, timeout: float = 90.0) -> int | None:
+    """The pid of a worker while it writes a temporary history (from its file's name)."""
+    pids = set(client.run(os.getpid).values())
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        for p in (out / "_tmp").glob("*~*.db"):
+            pid = int(p.name.split("~")[1])
+            if pid in pids:
+                return pid
+        time.sleep(0.005)
+    return None

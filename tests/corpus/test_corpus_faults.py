@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -28,7 +27,7 @@ from rpkit.corpus.exporter import export_history
 from rpkit.demo import build_demo
 
 from ..helpers import ROOT, settle
-from .cluster import session_client, write_sharegpt
+from .cluster import session_client, worker_writing, write_sharegpt
 
 
 @pytest.fixture(scope="session")
@@ -72,19 +71,6 @@ def test_a_reader_sees_the_old_or_the_new_partition_never_half_or_both(tmp_path)
     assert not list((out / "_tmp").iterdir())
 
 
-def _worker_writing(out: Path, client, timeout: float = 90.0) -> int | None:
-    """The pid of a worker while it writes a temporary history (from its file's name)."""
-    pids = set(client.run(os.getpid).values())
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        for p in (out / "_tmp").glob("*~*.db"):
-            pid = int(p.name.split("~")[1])
-            if pid in pids:
-                return pid
-        time.sleep(0.005)
-    return None
-
-
 @pytest.mark.slow
 def test_sigkill_a_worker_during_build_then_the_rerun_completes(tmp_path, client):
     source = write_sharegpt(tmp_path / "big.json", 48, turns=8)
@@ -99,7 +85,7 @@ def test_sigkill_a_worker_during_build_then_the_rerun_completes(tmp_path, client
 
     thread = threading.Thread(target=run)
     thread.start()
-    pid = _worker_writing(out, client)
+    pid = worker_writing(out, client)
     assert pid is not None, "no worker was seen importing a shard"
     os.kill(pid, signal.SIGKILL)
     thread.join(180)

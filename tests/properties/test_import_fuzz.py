@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from hypothesis import strategies as st
 
 import rpkit
 from rpkit.importers import import_file
+from rpkit.store.sqlite import sqlite3
 
 from ..helpers import EXPORTS, file_state
 

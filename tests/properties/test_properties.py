@@ -11,7 +11,6 @@ snapshot restoring the exact log and tables.
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import tempfile
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from hypothesis import strategies as st
 import rpkit
 from rpkit import projection
 from rpkit.operations import sink_frames
+from rpkit.store.sqlite import sqlite3
 
 from ..helpers import frame_rows, log_rows, table_rows
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 import json
 import os
 import random
-import sqlite3
 import sys
 import time
 from pathlib import Path
 
 import rpkit
 from rpkit.store import atomic, get_meta, head_id
+from rpkit.store.sqlite import sqlite3
 
 
 def _done(cfg: dict) -> bool:

@@ -27,10 +27,11 @@ import contextlib
 import json
 import os
 import signal
-import sqlite3
 import sys
 import time
 import traceback
+
+from rpkit.store.sqlite import sqlite3
 
 PROGRESS_STEP = 200
 
@@ -94,6 +95,8 @@ def _run(op: str, args: dict) -> None:
         rpkit.restore_snapshot(**args)
     elif op == "undo":
         rpkit.undo_rewind(**args)
+    elif op == "prune":
+        rpkit.prune_snapshots(**args)
     elif op == "fork":
         with rpkit.open_db(args["db_path"]) as conn:
             rpkit.fork_chat(conn, args["turn_event_id"], ts=args.get("ts"))

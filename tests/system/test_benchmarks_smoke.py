@@ -180,3 +180,38 @@ def test_a_tiny_corpus_run_reports_every_ratio(tmp_path):
         for key in (*ratios, "worker_peak_rss_mb"):
             assert row[key] > 0, (scale, key)
     assert corpus["peak_growth_10x"] > 0
+
+
+def test_the_durable_commit_benchmark_reports_both_ratios(tmp_path):
+    out = tmp_path / "durable.json"
+    cache = str(tmp_path / "cache")
+    stdout = run_benchmark(
+        "benchmarks.durable",
+        "--events",
+        "2000",
+        "--commits",
+        "20",
+        "--repeat",
+        "1",
+        "--cache-dir",
+        cache,
+        "--out",
+        str(out),
+    )
+    result = json.loads(out.read_text())
+    assert "durable commit" in stdout
+    assert len(result["runs"]["commit_durable_s"]) == len(result["runs"]["commit_normal_s"]) == 20
+    assert result["commit_ratio"] > 0 and result["rewind_undo_ratio"] > 0
+
+
+def test_a_tiny_exports_run_reports_every_ratio(tmp_path):
+    out = tmp_path / "exports.json"
+    args = ["--events", "2000", "--histories", "4", "--corpus-events", "40"]
+    run_benchmark("benchmarks.exports", *args, "--repeat", "1", "--out", str(out))
+    result = json.loads(out.read_text())
+    for kind in ("messages", "preferences"):
+        row = result["history"][kind]
+        assert row["rows"] > 0 and row["vs_turns_plus_write"] > 0, kind
+    corpus = result["corpus"]
+    assert corpus["histories"] == 4 and corpus["speedup_2_vs_1"] > 0
+    assert corpus["peak_growth_10x"] > 0

@@ -18,7 +18,6 @@ is done). Afterwards:
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +25,7 @@ from pathlib import Path
 import pytest
 
 import rpkit
+from rpkit.store.sqlite import sqlite3
 
 from ..helpers import ROOT
 

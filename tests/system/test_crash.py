@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import random
 import shutil
-import sqlite3
 import subprocess
 import sys
 from collections import Counter
@@ -31,6 +30,7 @@ import pytest
 
 import rpkit
 from rpkit.operations import read_snapshot_meta
+from rpkit.store.sqlite import sqlite3
 
 from ..helpers import settle
 
@@ -104,6 +104,12 @@ def integrity(path: Path) -> str:
 
 def partials(folder: Path) -> list[Path]:
     return sorted(folder.glob(".*.partial*")) if folder.is_dir() else []
+
+
+def records_in(folder: Path) -> list[Path]:
+    """The rewind records in a snapshots folder (not the whole-file copies)."""
+    files = sorted(folder.glob("*.sqlite")) if folder.is_dir() else []
+    return [p for p in files if read_snapshot_meta(p)["format"] == "record"]
 
 
 def copy_case(base: Path, dest: Path) -> Path:
@@ -208,6 +214,8 @@ def run_trials(
     after = log_of(probe / db_name)
     assert after != before
     snapshot_logs = snapshot_logs_of(before) if snapshot_logs_of else [before]
+    # a rewind record holds the events it removed: those the finished run's records hold
+    snapshot_logs += [log_of(p) for p in records_in(probe / "snapshots")]
     tally = Tally(op)
     rng = random.Random(f"{op}-timing")
     plans = [{"kill_at": k} for k in kill_points(first["points"], COUNTED_TRIALS)]
@@ -248,6 +256,7 @@ def base(tmp_path_factory) -> Path:
 
 
 def test_crash_during_rewind(child, tmp_path, base):
+    """A rewind that writes a record (the default): the record is whole or absent."""
     with rpkit.open_db(base / "history.db") as conn:
         # a point that brings retired events back, so the rewind also un-retires
         target = conn.execute(
@@ -297,6 +306,108 @@ def test_crash_during_restore(child, tmp_path, restore_base):
         },
         db_name="history.db",
     )
+
+
+@pytest.fixture(scope="module")
+def record_restore_base(tmp_path_factory, base) -> Path:
+    """The demo history after a rewind that wrote a record, and appends and an edit since."""
+    folder = tmp_path_factory.mktemp("crash-record-restore")
+    shutil.copyfile(base / "history.db", folder / "history.db")
+    snap = rpkit.execute_rewind(
+        db_path=folder / "history.db", data_dir=folder, after_event_id=EVENTS - 60
+    )
+    with rpkit.open_db(folder / "history.db") as conn:
+        chat = conn.execute("SELECT MIN(id) FROM chats").fetchone()[0]
+        for i in range(20):
+            turn = rpkit.append(conn, "user_turn", {"text": f"later turn {i}"}, chat_id=chat)
+        rpkit.edit_turn(conn, turn, "edited after the rewind")
+    shutil.move(snap, folder / "record.sqlite")  # outside snapshots/, so only new ones are there
+    settle(folder / "history.db")
+    return folder
+
+
+def test_crash_during_restore_from_record(child, tmp_path, record_restore_base):
+    """Restoring a record takes away what came since (recording it), then puts it back."""
+    run_trials(
+        child,
+        tmp_path,
+        record_restore_base,
+        "restore",
+        lambda case: {
+            "db_path": str(case / "history.db"),
+            "data_dir": str(case),
+            "snapshot": str(case / "record.sqlite"),
+        },
+        db_name="history.db",
+        snapshot_logs_of=lambda before: [],
+    )
+
+
+@pytest.fixture(scope="module")
+def prune_base(tmp_path_factory, base) -> Path:
+    """The demo history with a copy and six rewind records (two per chat) to prune."""
+    folder = tmp_path_factory.mktemp("crash-prune")
+    shutil.copyfile(base / "history.db", folder / "history.db")
+    with rpkit.open_db(folder / "history.db") as conn:
+        rpkit.take_snapshot(conn, data_dir=folder, kind="manual")
+        chats = [r[0] for r in conn.execute("SELECT id FROM chats ORDER BY id")]
+    for chat in chats[:3]:
+        for _ in range(2):
+            with rpkit.open_db(folder / "history.db") as conn:
+                last = conn.execute("SELECT MAX(id) FROM event_log WHERE chat_id = ?", (chat,))
+                last = last.fetchone()[0]
+            rpkit.execute_rewind(
+                db_path=folder / "history.db",
+                data_dir=folder,
+                after_event_id=last - 2,
+                chat_id=chat,
+            )
+    settle(folder / "history.db")
+    return folder
+
+
+def test_crash_during_prune(child, tmp_path, prune_base):
+    """Killed mid-prune, each snapshot is there whole or gone whole; the history is untouched."""
+    log = log_of(prune_base / "history.db")
+    listed = rpkit.list_snapshots(prune_base)
+    every = {Path(p).name: log_of(Path(p)) for p in listed["path"]}
+    args = {"data_dir": None, "keep": 0, "confirm": True}
+    probe = copy_case(prune_base, tmp_path / "probe")
+    first = child.run("prune", {**args, "data_dir": str(probe)}, kill_at=0)
+    assert first["status"] == "done", first["error"]
+    kept = {p.name for p in (probe / "snapshots").glob("*.sqlite")}
+    assert 0 < len(kept) < len(every)
+    tally = Tally("prune")
+    left: Counter[int] = Counter()
+    # a prune has few points (about 40): each is killed twice, so at least 50 kills land
+    # whatever the timed kills do
+    plans = [{"kill_at": k} for k in kill_points(first["points"], COUNTED_TRIALS) for _ in "ab"]
+    rng = random.Random("prune-timing")
+    plans += [{"kill_delay": rng.uniform(0, first["elapsed"] * 1.5)} for _ in range(TIMED_TRIALS)]
+    for i, how in enumerate(plans):
+        case = copy_case(prune_base, tmp_path / f"trial-{i}")
+        result = child.run("prune", {**args, "data_dir": str(case)}, **how)
+        assert result["status"] in {"killed", "done"}, result["error"]
+        names = {p.name for p in (case / "snapshots").glob("*.sqlite")}
+        assert kept <= names <= set(every), names
+        for name in names:  # each one there is whole and holds what it held
+            assert log_of(case / "snapshots" / name) == every[name]
+        left[len(names)] += 1
+        check_after_crash(
+            case,
+            db_name="history.db",
+            before=log,
+            after=log,
+            snapshot_logs=list(every.values()),
+            projected_at=None,
+            tally=tally,
+            result=result,
+        )
+        shutil.rmtree(case)
+    killed = sum(n for k, n in tally.outcomes.items() if k.startswith("killed"))
+    assert killed >= 50, tally.report()
+    assert left[len(every)] and left[len(kept)], left  # kills before and after the removals
+    print(f"\n[crash] {tally.report()}, snapshots left {dict(left)} over {first['points']} points")
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from ..helpers import ROOT
 
 pytestmark = pytest.mark.slow
 
-CORE = {"pandas", "numpy", "click", "tqdm", "orjson"}
+CORE = {"pandas", "numpy", "click", "tqdm", "orjson", "pysqlite3"}
 EXTRAS = {
     "notebook": {"ipywidgets", "matplotlib", "voila", "jupyterlab", "ipykernel"},
     "corpus": {"dask", "distributed", "pyarrow", "ijson", "matplotlib"},

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 import rpkit
 from rpkit import frames
+from rpkit.store.sqlite import sqlite3
 
 from ..helpers import file_state, frame_rows, log_rows, table_rows
 

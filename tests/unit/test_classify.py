@@ -13,7 +13,7 @@ import rpkit
 from rpkit.classifiers import Classifier, ClassifyReport, Judgement, TurnInput, VaderClassifier
 from rpkit.importers import import_chatgpt, import_sharegpt, import_sillytavern
 
-from ..helpers import ROOT
+from ..helpers import ROOT, sql_dump
 
 EXPORTS = ROOT / "data" / "exports"
 
@@ -108,9 +108,9 @@ def test_deterministic_across_histories(tmp_path, imported):
 def test_rerunning_adds_nothing(imported):
     with rpkit.open_db(imported) as conn:
         rpkit.classify(conn)
-        before = list(conn.iterdump())
+        before = sql_dump(conn)
         again = rpkit.classify(conn)
-        assert list(conn.iterdump()) == before
+        assert sql_dump(conn) == before
         assert (again.turns, again.already_done) == (0, 33)
 
 

@@ -40,12 +40,13 @@ def test_readme_session(run, tmp_path):
         before = log_rows(conn)
     r = run("preview", "demo.db", "--turn", turn)
     assert r.exit_code == 0 and f"rewind to after event {point}" in r.output
+    assert re.search(r"the undo record takes \d+(\.\d)? KB", r.output)
     r = run("rewind", "demo.db", "--turn", turn, "--yes")
-    assert r.exit_code == 0 and "snapshot of the previous state" in r.output
+    assert r.exit_code == 0 and re.search(r"rewound; undo record \(\d+(\.\d)? KB\)", r.output)
     with rpkit.open_db(tmp_path / "demo.db") as conn:
         assert log_rows(conn)[-1][0] == point
     r = run("snapshots", "demo.db")
-    assert "rewind" in r.output
+    assert "rewind" in r.output and " record " in r.output
     snap = next((tmp_path / "snapshots").glob("rewind-*.sqlite"))
     r = run("restore", "demo.db", snap, "--yes")
     assert r.exit_code == 0 and "restored" in r.output

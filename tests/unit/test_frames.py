@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import tempfile
 from pathlib import Path
 
@@ -16,8 +15,9 @@ from hypothesis import strategies as st
 import rpkit
 from rpkit import frames
 from rpkit.demo import build_demo, dump_events
+from rpkit.store.sqlite import sqlite3
 
-from ..helpers import DEMO_EVENTS, copy_demo, dump
+from ..helpers import DEMO_EVENTS, copy_demo, dump, sql_dump
 
 
 @pytest.fixture
@@ -351,12 +351,12 @@ def test_affinity_pairs_filter(committed_demo):
         full = frames.affinity(conn)
         one = frames.affinity(conn, pairs=[("mira", "you")])
         two = frames.affinity(conn, pairs=["you → mira", "sable->you"])
-        before = list(conn.iterdump())
+        before = sql_dump(conn)
         with pytest.raises(rpkit.FrameError, match="'mira → sable'.*choose from"):
             frames.affinity(conn, pairs=[("mira", "sable")])
         with pytest.raises(rpkit.FrameError, match="neither"):
             frames.affinity(conn, pairs=[42])
-        assert list(conn.iterdump()) == before
+        assert sql_dump(conn) == before
     assert set(one["pair"].astype(str)) == {"mira → you"}
     assert list(one["pair"].cat.categories) == ["mira → you"]
     pd.testing.assert_series_equal(
@@ -427,9 +427,9 @@ def test_rewind_preview_frames_match_the_preview_dict(committed_demo):
 def test_rewind_diff_is_what_execute_rewind_changes(committed_demo, tmp_path, turn):
     with rpkit.open_db(committed_demo) as conn:
         n = 402 if turn is None else rpkit.rewind_point(conn, turn)
-        before_dump = list(conn.iterdump())
+        before_dump = sql_dump(conn)
         diff = frames.rewind_diff(conn, n)
-        assert list(conn.iterdump()) == before_dump  # computed without touching anything
+        assert sql_dump(conn) == before_dump  # computed without touching anything
         before = rpkit.current_state(conn)
     rpkit.execute_rewind(db_path=committed_demo, data_dir=tmp_path, after_event_id=n)
     with rpkit.open_db(committed_demo) as conn:

@@ -14,7 +14,7 @@ import rpkit
 from rpkit.cli import main
 from rpkit.importers import import_chatgpt
 
-from ..helpers import ROOT, file_state
+from ..helpers import ROOT, file_state, sql_dump
 
 SAMPLE = ROOT / "data" / "exports" / "chatgpt" / "conversations.json"
 
@@ -138,9 +138,9 @@ def test_dates_are_the_messages_create_time(conn, sample):
 
 def test_second_import_adds_nothing(conn, sample):
     first = import_chatgpt(conn, sample)
-    before = list(conn.iterdump())
+    before = sql_dump(conn)
     again = import_chatgpt(conn, sample)
-    assert list(conn.iterdump()) == before
+    assert sql_dump(conn) == before
     assert (again.events, again.already_imported) == (0, first.turns)
 
 

@@ -14,7 +14,7 @@ import rpkit
 from rpkit.cli import main
 from rpkit.importers import import_sharegpt
 
-from ..helpers import ROOT, file_state
+from ..helpers import ROOT, file_state, sql_dump
 
 SAMPLE = ROOT / "data" / "exports" / "sharegpt" / "roleplay.json"
 
@@ -87,9 +87,9 @@ def test_system_prompts_are_hidden_turns(conn, sample):
 
 def test_second_import_adds_nothing(conn, sample):
     import_sharegpt(conn, sample)
-    before = list(conn.iterdump())
+    before = sql_dump(conn)
     again = import_sharegpt(conn, sample)
-    assert list(conn.iterdump()) == before
+    assert sql_dump(conn) == before
     assert (again.events, again.already_imported) == (0, 12)
 
 

@@ -15,7 +15,7 @@ from rpkit.cli import main
 from rpkit.importers import import_file, import_sillytavern
 from rpkit.importers.plan import parse_date
 
-from ..helpers import ROOT, file_state
+from ..helpers import ROOT, file_state, sql_dump
 
 SAMPLES = ROOT / "data" / "exports" / "sillytavern"
 MAIN = "Mira - 2024-6-5@14h56m50s.jsonl"
@@ -196,9 +196,9 @@ def test_unknown_date_form_is_tolerated_and_reported(conn, tmp_path):
 
 def test_second_import_adds_nothing(conn, samples):
     first = import_sillytavern(conn, samples)
-    before = list(conn.iterdump())
+    before = sql_dump(conn)
     again = import_sillytavern(conn, samples)
-    assert list(conn.iterdump()) == before
+    assert sql_dump(conn) == before
     assert (again.chats, again.turns, again.events, again.bots) == (0, 0, 0, 0)
     assert again.already_imported == first.turns
 
@@ -297,11 +297,11 @@ def test_malformed_files_are_refused_and_nothing_is_written(db_path, samples, tm
     with rpkit.open_db(db_path) as conn:
         with pytest.raises(rpkit.ImportFormatError) as err:
             import_sillytavern(conn, bad)
-        dump = list(conn.iterdump())
+        dump = sql_dump(conn)
         assert "bad chat.jsonl" in str(err.value) and message in str(err.value)
     assert file_state(db_path) == before
     with rpkit.open_db(db_path) as conn:
-        assert list(conn.iterdump()) == dump
+        assert sql_dump(conn) == dump
 
 
 def test_a_bad_file_in_a_folder_refuses_the_whole_folder(conn, samples):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 import rpkit
+from rpkit.operations import read_snapshot_meta
+from rpkit.store.sqlite import sqlite3
 
 from ..helpers import file_state, frame_rows, log_rows, settle, table_rows
 
@@ -49,8 +49,34 @@ def test_rewind_equals_state_at_and_returns_snapshot(demo_path, tmp_path):
         ]
         assert log_rows(conn) == expected_log
         assert rpkit.verify(conn).ok
+    # The record holds the removed events, every column, as they were.
+    record = sqlite3.connect(snap)
+    assert record.execute("SELECT * FROM event_log ORDER BY id").fetchall() == [
+        r for r in log_before if r[0] > n
+    ]
+    record.close()
+    assert read_snapshot_meta(snap, check=True)["format"] == "record"
+
+
+def test_rewind_keeping_a_copy_returns_a_whole_file_snapshot(demo_path, tmp_path):
+    with rpkit.open_db(demo_path) as conn:
+        log_before = log_rows(conn)
+    snap = rpkit.execute_rewind(
+        db_path=demo_path, data_dir=tmp_path, after_event_id=180, keep="copy"
+    )
     with rpkit.open_db(snap) as snap_conn:
         assert log_rows(snap_conn) == log_before
+    assert read_snapshot_meta(snap, check=True)["format"] == "copy"
+    rpkit.undo_rewind(db_path=demo_path, data_dir=tmp_path, snapshot=snap)
+    with rpkit.open_db(demo_path) as conn:
+        assert log_rows(conn) == log_before
+
+
+def test_rewind_refuses_an_unknown_keep_unchanged(demo_path, tmp_path):
+    before = file_state(demo_path)
+    with pytest.raises(rpkit.SnapshotError, match="keep='all'"):
+        rpkit.execute_rewind(db_path=demo_path, data_dir=tmp_path, after_event_id=180, keep="all")
+    assert file_state(demo_path) == before
 
 
 def test_edit_after_the_rewind_point_is_undone(db_path, tmp_path):
@@ -96,8 +122,12 @@ def test_restoring_the_rewind_snapshot_gives_back_everything(demo_path, tmp_path
         assert table_rows(conn) == tables_before
         assert rpkit.verify(conn).ok
         assert rpkit.append(conn, "you_set", {"name": "x"}) == log_before[-1][0] + 1
-    with rpkit.open_db(pre) as conn:  # the restore's own snapshot is the rewound state
+    # the restore's own record gives back the rewound state
+    assert read_snapshot_meta(pre)["kind"] == "pre-restore"
+    rpkit.restore_snapshot(db_path=demo_path, data_dir=tmp_path, snapshot=pre)
+    with rpkit.open_db(demo_path) as conn:
         assert log_rows(conn) == after_rewind
+        assert rpkit.verify(conn).ok
 
 
 def test_snapshot_is_on_disk_before_the_first_destructive_statement(demo_path, tmp_path):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 import rpkit
 from rpkit.operations import read_snapshot_meta
+from rpkit.store.sqlite import sqlite3
 
 from ..helpers import file_state, log_rows, settle, table_rows
 
@@ -21,7 +21,19 @@ def test_snapshot_describes_itself_and_is_listed(demo_path, tmp_path):
         rpkit.append(conn, "you_set", {"name": "later"})
         second = rpkit.take_snapshot(conn, data_dir=tmp_path, kind="manual")
     frame = rpkit.list_snapshots(tmp_path)
-    assert list(frame.columns) == ["path", "kind", "taken_at", "max_event_id", "events"]
+    assert list(frame.columns) == [
+        "path",
+        "kind",
+        "format",
+        "taken_at",
+        "size",
+        "scope",
+        "removed",
+        "max_event_id",
+        "events",
+    ]
+    assert list(frame["format"]) == ["copy", "copy"]
+    assert list(frame["size"]) == [first.stat().st_size, second.stat().st_size]
     assert list(frame["path"]) == [first, second]
     assert list(frame["max_event_id"]) == [head, head + 1]
     assert list(frame["events"]) == [count, count + 1]

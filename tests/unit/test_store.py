@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import sqlite3
 
 import pytest
 
 import rpkit
 from rpkit.store import get_meta, schema
+from rpkit.store.sqlite import sqlite3
 
 from ..helpers import ROOT, file_state, log_rows, table_rows
 

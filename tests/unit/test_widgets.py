@@ -11,6 +11,7 @@ import pytest  # noqa: E402
 
 import rpkit  # noqa: E402
 from rpkit import frames  # noqa: E402
+from rpkit.display import size_text  # noqa: E402
 from rpkit.widgets import AffinityExplorer, RewindPanel  # noqa: E402
 
 from ..helpers import copy_demo, dump  # noqa: E402
@@ -174,6 +175,8 @@ def test_rewind_then_undo(panel, history):
     pick(panel, turn)
     panel.preview_button.click()
     point = panel.last_point
+    # the preview says how much the undo record takes, next to what goes
+    assert f"the undo record takes {size_text(panel.last_record_size)}" in panel.status
     with rpkit.open_db(db) as conn:
         then = rpkit.state_at(conn, point)
     panel.confirm.value = True
@@ -192,6 +195,8 @@ def test_rewind_then_undo(panel, history):
         f"Rewound to after event {point}: {panel.last_preview['total_events']} events removed."
     )
     assert panel.last_snapshot.name in panel.status
+    size = panel.last_snapshot.stat().st_size
+    assert abs(size - panel.last_record_size) <= 3 * 4096 and size < db.stat().st_size / 4
     # the panel's transcript was refreshed: the turn is now the last one
     pd.testing.assert_frame_equal(panel.transcript, transcript)
     assert panel.turn.options[-1][1] == turn and panel.turn.value == turn

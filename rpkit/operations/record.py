@@ -1,0 +1,193 @@
+"""Rewind records: what a rewind takes away, in one small self-describing SQLite file.
+
+A whole-file copy of the history costs the history's size on every rewind; a
+record costs what the rewind removes. It lives in ``snapshots/`` beside the
+copies, is named like them, and holds:
+
+* ``rpkit_meta``: the description a copy carries (``snapshot_kind``,
+  ``snapshot_taken_at``, ``snapshot_max_event_id`` and ``snapshot_events``, the
+  head and the event count before the rewind, the ``snapshot_rewind_*`` scope),
+  plus ``snapshot_format = 'record'``, the history's ``history_id``, its
+  ``schema_version``, ``snapshot_removed`` and ``snapshot_rollback_from``;
+* ``event_log``: the removed events, every column;
+* ``retirements``: events the rewind brought back (retired by a removed one),
+  with the event that had retired them;
+* ``added``: events that putting the record back takes away (a restore's
+  record names the events the restore put back, so a restore is undoable);
+
+and, for the projection, ``snapshot_rollback_from`` (the first event whose
+state the rewind changes), ``snapshot_undo_floor`` and ``snapshot_projected_at``:
+putting the record back refolds from that event through the rollback log,
+which writes back the same tables and the same rollback entries (the
+property tests compare every row of both), so no projected row is stored.
+
+It is written under a temporary name while the history's write lock is held,
+fsynced, renamed into place and its folder fsynced, all before the first
+destructive statement: a crash leaves it whole or absent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from os import PathLike
+from pathlib import Path
+
+from ..durable import fsync_dir, fsync_file
+from ..errors import InvalidSnapshotError, SnapshotDirError, SnapshotError
+from ..store import db_path_of, get_meta, head_id, schema
+from ..store.sqlite import sqlite3
+from .chat_rewind import IDS, log_count, removed_ids
+from .snapshot_files import SUFFIX, data_dir_of, remove_dead_partials, snapshot_dir, unlink_partial
+
+RECORD, COPY = "record", "copy"
+EVENT_COLUMNS = "id, ts, chat_id, kind, payload, cause_id, hidden, superseded_by"
+
+RECORD_DDL = (
+    "CREATE TABLE rpkit_meta (key TEXT PRIMARY KEY, value TEXT)",
+    "CREATE TABLE event_log (id INTEGER PRIMARY KEY, ts TEXT NOT NULL, chat_id INTEGER, "
+    "kind TEXT NOT NULL, payload TEXT NOT NULL, cause_id INTEGER, hidden INTEGER NOT NULL, "
+    "superseded_by INTEGER)",
+    "CREATE TABLE retirements (id INTEGER PRIMARY KEY, superseded_by INTEGER NOT NULL)",
+    "CREATE TABLE added (id INTEGER PRIMARY KEY)",
+)
+RECORD_TABLES = {
+    "rpkit_meta": ["key", "value"],
+    "event_log": EVENT_COLUMNS.split(", "),
+    "retirements": ["id", "superseded_by"],
+    "added": ["id"],
+}
+# A small record's page size, and what a record holds besides the removed rows:
+# a page or two per table and the meta rows.
+RECORD_PAGE, SMALL_RECORD, RECORD_PAGES = 1024, 64, 6
+
+
+def is_record(meta: dict[str, str]) -> bool:
+    """Whether a snapshot's raw ``rpkit_meta`` describes a record (else a whole-file copy)."""
+    return meta.get("snapshot_format") == RECORD
+
+
+def write_record(
+    conn: sqlite3.Connection,
+    *,
+    data_dir: str | PathLike[str] | None,
+    kind: str,
+    removed: tuple[str, Sequence[object]],
+    retirements: Sequence[tuple[int, int]],
+    added: Sequence[int] = (),
+    rollback_from: int,
+    describe: dict[str, object],
+    events: int | None = None,
+) -> Path:
+    """Write a record of what the caller is about to change; return its path.
+
+    Runs inside the caller's write transaction, before it changes anything.
+    ``removed`` is a condition on ``event_log`` and its arguments naming the
+    events that go; ``retirements`` the (id, superseded_by) that go with
+    them; ``added`` the ids that putting the record back removes;
+    ``rollback_from`` the first event whose rollback entries the change rewrites;
+    ``events`` the log's event count, when the caller has it.
+    """
+    source = db_path_of(conn)
+    folder = snapshot_dir(data_dir_of(source, data_dir))
+    remove_dead_partials(folder)
+    where, args = removed
+    rows = conn.execute(f"SELECT {EVENT_COLUMNS} FROM event_log WHERE {where} ORDER BY id", args)
+    rows = rows.fetchall()
+    head = head_id(conn)
+    count = log_count(conn) if events is None else events
+    history = conn.execute("SELECT value FROM rpkit_meta WHERE key = 'history_id'").fetchone()
+    now = datetime.now(UTC)
+    meta = {
+        "snapshot_kind": kind,
+        "snapshot_format": RECORD,
+        "snapshot_taken_at": now.isoformat(),
+        "snapshot_source": source.name,
+        "snapshot_max_event_id": head,
+        "snapshot_events": count,
+        "snapshot_removed": len(rows),
+        "snapshot_rollback_from": rollback_from,
+        "snapshot_undo_floor": get_meta(conn, "undo_floor"),
+        "snapshot_projected_at": get_meta(conn, "projected_at"),
+        "history_id": history[0] if history else "",
+        "schema_version": schema.SCHEMA_VERSION,
+        **{f"snapshot_{k}": v for k, v in describe.items()},
+    }
+    stem = f"{kind}-{now.strftime('%Y%m%dT%H%M%S%fZ')}"
+    tmp = folder / f".{stem}.{os.getpid()}.partial"
+    try:
+        out = sqlite3.connect(tmp)
+        try:
+            out.execute(f"PRAGMA page_size = {page_size_for(len(rows))}")
+            out.execute("PRAGMA journal_mode = OFF")  # a fresh file: the rename is the commit
+            out.execute("PRAGMA synchronous = OFF")  # one fsync below covers every write
+            for ddl in RECORD_DDL:
+                out.execute(ddl)
+            out.executemany(
+                "INSERT INTO rpkit_meta VALUES (?, ?)", [(k, str(v)) for k, v in meta.items()]
+            )
+            out.executemany("INSERT INTO event_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            out.executemany("INSERT INTO retirements VALUES (?, ?)", retirements)
+            out.executemany("INSERT INTO added VALUES (?)", [(i,) for i in added])
+            out.commit()
+        finally:
+            out.close()
+        fsync_file(tmp)
+        final = folder / f"{stem}-e{head}{SUFFIX}"
+        n = 1
+        while final.exists():
+            final = folder / f"{stem}-e{head}-{n}{SUFFIX}"
+            n += 1
+        os.replace(tmp, final)
+        fsync_dir(folder)
+        # and the folder's own name: made by an earlier call, perhaps not yet on disk
+        fsync_dir(folder.parent)
+    except OSError as exc:
+        unlink_partial(tmp)
+        raise SnapshotDirError(
+            f"could not write a rewind record into {folder} ({exc.strerror or exc}); nothing "
+            "was changed; free some space or pass another data_dir"
+        ) from exc
+    except sqlite3.Error as exc:
+        unlink_partial(tmp)
+        raise SnapshotError(
+            f"could not write a rewind record into {folder} ({exc}); nothing was changed; "
+            "free some space or pass another data_dir"
+        ) from exc
+    return final
+
+
+def check_record_tables(ro: sqlite3.Connection, path: Path) -> None:
+    """Refuse a record that lacks a table or whose columns are not a record's."""
+    for name, columns in RECORD_TABLES.items():
+        found = [c[0] for c in ro.execute("SELECT name FROM pragma_table_info(?)", (name,))]
+        if found != columns:
+            raise InvalidSnapshotError(
+                f"{path}: table {name} has columns {found}, a rewind record has {columns}; "
+                "it is not a complete record: pass a file execute_rewind wrote"
+            )
+
+
+def page_size_for(rows: int) -> int:
+    """A record's page size: small records stay small, large ones take fewer pages."""
+    return RECORD_PAGE if rows <= SMALL_RECORD else 4096
+
+
+def record_size(conn: sqlite3.Connection, after_event_id: int, chat_id: int | None = None) -> int:
+    """About how many bytes the record of a rewind to ``after_event_id`` takes (for a preview).
+
+    The removed rows and the record's pages: within a few pages of the file
+    ``execute_rewind`` writes.
+    """
+    if chat_id is None:
+        where, args = "id > ?", (after_event_id,)
+    else:
+        where, args = f"id IN {IDS}", (json.dumps(removed_ids(conn, after_event_id, chat_id)),)
+    rows, size = conn.execute(
+        "SELECT COUNT(*), COALESCE(SUM(LENGTH(ts) + LENGTH(kind) + LENGTH(payload) + 24), 0) "
+        f"FROM event_log WHERE {where}",
+        args,
+    ).fetchone()
+    return size + RECORD_PAGES * page_size_for(rows)

@@ -1,0 +1,153 @@
+"""A per-chat rewind refolds only what it touched; what kinds declare they read decides it."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+import rpkit
+from rpkit.kinds import KINDS
+from rpkit.projection import touched
+from rpkit.store import PROJECTED
+from rpkit.store.sqlite import sqlite3
+
+from ..helpers import table_rows
+
+CHAT_TABLES = {"chat_state": "chat_id", "memories": "chat_id", "scenes": "chat_id"}
+
+
+def _rows(db, chat_id) -> dict:
+    """Every row of the other chats in the tables keyed by chat (the world's may change)."""
+    con = sqlite3.connect(db)
+    try:
+        return {
+            t: con.execute(
+                f"SELECT * FROM {t} WHERE {c} IS NOT ? ORDER BY 1", (chat_id,)
+            ).fetchall()
+            for t, c in CHAT_TABLES.items()
+        }
+    finally:
+        con.close()
+
+
+def _newest_of_largest_chat(db, k: int) -> tuple[int, int]:
+    with rpkit.open_db(db) as conn:
+        chat = conn.execute(
+            "SELECT chat_id FROM event_log WHERE chat_id IS NOT NULL GROUP BY chat_id "
+            "ORDER BY COUNT(*) DESC LIMIT 1"
+        ).fetchone()[0]
+        n = conn.execute(
+            "SELECT id FROM event_log WHERE chat_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?",
+            (chat, k),
+        ).fetchone()[0]
+    return chat, n
+
+
+def test_a_chat_rewind_refolds_few_events_and_leaves_other_chats_byte_for_byte(
+    tmp_path, monkeypatch
+):
+    db = tmp_path / "h.db"
+    rpkit.demo.build_demo(db, events=1500, seed=3, chats=8)
+    chat, n = _newest_of_largest_chat(db, 12)
+    with rpkit.open_db(db) as conn:
+        removed = rpkit.compute_rewind_preview(conn, n, chat_id=chat)["total_events"]
+        tail = rpkit.store.head_id(conn) - n
+        expected = rpkit.operations.state_after_chat_rewind(conn, n, chat)
+    others = _rows(db, chat)
+    folded = []
+    real = touched.refold_touched
+
+    def spy(*args):
+        folded.append(real(*args))
+        return folded[-1]
+
+    monkeypatch.setattr(rpkit.operations.chat_rewind, "refold_touched", spy)
+    rpkit.execute_rewind(db_path=db, data_dir=tmp_path, after_event_id=n, chat_id=chat)
+    assert folded and folded[0] < tail - removed  # far fewer than the events after the point
+    assert _rows(db, chat) == others  # other chats' rows untouched
+    with rpkit.open_db(db) as conn:
+        assert rpkit.verify(conn).ok
+        assert rpkit.diff_states(expected, rpkit.current_state(conn)).empty
+        tables = table_rows(conn)
+        rpkit.project(conn)
+        assert table_rows(conn) == tables  # equals a rebuild
+
+
+def echo_affinity(sink, ev):
+    """Copies the current affinity of an edge into its own table: it reads ``edges``."""
+    edge = sink.get("edges", (ev.payload["src"], ev.payload["dst"]))
+    sink.put("echoes", {"id": ev.id, "affinity": None if edge is None else edge["affinity"]})
+    rpkit.kinds.touch_chat(sink, ev)
+
+
+@pytest.fixture
+def echoes():
+    rpkit.register_table("echoes", "id", "id INTEGER Int64\naffinity REAL float64")
+    yield
+    KINDS.pop("echo", None)
+    PROJECTED.pop("echoes")
+
+
+def _echo_history(db):
+    """Two chats; chat 2's echo reads an edge that a chat-1 edge update, later removed, moved."""
+    rpkit.demo.build_demo(db, events=60, seed=2, chats=2)
+    with rpkit.open_db(db) as conn:
+        rpkit.append(conn, "user_turn", {"text": "one"}, chat_id=1)
+        point = rpkit.store.head_id(conn)
+        edge = {"src": "you", "dst": "mira", "delta": 3.0}
+        rpkit.append(conn, "edge_update", edge, chat_id=1)
+        rpkit.append(conn, "echo", {"src": "you", "dst": "mira"}, chat_id=2)
+    return point
+
+
+@pytest.mark.parametrize("reads", [None, ("edges",)])
+def test_a_kind_that_reads_another_table_is_refolded(echoes, tmp_path, reads):
+    rpkit.register_kind(
+        "echo",
+        "src:str dst:str",
+        chat="required",
+        effect=echo_affinity,
+        reads=reads,
+        writes=("echoes", "chat_state"),
+    )
+    db = tmp_path / "h.db"
+    point = _echo_history(db)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rpkit.execute_rewind(db_path=db, data_dir=tmp_path, after_event_id=point, chat_id=1)
+    said = [str(w.message) for w in caught if "declares no reads" in str(w.message)]
+    assert bool(said) == (reads is None)
+    with rpkit.open_db(db) as conn:
+        assert rpkit.verify(conn).ok
+
+
+def test_verify_finds_a_kind_that_reads_more_than_it_declares(echoes, tmp_path):
+    """The planted fault: ``echo`` declares it reads nothing; the refold then skips it."""
+    rpkit.register_kind(
+        "echo",
+        "src:str dst:str",
+        chat="required",
+        effect=echo_affinity,
+        reads=(),
+        writes=("echoes", "chat_state"),
+    )
+    db = tmp_path / "h.db"
+    point = _echo_history(db)
+    rpkit.execute_rewind(db_path=db, data_dir=tmp_path, after_event_id=point, chat_id=1)
+    with rpkit.open_db(db) as conn:
+        report = rpkit.verify(conn)
+    assert not report.ok and "echoes" in set(report.differences["table"])
+
+
+def test_every_builtin_kind_declares_what_it_reads_and_writes(demo_path):
+    """The rollback log of the demo names only tables each kind declares it writes."""
+    assert all(k.reads is not None and k.writes for k in KINDS.values() if k.builtin)
+    con = sqlite3.connect(demo_path)
+    written = con.execute(
+        "SELECT DISTINCT e.kind, u.tbl FROM projection_undo u JOIN event_log e ON e.id = u.event_id"
+    ).fetchall()
+    con.close()
+    assert written
+    for kind, table in written:
+        assert table in KINDS[kind].writes, (kind, table)
