@@ -279,3 +279,31 @@ def test_the_cli_says_what_it_took_the_file_for_and_counts_records(tmp_path):
     listed = CliRunner().invoke(main, ["import", "--list-formats"])
     for name in ("pippa", "wildchat", "lmsys", "arena", "preference", "hh_rlhf", "textgen", "cai"):
         assert name in listed.output
+
+
+def test_a_trl_preference_file_round_trips_through_the_preference_export(tmp_path):
+    from rpkit.exports.preferences import preferences
+
+    path = copy(tmp_path, "preference.jsonl")
+    db = tmp_path / "h.db"
+    import_file(db, None, path)
+    with rpkit.open_db(db) as conn:
+        preferences(conn, tmp_path / "pairs.jsonl")
+    rows = [json.loads(x) for x in (tmp_path / "pairs.jsonl").read_text().splitlines()]
+
+    def plain(messages):
+        return [(m["role"], m["content"]) for m in messages]
+
+    def shaped(value, role):
+        return [(role, value)] if isinstance(value, str) else plain(value)
+
+    got = [(plain(r["prompt"]), plain(r["chosen"]), plain(r["rejected"])) for r in rows]
+    expected = []
+    for rec in make.PREFERENCE:
+        prompt = shaped(rec.get("prompt", []), "user")
+        chosen, rejected = shaped(rec["chosen"], "assistant"), shaped(rec["rejected"], "assistant")
+        if "prompt" not in rec:  # implicit prompt: the shared beginning is the prompt
+            prompt, chosen, rejected = chosen[:-1], chosen[-1:], rejected[-1:]
+        visible = [m for m in prompt if m[0] != "system"]  # the system prompt is a hidden turn
+        expected.append((visible, chosen, rejected))
+    assert got == expected
