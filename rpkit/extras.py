@@ -27,6 +27,7 @@ EXTRAS = {
     "notebook": ("ipywidgets", "matplotlib", "IPython"),
     "corpus": ("dask", "distributed", "pyarrow", "ijson", "matplotlib"),
     "classify": ("vaderSentiment",),
+    "datasets": ("pyarrow", "ijson", "zstandard"),
 }
 
 

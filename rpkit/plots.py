@@ -26,7 +26,7 @@ from .frames import affinity as affinity_frame  # noqa: E402
 
 X_AXES = {
     "turn": ("turn", "turn (visible turns so far, all chats)"),
-    "event": ("event_id", "event id"),
+    "event": ("place_id", "event id"),
     "time": ("ts", "time (UTC)"),
 }
 MARK_STYLE = {"color": "0.35", "linestyle": "--", "linewidth": 1.0}

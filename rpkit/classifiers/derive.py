@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..frames.affinity import AT_TURN
 from ..kinds import CLASSIFIER_FAILED, EDGE_UPDATE, MEMORY_ADDED
 from ..log import append_many
 from ..progress import progress_bar
@@ -66,6 +67,7 @@ def derive(
         "dst": turn.addressee,
         "delta": float(judgement.delta),
         "classifier": name,
+        AT_TURN: turn.event_id,  # where frames and charts place it (the log may have moved on)
     }
     if judgement.reason:
         payload["reason"] = str(judgement.reason)

@@ -5,8 +5,11 @@
   shard folder, copies where links fail); one such file is one shard;
 * one big JSON document holding a list of conversations (ShareGPT, ChatGPT):
   streamed with ``ijson``, ``shard_size`` conversations a shard (a JSON list);
-* a JSON-lines file of conversations (ShareGPT ``.jsonl``, OpenAI ``messages``):
-  ``shard_size`` lines a shard.
+* a JSON-lines file of conversations (ShareGPT ``.jsonl``, OpenAI ``messages``,
+  the research datasets): ``shard_size`` lines a shard;
+* a Parquet file or a folder of Parquet shards (the research datasets):
+  ``shard_size`` rows a shard, cut from record batches (``.parquet`` shards);
+* any JSON one as ``.gz`` or ``.zst``: decompressed as a stream while it is cut.
 
 Shards go to ``OUT/_shards/<source name>/``, each written under a temporary name and renamed.
 ``manifest.json`` lists them once the whole source is split, with the source's
@@ -28,6 +31,7 @@ import ijson
 import orjson
 
 from ..importers import FORMATS, Format
+from ..importers.containers import COMPRESSED, kind, open_bytes, parquet_files
 from .dataset import check_name, temp_path
 from .errors import CorpusPathError, SourceError, SourceFormatError
 
@@ -51,9 +55,19 @@ class Split:
     bad: list[tuple[str, str]] = field(default_factory=list)  # (where, reason)
 
 
+def _base(source: Path) -> str:
+    """A source's name without its suffixes (``lmsys.jsonl.gz`` → ``lmsys``)."""
+    if not source.is_file():
+        return source.name
+    name = source.name
+    if source.suffix.lower() in COMPRESSED:
+        name = name[: -len(source.suffix)]
+    return Path(name).stem
+
+
 def _dest(out: Path, source: Path) -> Path:
     """The folder of one source's shards: ``OUT/_shards/<source name>/``."""
-    dest = out / SHARDS / check_name(source.stem if source.is_file() else source.name)
+    dest = out / SHARDS / check_name(_base(source))
     dest.mkdir(parents=True, exist_ok=True)
     return dest
 
@@ -99,7 +113,12 @@ def _chat_file_problem(path: Path, fmt: Format) -> str | None:
     try:
         obj = orjson.loads(first)
     except orjson.JSONDecodeError:
-        return f"its first line is not JSON: not a {fmt.title} chat"
+        try:  # a chat file that is one (indented) JSON document
+            obj = orjson.loads(path.read_bytes()) if path.stat().st_size < 64_000_000 else None
+        except orjson.JSONDecodeError:
+            obj = None
+        if obj is None:
+            return f"its first line is not JSON: not a {fmt.title} chat"
     if not isinstance(obj, dict) or not fmt.looks(obj):
         return f"its first line is not a {fmt.title} header or message (another app's export?)"
     return None
@@ -162,9 +181,9 @@ def _write_json_shard(out: Path, source: Path, name: str, records: list[Any], sp
 
 
 def _items(source: Path) -> Iterator[Any]:
-    with open(source, "rb") as f:
+    with open_bytes(source) as f:
         head = f.read(64).lstrip()
-    with open(source, "rb") as f:
+    with open_bytes(source) as f:
         if head.startswith(b"{"):  # one conversation, not a list
             yield from ijson.items(f, "", use_float=True)
         elif head.startswith(b"["):
@@ -183,12 +202,14 @@ def split_json(source: Path, out: Path, shard_size: int, skip_bad: bool) -> Spli
                 continue
             batch.append(item)
             if len(batch) == shard_size:
-                _write_json_shard(out, source, check_name(f"{source.stem}-{n:05d}"), batch, split)
+                _write_json_shard(out, source, check_name(f"{_base(source)}-{n:05d}"), batch, split)
                 batch, n = [], n + 1
     except ijson.JSONError as exc:
         raise SourceFormatError(f"{source.name} is not valid JSON ({exc})") from None
+    except (EOFError, OSError) as exc:
+        raise SourceFormatError(f"{source.name} is cut off or damaged ({exc})") from None
     if batch:
-        _write_json_shard(out, source, check_name(f"{source.stem}-{n:05d}"), batch, split)
+        _write_json_shard(out, source, check_name(f"{_base(source)}-{n:05d}"), batch, split)
     return split
 
 
@@ -201,14 +222,14 @@ def split_lines(source: Path, out: Path, shard_size: int, skip_bad: bool) -> Spl
         nonlocal tmp, f, count, n
         if f is not None:
             f.close()
-            name = check_name(f"{source.stem}-{n:05d}")
+            name = check_name(f"{_base(source)}-{n:05d}")
             final = _dest(out, source) / f"{name}.jsonl"
             os.replace(tmp, final)
             split.shards.append(Shard(name, _rel(final, out), count))
             tmp, f, count, n = None, None, 0, n + 1
 
-    with open(source, "rb") as lines:
-        for number, line in enumerate(lines, start=1):
+    with open_bytes(source) as lines:
+        for number, line in enumerate(_guarded(lines, source), start=1):
             if not line.strip():
                 continue
             try:
@@ -219,13 +240,44 @@ def split_lines(source: Path, out: Path, shard_size: int, skip_bad: bool) -> Spl
                 _bad(split, skip_bad, f"{source.name} line {number}", "not a JSON object")
                 continue
             if f is None:
-                tmp = temp_path(out, f"{source.stem}-{n:05d}", ".jsonl")
+                tmp = temp_path(out, f"{_base(source)}-{n:05d}", ".jsonl")
                 f = open(tmp, "wb")  # noqa: SIM115 (closed by close())
             f.write(line if line.endswith(b"\n") else line + b"\n")
             count += 1
             if count == shard_size:
                 close()
     close()
+    return split
+
+
+def _guarded(lines, source: Path) -> Iterator[bytes]:
+    """The lines of a (decompressed) stream; a cut-off .gz or .zst is a SourceFormatError."""
+    try:
+        yield from lines
+    except (EOFError, OSError) as exc:
+        raise SourceFormatError(f"{source.name} is cut off or damaged ({exc})") from None
+
+
+def split_parquet(source: Path, out: Path, shard_size: int) -> Split:
+    """A Parquet file (or folder of them), ``shard_size`` rows a shard, read a batch at a time."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    split, n = Split(), 0
+    for file in parquet_files(source):
+        try:
+            reader = pq.ParquetFile(file, pre_buffer=False, buffer_size=1 << 20)
+            batches = reader.iter_batches(batch_size=shard_size)
+            for batch in batches:
+                name = check_name(f"{_base(source)}-{n:05d}")
+                tmp = temp_path(out, name, ".parquet")
+                pq.write_table(pa.Table.from_batches([batch]), tmp)
+                final = _dest(out, source) / f"{name}.parquet"
+                os.replace(tmp, final)
+                split.shards.append(Shard(name, _rel(final, out), batch.num_rows))
+                n += 1
+        except (pa.ArrowException, OSError) as exc:
+            raise SourceFormatError(f"{file.name} is not a readable Parquet file ({exc})") from None
     return split
 
 
@@ -272,7 +324,9 @@ def split_source(source: Path, out: Path, format: str, shard_size: int, skip_bad
     saved = _saved_split(manifest, out, stamp)
     if saved is not None:
         return saved
-    if source.is_dir():
+    if kind(source) == "parquet" and (source.is_file() or any(source.glob("*.parquet"))):
+        split = split_parquet(source, out, shard_size)
+    elif source.is_dir():
         if not fmt.chat_files:
             by_files = [f.title for f in FORMATS.values() if f.chat_files and f.shards]
             raise SourceFormatError(
@@ -285,7 +339,7 @@ def split_source(source: Path, out: Path, format: str, shard_size: int, skip_bad
         if problem is not None:
             raise SourceFormatError(f"{source.name}: {problem}")
         split = split_chat_file(source, out)
-    elif source.suffix.lower() == ".jsonl":
+    elif kind(source) == "jsonl":
         split = split_lines(source, out, shard_size, skip_bad)
     else:
         split = split_json(source, out, shard_size, skip_bad)

@@ -51,11 +51,14 @@ def parse_pairs(pairs: object, known: Sequence[str]) -> list[str]:
     return labels
 
 
+AT_TURN = "at_turn"  # the edge_update payload field naming the turn the update sits at
+
 AFFINITY_COLUMNS = [
     "event_id",
     "ts",
     "chat_id",
     "turn",
+    "place_id",
     "cause_id",
     "position",
     "src",
@@ -103,8 +106,11 @@ def affinity(conn: sqlite3.Connection, *, pairs: object = None) -> pd.DataFrame:
     """The affinity timeline: one row per visible ``edge_update``, oldest first.
 
     Columns: the update's ``event_id``, ``ts`` and ``chat_id``; ``turn`` (how many
-    visible turns the whole history had at that event: a shared x axis for all
-    chats); ``cause_id`` and ``position`` (the turn the update was derived from and
+    visible turns the whole history had at the update's place: a shared x axis
+    for all chats); ``place_id``, the event the update sits at on the event axis
+    (the turn a derived update names in ``at_turn``, the turn ``classify``
+    derived it from: after an import it appends every update at the end of the
+    log, yet each charts at its own turn; else the update itself); ``cause_id`` and ``position`` (the turn the update was derived from and
     its place in its chat's transcript); ``src``, ``dst``, ``pair``
     (``"src → dst"``), ``delta``; ``affinity``, the pair's running sum, and
     ``updates``, its running count. The last row of each pair equals that pair's
@@ -125,18 +131,30 @@ def affinity(conn: sqlite3.Connection, *, pairs: object = None) -> pd.DataFrame:
         src = [d["src"] for d in decoded]
         dst = [d["dst"] for d in decoded]
         delta = np.array([d["delta"] for d in decoded], dtype=np.float64)
+        # A derived update names the turn it sits at (``classify`` writes ``at_turn``:
+        # after an import it appends every update after every turn, yet each belongs
+        # at its own turn); any other update sits where it is in the log.
+        at = [d.get(AT_TURN) for d in decoded]
         del decoded
         event_ids = cells[:, 0].astype(np.int64)
         codes, categories = _pair_codes(src, dst)
         running = _running_sums(delta, codes)
         cause = id_array(cells[:, 3])
         position = _positions_of(cause, turn_ids, turn_position)
+        place = np.array(
+            [
+                a if isinstance(a, int) and 0 < a < e else e
+                for a, e in zip(at, event_ids.tolist(), strict=True)
+            ],
+            dtype=np.int64,
+        )
         frame = pd.DataFrame(
             {
                 "event_id": id_array(event_ids),
                 "ts": utc_times(cells[:, 1]),
                 "chat_id": id_array(cells[:, 2]),
-                "turn": id_array(np.searchsorted(turn_ids, event_ids, side="right")),
+                "turn": id_array(np.searchsorted(turn_ids, place, side="right")),
+                "place_id": id_array(place),
                 "cause_id": cause,
                 "position": position,
                 "src": string_array(src),

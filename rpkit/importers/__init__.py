@@ -5,8 +5,11 @@
 ...     report.chats, report.turns, report.retired
 
 Formats: SillyTavern/TavernAI chat files, ChatGPT and Claude.ai
-``conversations.json``, ShareGPT datasets, Agnaistic chat exports and
-JSON-lines conversation datasets. Each is one ``Format`` declaration in
+``conversations.json``, ShareGPT datasets, Agnaistic chat exports,
+JSON-lines conversation datasets, and the research datasets (PIPPA, WildChat,
+LMSYS-Chat-1M, Chatbot Arena, preference pairs, HH-RLHF, text-generation-webui
+logs, Character.AI; from Parquet, JSON lines or a JSON list, plain, ``.gz`` or
+``.zst``: DESIGN §14). Each is one ``Format`` declaration in
 ``FORMATS`` (name -> Format), and ``register_format`` adds one;
 ``detect_format`` tells them apart. Each importer reads the whole export first (the JSON-lines one
 streams it) and refuses a malformed one (``ImportFormatError`` naming the file, line or node and the reason) before
@@ -27,7 +30,22 @@ from pathlib import Path
 
 from ..operations import open_db
 from ..store.sqlite import sqlite3
-from . import agnai, chatgpt, claude, jsonl, sharegpt, sillytavern
+from . import (
+    agnai,
+    arena,
+    cai,
+    chatgpt,
+    claude,
+    hh_rlhf,
+    jsonl,
+    lmsys,
+    pippa,
+    preference,
+    sharegpt,
+    sillytavern,
+    textgen,
+    wildchat,
+)
 from .detect import detect
 from .format import FORMATS, Format, format_named, register_format
 from .report import ImportReport
@@ -35,8 +53,10 @@ from .writer import write
 
 PathArg = str | PathLike[str]
 
-# The built-in formats, in the order detection tries them.
-for _module in (chatgpt, claude, sharegpt, jsonl, agnai, sillytavern):
+# The built-in formats, in the order detection tries them: the datasets' telltale
+# keys first (none of the apps' records has them), then the apps' exports.
+DATASETS = (arena, wildchat, lmsys, pippa, hh_rlhf, preference, textgen, cai)
+for _module in (*DATASETS, chatgpt, claude, sharegpt, jsonl, agnai, sillytavern):
     register_format(_module.FORMAT)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ImportFormatError
+from .containers import first_record, is_container
 from .format import FORMATS, looks_like, refusal
 from .plan import refuse
 
@@ -72,6 +73,9 @@ def _judge(obj: Any) -> str | None:
 
 
 def _sniff_file(path: Path) -> tuple[str | None, Any]:
+    if is_container(path):  # Parquet or compressed: its first record
+        first = first_record(path)
+        return (_judge(first) if isinstance(first, dict) else None), first
     first = _first_line(path)
     judged = _judge(first) if first is not None and not isinstance(first, list) else None
     if judged is not None and (path.suffix.lower() == ".jsonl" or _document(path) is None):
@@ -113,6 +117,11 @@ def detect(path: Path) -> str:
 
 
 def _detect_folder(path: Path) -> str:
+    if any(path.glob("*.parquet")):  # a folder of Parquet shards
+        fmt, obj = _sniff_file(path)
+        if fmt is None:
+            raise _refuse(path.name, obj, "its Parquet rows are not records rpkit reads")
+        return fmt
     for f in FORMATS.values():
         if f.export_file and (path / f.export_file).is_file():
             fmt, _ = _sniff_file(path / f.export_file)

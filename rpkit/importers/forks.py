@@ -19,6 +19,7 @@ from ..store.sqlite import sqlite3
 from .plan import Chat
 
 MAIN_CHAT = "main_chat"  # the key of a chat's extra naming the chat file it forks
+FORK_OF = "fork_of"  # the key of a chat's extra naming the chat (ref) of the same file it forks
 
 
 def stem(chat: Chat) -> str:

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .containers import BadRecord, is_container, records
 from .format import Format, is_foreign
 from .plan import (
     Chat,
@@ -45,7 +46,7 @@ TEXT_PARTS = {"text", "input_text", "output_text"}
 MAX_DOCUMENT = 64_000_000  # bytes: a bigger file that is not JSON lines is not parsed whole
 
 
-def _content(content: Any, notes: Notes, where: str) -> str:
+def content_text(content: Any, notes: Notes, where: str) -> str:
     if content is None or isinstance(content, str):
         return content or ""
     if not isinstance(content, list):
@@ -89,7 +90,7 @@ def _turn(n: int, j: int, msg: Any, model: Any, file: str, parsed: Parsed, probl
         return None
     role = role.lower()
     try:
-        text = _content(msg.get("content"), parsed.notes, f"{file} {where}")
+        text = content_text(msg.get("content"), parsed.notes, f"{file} {where}")
     except ValueError as exc:
         problems.bad(file, where, str(exc))
         return None
@@ -174,7 +175,18 @@ class _Quiet(Notes):
 
 
 def _objects(path: Path, file: str, problems: Problems) -> Iterator[tuple[int, Any]]:
-    """(line number, JSON value) of every non-blank line, read one line at a time."""
+    """(line number, JSON value) of every non-blank line, read one line at a time.
+
+    A Parquet file (or folder of them), or a compressed file, is read through
+    ``containers`` (a row or list item counts as a line).
+    """
+    if is_container(path):
+        for n, (where, obj) in enumerate(records(path), start=1):
+            if isinstance(obj, BadRecord):
+                problems.bad(file, where, obj.reason)
+            else:
+                yield n, obj
+        return
     seen = False
     with path.open("rb") as handle:
         for n, raw in enumerate(handle, start=1):
@@ -252,15 +264,15 @@ class _Chats:
 
 def read(path: Path, *, skip_bad: bool = False) -> Parsed:
     """Check a JSON-lines dataset in one streamed pass; the plan streams it again."""
-    if path.is_dir():
+    if path.is_dir() and not is_container(path):
         raise refuse(path.name, "is a folder; pass the .jsonl file in it")
-    if not path.is_file():
+    if not path.exists():
         raise refuse(str(path), "no such file")
     stream = Stream(format=NAME, files=[path.name], path=path)
     problems = Problems(stream, skip_bad)
     for chat in stream.iter_chats(stream, problems):
         stream.count += sum(1 + len(t.alternatives) for t in chat.turns)
-    if stream.count == 0 and not stream.bad_records and path.stat().st_size == 0:
+    if stream.count == 0 and not stream.bad_records and path.is_file() and path.stat().st_size == 0:
         raise refuse(path.name, "the file is empty; is it a JSON-lines dataset?")
     stream.chats = _Chats(stream)  # type: ignore[assignment]
     return stream

@@ -53,6 +53,7 @@ class Chat:
     created: datetime | None
     turns: list[Turn]
     extra: dict[str, Any] = field(default_factory=dict)
+    bot_extra: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> bot_created fields
 
 
 class Notes:

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from ..display import bullet_list, counted, key_value_table, paragraph
 
+DUPLICATE = "duplicated record (same id, same content)"
+
 
 @dataclass
 class ImportReport:
@@ -31,6 +33,7 @@ class ImportReport:
     bots: int = 0
     events: int = 0
     already_imported: int = 0
+    records: int | None = None  # records a dataset file holds (None: an app export)
     first_event_id: int | None = None
     last_event_id: int | None = None
     skipped: dict[str, int] = field(default_factory=dict)
@@ -52,8 +55,18 @@ class ImportReport:
         chats = f"{self.chats} new"
         if self.chats_extended:
             chats += f", {self.chats_extended} existing extended"
-        return [
-            ("source", f"{self.format}: {files}"),
+        rows = [("source", f"{self.format}: {files}")]
+        if self.records is not None:
+            bad = len(self.bad_records)
+            dup = self.skipped.get(DUPLICATE, 0)
+            rows.append(
+                (
+                    "records",
+                    f"{self.records} read, {bad} skipped as bad (--skip-bad), {dup} duplicated, "
+                    f"{self.records - bad - dup} imported",
+                )
+            )
+        return rows + [
             ("chats", chats),
             (
                 "turns",

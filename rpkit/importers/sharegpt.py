@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .containers import BadRecord, is_container, records
 from .format import Format, is_foreign
 from .plan import (
     Chat,
@@ -125,14 +126,21 @@ class _Quiet:
 
 def read(path: Path, *, skip_bad: bool = False) -> Parsed:
     """Read a ShareGPT ``.json`` (a list of conversations) or ``.jsonl`` into a plan."""
-    if path.is_dir():
+    if path.is_dir() and not is_container(path):
         raise refuse(path.name, "is a folder; pass the ShareGPT .json or .jsonl file in it")
-    if not path.is_file():
+    if not path.exists():
         raise refuse(str(path), "no such file")
     file = path.name
     parsed = Parsed(format=NAME, files=[file])
     problems = Problems(parsed, skip_bad)
-    if path.suffix.lower() == ".jsonl":
+    if is_container(path):  # Parquet, or compressed JSON (lines)
+        data = []
+        for where, obj in records(path):
+            if isinstance(obj, BadRecord):
+                problems.bad(file, where, obj.reason)
+            else:
+                data.append(obj)
+    elif path.suffix.lower() == ".jsonl":
         data: list[Any] = []
         text = decode(path.read_bytes(), file)
         for n, line in enumerate(text.splitlines(), start=1):

@@ -16,7 +16,8 @@ from ..log import append_many, append_replacing, hide_turn, next_chat_id
 from ..progress import progress_bar
 from ..store import atomic, head_id
 from ..store.sqlite import sqlite3
-from .forks import MAIN_CHAT, find_parent, parents_first, shared_turns, stem
+from ..store.visibility import live
+from .forks import FORK_OF, MAIN_CHAT, find_parent, parents_first, shared_turns, stem
 from .format import FORMATS
 from .plan import Chat, Parsed, Turn, slug
 from .report import ImportReport
@@ -65,6 +66,7 @@ class _Writer:
         row = conn.execute("SELECT name FROM you_entity WHERE id = 1").fetchone()
         self.you = row[0] if row else None
         self.chat_ids: dict[str, int] = {}  # file stem -> chat id, for forks
+        self.by_ref: dict[tuple[str, str], int] = {}  # (file, chat ref) -> chat id, for forks
         self.pending: list[tuple] = []  # plain events not written yet, in log order
 
     def add(self, kind: str, payload: dict[str, Any], chat_id: int | None, ts: object) -> None:
@@ -105,7 +107,9 @@ class _Writer:
         while bot_id in self.taken:
             bot_id, n = f"{base}-{n}", n + 1
         source = self.source(chat.file, f"bot:{name}")
-        self.add(BOT_CREATED, {"bot_id": bot_id, "name": name, "source": source}, None, ts)
+        persona = chat.bot_extra.get(name, {})
+        payload = {"bot_id": bot_id, "name": name, **persona, "source": source}
+        self.add(BOT_CREATED, payload, None, ts)
         self.bots[name] = bot_id
         self.taken.add(bot_id)
         self.report.bots += 1
@@ -181,14 +185,26 @@ class _Writer:
         if extended and wrote:
             self.report.chats_extended += 1
         self.chat_ids[stem(chat)] = chat_id
+        self.by_ref[(chat.file, chat.ref)] = chat_id
 
     def lineage(self, chat: Chat) -> dict[str, int]:
         """A fork's parent and fork point; its shared turns name what they copy."""
-        main = chat.extra.get(MAIN_CHAT)
-        if not isinstance(main, str):
+        main, of = chat.extra.get(MAIN_CHAT), chat.extra.get(FORK_OF)
+        if isinstance(of, str):  # a fork of another record's chat in the same file
+            main = of
+            parent = self.by_ref.get((chat.file, of))
+            if parent is None:
+                parent = _existing(self.conn, self.fmt, [chat.file]).get((chat.file, of))
+        elif isinstance(main, str):
+            parent = find_parent(self.conn, self.fmt, main, self.chat_ids)
+        else:
             return {}
-        parent = find_parent(self.conn, self.fmt, main, self.chat_ids)
-        shared = shared_turns(self.conn, parent, chat) if parent is not None else []
+        if parent is None:
+            shared = []
+        elif isinstance(of, str):  # the parent was imported as it is: log order is its transcript
+            shared = _shared_in_log(self.conn, parent, chat)
+        else:
+            shared = shared_turns(self.conn, parent, chat)
         if not shared:
             why = "is not in this import or the history" if parent is None else "shares no message"
             self.notes.warn(
@@ -201,6 +217,22 @@ class _Writer:
         return {"parent_chat_id": parent, "forked_from_event_id": shared[-1]}
 
 
+def _shared_in_log(conn: sqlite3.Connection, parent: int, chat: Chat) -> list[int]:
+    """The parent's live turns (in log order) the fork starts with: same side, same text."""
+    rows = conn.execute(
+        "SELECT id, kind, json_extract(payload, '$.text') FROM event_log "
+        f"WHERE chat_id = ? AND kind IN (?, ?) AND {live()} ORDER BY id",
+        (parent, USER_TURN, ASSISTANT_TURN),
+    )
+    shared = []
+    for (event_id, kind, text), turn in zip(rows, chat.turns, strict=False):
+        same_side = (kind == USER_TURN) == (turn.role == "user")
+        if turn.hidden or not same_side or text != turn.text:
+            break
+        shared.append(event_id)
+    return shared
+
+
 def write(conn: sqlite3.Connection, parsed: Parsed) -> ImportReport:
     """Append ``parsed`` to the history in one transaction; return the report."""
     report = ImportReport(format=parsed.format, files=parsed.files)
@@ -211,7 +243,12 @@ def write(conn: sqlite3.Connection, parsed: Parsed) -> ImportReport:
         chats = _existing(conn, parsed.format, files)
         writer = _Writer(conn, parsed, report)
         with progress_bar(parsed.records(), f"import {parsed.format}", unit="message") as bar:
-            for chat in parents_first(parsed.chats):
+            # A streamed plan is written as it is read (its forks follow their parents);
+            # reordering it would hold every chat of the file in memory at once.
+            chats_in_order = (
+                parents_first(parsed.chats) if isinstance(parsed.chats, list) else parsed.chats
+            )
+            for chat in chats_in_order:
                 chat_id = chats.get((chat.file, chat.ref))
                 if chat_id:
                     writer.flush()
@@ -224,6 +261,7 @@ def write(conn: sqlite3.Connection, parsed: Parsed) -> ImportReport:
         ).fetchone()
     if report.events:
         report.first_event_id, report.last_event_id = first, last
+    report.records = getattr(parsed, "seen_records", None)
     report.skipped = dict(parsed.skipped)
     report.bad_records = list(parsed.bad_records)
     report.warnings = parsed.notes.lines()

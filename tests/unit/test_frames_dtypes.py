@@ -56,6 +56,7 @@ AFFINITY_DTYPES = {
     "ts": "datetime64[us, UTC]",
     "chat_id": "Int64",
     "turn": "Int64",
+    "place_id": "Int64",
     "cause_id": "Int64",
     "position": "Int64",
     "src": "string",

@@ -13,7 +13,9 @@ import rpkit
 from rpkit.cli import main
 from rpkit.importers import FORMATS, detect_format, import_file
 
-from ..helpers import EXPORTS
+from ..helpers import EXPORTS, ROOT
+
+DATASETS = ROOT / "tests" / "fixtures" / "datasets"
 
 SAMPLES = {
     "sillytavern/Mira - 2024-6-5@14h56m50s.jsonl": "sillytavern",
@@ -26,6 +28,26 @@ SAMPLES = {
     "agnai/night-market.json": "agnai",
     "jsonl/roleplay.jsonl": "jsonl",
 }
+DATASET_SAMPLES = {
+    "pippa.jsonl": "pippa",
+    "wildchat.jsonl": "wildchat",
+    "wildchat-extra-column.parquet": "wildchat",
+    "lmsys.jsonl.gz": "lmsys",
+    "lmsys.jsonl.zst": "lmsys",
+    "arena.json": "arena",
+    "arena-parquet": "arena",
+    "preference.jsonl": "preference",
+    "hh-rlhf.jsonl": "hh_rlhf",
+    "logs": "textgen",
+    "logs/chat/Shopkeeper/20250105-14-30-00.json": "textgen",
+    "cai-tools.json": "cai",
+    "cai-site.json": "cai",
+}
+
+
+@pytest.mark.parametrize("name", sorted(DATASET_SAMPLES))
+def test_every_dataset_fixture_is_recognised(name):
+    assert detect_format(DATASETS / name) == DATASET_SAMPLES[name]
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
@@ -34,7 +56,7 @@ def test_every_sample_is_recognised(name):
 
 
 def test_every_format_has_a_sample():
-    assert set(SAMPLES.values()) == set(FORMATS)
+    assert set(SAMPLES.values()) | set(DATASET_SAMPLES.values()) == set(FORMATS)
 
 
 @pytest.mark.parametrize(
