@@ -56,6 +56,10 @@ def convert(where: str, record: dict[str, Any], ctx: Context) -> list[Chat]:
         "submission_timestamp (or the time of the import)"
     )
     persona = fields(record, ("bot_description", "bot_definitions"))
+    keys = ("bot_description", "bot_definitions")
+    described = [v.strip() for k in keys if isinstance(v := persona.get(k), str)]
+    if any(described):  # the bots table's persona: the description, then the definitions
+        persona["persona"] = "\n\n".join(d for d in described if d)
     chat = Chat(
         file=ctx.file,
         ref=ref,

@@ -103,6 +103,12 @@ def test_pippa(tmp_path):
             "SELECT json_extract(payload, '$.bot_description') FROM event_log WHERE kind = 'bot_created' ORDER BY id"
         ).fetchall()
         assert persona == [("Keeper of the lighthouse",), ("A ranger",)]
+        # the bots table's persona: the description, then the definitions
+        shown = conn.execute("SELECT name, persona FROM bots ORDER BY name").fetchall()
+        assert shown == [
+            ("Kade", "A ranger"),
+            ("Mira", "Keeper of the lighthouse\n\n{{char}}: I keep the lighthouse.\nEND_OF_DIALOG"),
+        ]
     assert report.records == 4 and report.skipped[rpkit.importers.report.DUPLICATE] == 1
     assert sum("PIPPA has no times" in w for w in report.warnings) == 1
 
