@@ -33,6 +33,7 @@ EXTRAS = {
     "notebook": {"ipywidgets", "matplotlib", "voila", "jupyterlab", "ipykernel"},
     "corpus": {"dask", "distributed", "pyarrow", "ijson", "matplotlib"},
     "classify": {"vaderSentiment"},
+    "datasets": {"pyarrow", "ijson", "zstandard"},
     "all": {"rpkit"},
 }
 
@@ -98,7 +99,12 @@ def test_the_metadata_lists_the_core_and_the_extras(built):
         marked = [r for r in requires if re.search(rf"extra == \"{extra}\"", r)]
         assert {name_of(r) for r in marked} == names, (extra, marked)
     (everything,) = [r for r in requires if r.startswith("rpkit[")]
-    assert set(everything.split(";")[0][6:-1].split(",")) == {"notebook", "corpus", "classify"}
+    assert set(everything.split(";")[0][6:-1].split(",")) == {
+        "notebook",
+        "corpus",
+        "classify",
+        "datasets",
+    }
 
 
 def test_the_wheel_holds_the_package_only(built):
