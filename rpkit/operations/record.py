@@ -29,18 +29,16 @@ destructive statement: a crash leaves it whole or absent.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from os import PathLike
 from pathlib import Path
 
-from ..durable import fsync_dir, fsync_file
-from ..errors import InvalidSnapshotError, SnapshotDirError, SnapshotError
+from ..errors import InvalidSnapshotError
 from ..store import db_path_of, get_meta, head_id, schema
 from ..store.sqlite import sqlite3
 from .chat_rewind import IDS, log_count, removed_ids
-from .snapshot_files import SUFFIX, data_dir_of, remove_dead_partials, snapshot_dir, unlink_partial
+from .snapshot_files import data_dir_of, publishing, snapshot_dir
 
 RECORD, COPY = "record", "copy"
 EVENT_COLUMNS = "id, ts, chat_id, kind, payload, cause_id, hidden, superseded_by"
@@ -92,7 +90,6 @@ def write_record(
     """
     source = db_path_of(conn)
     folder = snapshot_dir(data_dir_of(source, data_dir))
-    remove_dead_partials(folder)
     where, args = removed
     rows = conn.execute(f"SELECT {EVENT_COLUMNS} FROM event_log WHERE {where} ORDER BY id", args)
     rows = rows.fetchall()
@@ -116,9 +113,8 @@ def write_record(
         **{f"snapshot_{k}": v for k, v in describe.items()},
     }
     stem = f"{kind}-{now.strftime('%Y%m%dT%H%M%S%fZ')}"
-    tmp = folder / f".{stem}.{os.getpid()}.partial"
-    try:
-        out = sqlite3.connect(tmp)
+    with publishing(folder, stem, "a rewind record") as publication:
+        out = sqlite3.connect(publication.tmp)
         try:
             out.execute(f"PRAGMA page_size = {page_size_for(len(rows))}")
             out.execute("PRAGMA journal_mode = OFF")  # a fresh file: the rename is the commit
@@ -134,29 +130,7 @@ def write_record(
             out.commit()
         finally:
             out.close()
-        fsync_file(tmp)
-        final = folder / f"{stem}-e{head}{SUFFIX}"
-        n = 1
-        while final.exists():
-            final = folder / f"{stem}-e{head}-{n}{SUFFIX}"
-            n += 1
-        os.replace(tmp, final)
-        fsync_dir(folder)
-        # and the folder's own name: made by an earlier call, perhaps not yet on disk
-        fsync_dir(folder.parent)
-    except OSError as exc:
-        unlink_partial(tmp)
-        raise SnapshotDirError(
-            f"could not write a rewind record into {folder} ({exc.strerror or exc}); nothing "
-            "was changed; free some space or pass another data_dir"
-        ) from exc
-    except sqlite3.Error as exc:
-        unlink_partial(tmp)
-        raise SnapshotError(
-            f"could not write a rewind record into {folder} ({exc}); nothing was changed; "
-            "free some space or pass another data_dir"
-        ) from exc
-    return final
+        return publication.publish(head)
 
 
 def check_record_tables(ro: sqlite3.Connection, path: Path) -> None:

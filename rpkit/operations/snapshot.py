@@ -16,7 +16,6 @@ table, so listing snapshots reads the files and no separate index can drift.
 from __future__ import annotations
 
 import functools
-import os
 import re
 import shutil
 import subprocess
@@ -27,21 +26,14 @@ from pathlib import Path
 import pandas as pd
 
 from ..dtypes import STRING
-from ..durable import fsync_dir, fsync_file
-from ..errors import InvalidSnapshotError, SnapshotDirError, SnapshotError, SnapshotVersionError
+from ..errors import InvalidSnapshotError, SnapshotError, SnapshotVersionError
 from ..projection import rebuild
 from ..store import BUSY_TIMEOUT_S, atomic, db_path_of, head_id, require_history, schema
 from ..store.schema import ensure_tables
 from ..store.sqlite import sqlite3
 from .opening import open_db
 from .record import COPY, RECORD, check_record_tables, is_record
-from .snapshot_files import (
-    SUFFIX,
-    data_dir_of,
-    remove_dead_partials,
-    snapshot_dir,
-    unlink_partial,
-)
+from .snapshot_files import SUFFIX, data_dir_of, publishing, snapshot_dir
 
 _KIND = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _META_KEYS = ("kind", "taken_at", "source", "max_event_id", "events")
@@ -122,14 +114,12 @@ def take_snapshot(
         )
     source = db_path_of(conn)
     folder = snapshot_dir(data_dir_of(source, data_dir))
-    remove_dead_partials(folder)
     now = datetime.now(UTC)
     stem = f"{kind}-{now.strftime('%Y%m%dT%H%M%S%fZ')}"
-    tmp = folder / f".{stem}.{os.getpid()}.partial"
-    try:
+    with publishing(folder, stem, "a snapshot") as out:
         with atomic(conn):
-            _copy_committed(conn, source, tmp)
-        dst = sqlite3.connect(tmp)
+            _copy_committed(conn, source, out.tmp)
+        dst = sqlite3.connect(out.tmp)
         try:
             dst.execute("PRAGMA synchronous = OFF")  # one fsync below covers every write
             dst.execute("PRAGMA journal_mode = DELETE")
@@ -151,29 +141,7 @@ def take_snapshot(
             dst.commit()
         finally:
             dst.close()
-        fsync_file(tmp)
-        final = folder / f"{stem}-e{max_id}{SUFFIX}"
-        n = 1
-        while final.exists():
-            final = folder / f"{stem}-e{max_id}-{n}{SUFFIX}"
-            n += 1
-        os.replace(tmp, final)
-        fsync_dir(folder)
-        # and the folder's own name: made by an earlier call, perhaps not yet on disk
-        fsync_dir(folder.parent)
-    except OSError as exc:
-        unlink_partial(tmp)
-        raise SnapshotDirError(
-            f"could not write a snapshot into {folder} ({exc.strerror or exc}); nothing was "
-            "changed; free some space or pass another data_dir"
-        ) from exc
-    except sqlite3.Error as exc:
-        unlink_partial(tmp)
-        raise SnapshotError(
-            f"could not write a snapshot into {folder} ({exc}); nothing was changed; "
-            "free some space or pass another data_dir"
-        ) from exc
-    return final
+        return out.publish(max_id)
 
 
 def read_snapshot_meta(path: str | PathLike[str], *, check: bool = False) -> dict:

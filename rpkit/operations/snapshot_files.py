@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from os import PathLike
 from pathlib import Path
 
-from ..durable import make_dirs
-from ..errors import SnapshotDirError
+from ..durable import fsync_dir, fsync_file, make_dirs
+from ..errors import SnapshotDirError, SnapshotError
+from ..store.sqlite import sqlite3
 
 SUFFIX = ".sqlite"
 
@@ -67,3 +70,57 @@ def remove_dead_partials(folder: Path) -> None:
 def unlink_partial(tmp: Path) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+
+
+class Publication:
+    """A file being written under a temporary name, then put in place whole by ``publish``."""
+
+    def __init__(self, folder: Path, stem: str) -> None:
+        self.folder = folder
+        self.stem = stem
+        self.tmp = folder / f".{stem}.{os.getpid()}.partial"
+        self.final: Path | None = None
+
+    def publish(self, head: int) -> Path:
+        """fsync the file, rename it to a free ``STEM-eHEAD.sqlite`` name, fsync the folders.
+
+        Only a file that is whole on disk gets a listed name, and the name itself is on
+        disk before this returns (the folder's, and the folder's own entry in its parent,
+        which an earlier call may have just made).
+        """
+        fsync_file(self.tmp)
+        final = self.folder / f"{self.stem}-e{head}{SUFFIX}"
+        n = 1
+        while final.exists():
+            final = self.folder / f"{self.stem}-e{head}-{n}{SUFFIX}"
+            n += 1
+        os.replace(self.tmp, final)
+        fsync_dir(self.folder)
+        fsync_dir(self.folder.parent)
+        self.final = final
+        return final
+
+
+@contextmanager
+def publishing(folder: Path, stem: str, what: str) -> Iterator[Publication]:
+    """Write ``what`` (e.g. "a snapshot") into ``folder``; on failure leave no trace of it.
+
+    An ``OSError`` becomes a ``SnapshotDirError`` and an SQLite error a ``SnapshotError``,
+    each saying that nothing was changed, after the temporary file is removed.
+    """
+    remove_dead_partials(folder)
+    publication = Publication(folder, stem)
+    try:
+        yield publication
+    except OSError as exc:
+        unlink_partial(publication.tmp)
+        raise SnapshotDirError(
+            f"could not write {what} into {folder} ({exc.strerror or exc}); nothing was "
+            "changed; free some space or pass another data_dir"
+        ) from exc
+    except sqlite3.Error as exc:
+        unlink_partial(publication.tmp)
+        raise SnapshotError(
+            f"could not write {what} into {folder} ({exc}); nothing was changed; "
+            "free some space or pass another data_dir"
+        ) from exc

@@ -19,7 +19,7 @@ def main() -> None:
     os.environ["RPKIT_PROGRESS"] = "0"
     name, root, args = sys.argv[1], Path(sys.argv[2]), json.loads(sys.argv[3])
     fault = sys.argv[4] if len(sys.argv) > 4 else ""
-    import rpkit.operations.snapshot
+    import rpkit.operations.snapshot_files
     import rpkit.store.transaction
 
     from .operations import BY_NAME
@@ -28,7 +28,7 @@ def main() -> None:
     if fault == "no-durable-commit":
         rpkit.store.transaction.DURABLE_LEVEL = "NORMAL"
     elif fault == "no-snapshot-fsync":
-        rpkit.operations.snapshot.fsync_file = lambda path: None
+        rpkit.operations.snapshot_files.fsync_file = lambda path: None
     elif fault:
         raise SystemExit(f"unknown fault {fault!r}")
     BY_NAME[name].run(root, args, lambda: mark("returned"))

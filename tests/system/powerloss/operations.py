@@ -137,6 +137,32 @@ def _restore(root: Path, args: dict, returned) -> None:
     returned()
 
 
+def _restore_record_setup(root: Path) -> dict:
+    db = _demo(root)
+    chat, turn = _chat_point(db)
+    record = rpkit.execute_rewind(db_path=db, after_event_id=turn, chat_id=chat)
+    with rpkit.open_db(db) as conn:
+        for i in range(20):
+            rpkit.append(conn, "user_turn", {"text": f"later {i}"}, chat_id=chat)
+    return {"snapshot": record.name}
+
+
+def _prune_setup(root: Path) -> dict:
+    db = _demo(root)
+    chat, turn = _chat_point(db)
+    with rpkit.open_db(db) as conn:
+        rpkit.take_snapshot(conn, kind="manual")
+    for _ in range(8):  # eight records of one chat, each undone: the newest is kept
+        record = rpkit.execute_rewind(db_path=db, after_event_id=turn, chat_id=chat)
+        rpkit.undo_rewind(db_path=db, snapshot=record.name)
+    return {"keep": 1}
+
+
+def _prune(root: Path, args: dict, returned) -> None:
+    rpkit.prune_snapshots(db_path=root / DB, keep=args["keep"], confirm=True)
+    returned()
+
+
 def _fork_setup(root: Path) -> dict:
     _, turn = _chat_point(_demo(root))
     return {"turn": turn}
@@ -215,6 +241,10 @@ OPERATIONS = [
     ),
     Operation("undo_rewind", _undo_setup, _undo, held=True),
     Operation("restore_snapshot", _restore_setup, _restore, snapshot_kind="pre-restore", held=True),
+    Operation(
+        "restore_record", _restore_record_setup, _restore, snapshot_kind="pre-restore", held=True
+    ),
+    Operation("prune", _prune_setup, _prune),
     Operation("fork_chat", _fork_setup, _fork),
     Operation("import", _import_setup, _import),
     Operation("classify", _classify_setup, _classify, steps=True),
