@@ -7,7 +7,9 @@ the first pair's empty user half (the greeting) is left out. Newer versions
 keep ``metadata`` per message (``user_N``/``assistant_N``: ``timestamp``, and
 for a regenerated reply its ``versions`` with ``current_version_index``):
 times are used, and every version but the current one is a retired
-alternative (``revision: regeneration``). The character is named by the
+alternative (``revision: regeneration``). A reply cut off mid-generation (its
+``internal`` text empty, ``visible`` a placeholder such as ``*Is typing...*``) is
+left out, with a warning. The character is named by the
 folder (``logs/chat/<character>/``), else by the file name, else "Assistant".
 A folder is read as its logs, a chat a file.
 """
@@ -21,6 +23,7 @@ from typing import Any
 from .format import Format
 from .plan import (
     Chat,
+    Notes,
     Parsed,
     Problems,
     Turn,
@@ -63,7 +66,19 @@ def _pairs(obj: dict[str, Any]) -> tuple[list, list]:
     return visible, internal
 
 
-def _turns(obj: dict[str, Any], bot: str, where: str) -> list[Turn]:
+def _interrupted(internal: Any, i: int) -> bool:
+    """Whether reply ``i`` was cut off: its ``internal`` text is empty.
+
+    The web UI then leaves a placeholder such as ``*Is typing...*`` in ``visible``,
+    which the character never said.
+    """
+    if not isinstance(internal, list) or i >= len(internal):
+        return False
+    pair = internal[i]
+    return isinstance(pair, list) and len(pair) == 2 and pair[1] in ("", None)
+
+
+def _turns(obj: dict[str, Any], bot: str, where: str, notes: Notes) -> list[Turn]:
     visible, internal = _pairs(obj)
     if visible is None:
         visible = internal
@@ -86,6 +101,9 @@ def _turns(obj: dict[str, Any], bot: str, where: str) -> list[Turn]:
         if user.strip() and user != BEGIN:
             turns.append(Turn(f"{i}/user", "user", user, ts=_time(umeta.get("timestamp"))))
         if not reply.strip():
+            continue
+        if visible is not internal and _interrupted(internal, i):
+            notes.warn(f"an interrupted reply left out (visible text {reply[:40]!r})", where)
             continue
         turn = Turn(f"{i}/bot", "bot", reply, speaker=bot, ts=_time(bmeta.get("timestamp")))
         versions = bmeta.get("versions")
@@ -117,7 +135,7 @@ def _log(path: Path, file: str, now: datetime, parsed: Parsed, problems: Problem
         raise wrong_format(file, NAME, obj)
     bot = character(path)
     try:
-        turns = _turns(obj, bot, file)
+        turns = _turns(obj, bot, file, parsed.notes)
     except ValueError as exc:
         problems.bad(file, "the log", str(exc))
         return None

@@ -254,6 +254,31 @@ def test_textgen_visible_is_the_transcript_and_versions_are_retired(tmp_path):
         ).fetchone() == ("2025-01-05T14:31:00.000000Z",)
 
 
+def test_textgen_an_interrupted_reply_is_left_out_with_a_warning(tmp_path):
+    """The web UI shows "*Is typing...*" for a reply cut off, while ``internal`` holds ""."""
+    log = tmp_path / "logs" / "chat" / "Mai" / "20240127-23-08-20.json"
+    log.parent.mkdir(parents=True)
+    log.write_text(
+        json.dumps(
+            {
+                "visible": [["", "Hello!"], ["What&#x27;s up?", "*Is typing...*"], ["hi", "Hi."]],
+                "internal": [
+                    ["<|BEGIN-VISIBLE-CHAT|>", "Hello!"],
+                    ["What's up?", ""],
+                    ["hi", "Hi."],
+                ],
+            }
+        )
+    )
+    report = import_file(tmp_path / "h.db", None, log)
+    with rpkit.open_db(tmp_path / "h.db") as conn:
+        assert list(transcripts(conn).values()) == [
+            [("bot", "Hello!"), ("user", "What's up?"), ("user", "hi"), ("bot", "Hi.")]
+        ]
+    (warning,) = [w for w in report.warnings if "interrupted" in w]
+    assert "'*Is typing...*'" in warning and "20240127-23-08-20.json" in warning
+
+
 def test_cai_candidates_not_chosen_are_retired(tmp_path):
     _report, conn = imported(tmp_path, "cai-site.json")
     with conn as conn:
