@@ -57,7 +57,7 @@ def message_rows(tree: Tree, *, paths: str = "live", include_retired: bool = Fal
     msgs = tree.messages()
     retired = t["retired"].to_numpy(dtype=bool)
     how = tree.hows()
-    shown = ~retired | (include_retired & (how == HIDE))
+    shown = tree.shown(include_retired)
     ids = t["event_id"].to_numpy(dtype=np.int64)
     ts = t["ts"]
     lineage = tree.chats.set_index("chat_id")
@@ -118,7 +118,7 @@ def messages(
     """
     check_paths(paths)
     path, fmt = check_output(out, KIND, ROW_FORMATS, replace=replace)
-    tree = read_tree(conn, names=names, deltas=False, roles=include_retired)
+    tree = read_tree(conn, names=names, deltas=False)
     rows = message_rows(tree, paths=paths, include_retired=include_retired)
     with written(path, durable=durable) as temp:
         write_rows(rows, COLUMNS, temp, fmt)

@@ -1,6 +1,7 @@
 """``preferences``: one row per alternative a turn replaced, in TRL's conversational preference shape.
 
-At one place of a chat, ``prompt`` is the live transcript before the place,
+At one place of a chat, ``prompt`` is the live transcript before the place
+(with the system messages an import kept, where they were),
 ``chosen`` the turn that stayed there and ``rejected`` one alternative it
 replaced. ``source`` says why it is a pair: ``swipe`` (alternatives offered
 side by side: SillyTavern swipes, ChatGPT and Claude siblings, Agnaistic
@@ -64,9 +65,11 @@ def preference_rows(
     kinds = t["kind"].astype(object).to_numpy()
     ids = t["event_id"].to_numpy(dtype=np.int64)
     position = t["position"].to_numpy(dtype=np.float64, na_value=np.nan)
+    shown = tree.shown()
     rows: list[tuple] = []
     for chat, part in tree.chat_slices().items():
         live = np.flatnonzero(~retired[part]) + part.start  # in order: positions 1, 2, ...
+        context_rows = np.flatnonzero(shown[part]) + part.start  # and system messages
         at = {int(position[i]): i for i in live}
         prompt_of: dict[int, list] = {}
         for i in range(part.start, part.stop):
@@ -79,7 +82,7 @@ def preference_rows(
             if place not in at:
                 continue
             if place not in prompt_of:
-                before = live[: place - 1]
+                before = context_rows[: np.searchsorted(context_rows, at[place])]
                 if context is not None:
                     before = before[len(before) - context :] if context else before[:0]
                 prompt_of[place] = before

@@ -2,7 +2,7 @@
 
 The format Axolotl, LLaMA-Factory and FastChat take: ``from`` is ``human``
 for your turns and ``gpt`` for a bot's (``system`` for an imported system
-message, shown with ``include_retired``). A ``.json`` output is one list, a
+message, where it was). A ``.json`` output is one list, a
 ``.jsonl`` output one conversation a line (both are what ``rpkit import
 sharegpt`` reads back). ``id`` is ``<history>/<chat id>``.
 """
@@ -47,7 +47,7 @@ def sharegpt(
 ) -> ExportReport:
     """Write every chat's live transcript to ``out`` as ShareGPT (``.json`` or ``.jsonl``)."""
     path, fmt = check_output(out, KIND, FORMATS, replace=replace)
-    tree = read_tree(conn, deltas=False, roles=include_retired)
+    tree = read_tree(conn, deltas=False)
     convs = conversations(message_rows(tree, include_retired=include_retired))
     with written(path, durable=durable) as temp, open(temp, "wb") as f:
         if fmt == "json":

@@ -8,8 +8,11 @@ affinity delta each turn caused. No export runs SQL of its own.
 
 A turn becomes a message ``{role, content, name}``: ``role`` is ``user`` for
 your turns, ``assistant`` for a bot's, ``system`` for an imported system
-message (a hidden turn, shown only with ``include_retired``); ``name`` is the
-speaker's name after the ``names`` mapping.
+message; ``name`` is the speaker's name after the ``names`` mapping. An import
+keeps a system message as a hidden turn with ``role: system`` (it is no turn of
+the chat), but the model read it, so every export shows it where it was, as
+part of the conversation (``shown``); other hidden turns (hidden by you, or by
+the app) are shown only with ``include_retired``.
 """
 
 from __future__ import annotations
@@ -89,6 +92,17 @@ class Tree:
         """Each row's ``replaced_how`` as an object array, ``""`` for a live turn."""
         return self.turns["replaced_how"].fillna("").astype(object).to_numpy()
 
+    def shown(self, include_retired: bool = False) -> np.ndarray:
+        """Which rows of ``turns`` a conversation holds: live turns and system messages.
+
+        With ``include_retired`` also every other hidden turn; never an alternative
+        that was replaced.
+        """
+        retired = self.turns["retired"].to_numpy(dtype=bool)
+        hidden = self.hows() == HIDE
+        system = self.turns["event_id"].isin(list(self.roles)).to_numpy(dtype=bool)
+        return ~retired | (hidden & (system | include_retired))
+
     def name(self, speaker: object) -> str:
         return self.speakers.get(str(speaker), str(speaker))
 
@@ -158,7 +172,7 @@ def read_tree(
     names: object = None,
     history: str | None = None,
     deltas: bool = True,
-    roles: bool = False,
+    roles: bool = True,
     lineage: bool = True,
 ) -> Tree:
     """Read a history as a ``Tree``, in one read transaction (see the module's docstring).

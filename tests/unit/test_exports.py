@@ -12,6 +12,7 @@ from click.testing import CliRunner
 import rpkit
 from rpkit import exports
 from rpkit.cli import main
+from rpkit.importers import import_file
 from rpkit.log import append_replacing
 
 SCRIPT = "<script>alert('x')</script>"
@@ -104,6 +105,45 @@ def test_messages_paths_all_and_hidden_turns_and_names(tree_db, tmp_path):
     assert {m["name"] for m in every.iloc[0]["messages"]} == {"user", "Mira"}
     assert shown.iloc[0]["messages"][-1]["content"] == "(ooc: ignore this)"
     assert every.iloc[0]["messages"][-1]["content"] == SCRIPT
+
+
+def test_an_imported_system_message_is_in_every_conversation_where_it_was(tmp_path):
+    """An import keeps a system prompt as a hidden turn with its role; the model read it."""
+    src = tmp_path / "in.jsonl"
+    src.write_text(
+        json.dumps(
+            {
+                "system": "You are Mira, an innkeeper.",
+                "conversations": [
+                    {"from": "human", "value": "A room?"},
+                    {"from": "gpt", "value": "Upstairs."},
+                ],
+            }
+        )
+        + "\n"
+    )
+    db = tmp_path / "h.db"
+    import_file(db, "sharegpt", src)
+    with rpkit.open_db(db) as conn:
+        turn = conn.execute("SELECT MAX(id) FROM event_log WHERE kind = 'assistant_turn'")
+        rpkit.regenerate_turn(conn, turn.fetchone()[0], "Upstairs, second door.")
+        said = rpkit.append(conn, "user_turn", {"text": "(ooc: brb)"}, chat_id=1)
+        rpkit.hide_turn(conn, said)  # hidden by you: left out
+        exports.messages(conn, tmp_path / "m.jsonl")
+        exports.sharegpt(conn, tmp_path / "s.json")
+        exports.preferences(conn, tmp_path / "p.jsonl")
+    expected = [
+        ("system", "You are Mira, an innkeeper."),
+        ("user", "A room?"),
+        ("assistant", "Upstairs, second door."),
+    ]
+    (row,) = jsonl(tmp_path / "m.jsonl")
+    assert [(m["role"], m["content"]) for m in row["messages"]] == expected
+    (conv,) = json.loads((tmp_path / "s.json").read_text())
+    assert [c["from"] for c in conv["conversations"]] == ["system", "human", "gpt"]
+    (pair,) = jsonl(tmp_path / "p.jsonl")
+    assert [(m["role"], m["content"]) for m in pair["prompt"]] == expected[:2]
+    assert pair["rejected"][0]["content"] == "Upstairs."
 
 
 def test_preferences_pair_every_swipe_regeneration_and_assistant_edit(tree_db, tmp_path):

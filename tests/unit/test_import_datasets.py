@@ -335,6 +335,5 @@ def test_a_trl_preference_file_round_trips_through_the_preference_export(tmp_pat
         chosen, rejected = shaped(rec["chosen"], "assistant"), shaped(rec["rejected"], "assistant")
         if "prompt" not in rec:  # implicit prompt: the shared beginning is the prompt
             prompt, chosen, rejected = chosen[:-1], chosen[-1:], rejected[-1:]
-        visible = [m for m in prompt if m[0] != "system"]  # the system prompt is a hidden turn
-        expected.append((visible, chosen, rejected))
+        expected.append((prompt, chosen, rejected))  # the system prompt too, where it was
     assert got == expected
