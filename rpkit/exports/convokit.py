@@ -141,7 +141,8 @@ def corpus_files(tree: Tree) -> dict[str, Any]:
     chats = tree.chats
     speakers = {}
     for speaker_id, name in tree.speakers.items():
-        meta = {"rpkit_id": speaker_id, "persona": tree.personas.get(speaker_id)}
+        shown_id = name if speaker_id in tree.renamed else speaker_id  # ids often hold names
+        meta = {"rpkit_id": shown_id, "persona": tree.personas.get(speaker_id)}
         speakers.setdefault(name, {"meta": meta, "vectors": []})
     used = {u["speaker"] for u in utts}
     speakers = {n: s for n, s in speakers.items() if n in used}

@@ -42,12 +42,17 @@ def sharegpt(
     out: str | PathLike[str],
     *,
     include_retired: bool = False,
+    names: object = None,
     replace: bool = False,
     durable: bool = False,
 ) -> ExportReport:
-    """Write every chat's live transcript to ``out`` as ShareGPT (``.json`` or ``.jsonl``)."""
+    """Write every chat's live transcript to ``out`` as ShareGPT (``.json`` or ``.jsonl``).
+
+    ``names`` maps speaker names in the texts (ShareGPT has no name field; see
+    ``rpkit.exports.names``).
+    """
     path, fmt = check_output(out, KIND, FORMATS, replace=replace)
-    tree = read_tree(conn, deltas=False)
+    tree = read_tree(conn, names=names, deltas=False)
     convs = conversations(message_rows(tree, include_retired=include_retired))
     with written(path, durable=durable) as temp, open(temp, "wb") as f:
         if fmt == "json":

@@ -8,7 +8,9 @@ affinity delta each turn caused. No export runs SQL of its own.
 
 A turn becomes a message ``{role, content, name}``: ``role`` is ``user`` for
 your turns, ``assistant`` for a bot's, ``system`` for an imported system
-message; ``name`` is the speaker's name after the ``names`` mapping. An import
+message; ``name`` is the speaker's name after the ``names`` mapping, which
+``tree_of`` also applies to the texts, titles and personas
+(``rpkit.exports.names``), once for every export. An import
 keeps a system message as a hidden turn with ``role: system`` (it is no turn of
 the chat), but the model read it, so every export shows it where it was, as
 part of the conversation (``shown``); other hidden turns (hidden by you, or by
@@ -29,6 +31,7 @@ from ..kinds import BOT_CREATED, CHAT_CREATED, EDGE_UPDATE, KINDS, USER_TURN, YO
 from ..store import atomic, db_path_of
 from ..store.sqlite import sqlite3
 from .errors import ExportNamesError
+from .names import Renames, renames_of
 
 USER, ASSISTANT, SYSTEM = "user", "assistant", "system"
 HIDE = "hide"
@@ -87,6 +90,8 @@ class Tree:
     models: dict[int, str] = field(default_factory=dict)  # chat id -> model
     deltas: dict[int, float] = field(default_factory=dict)  # turn id -> affinity delta caused
     roles: dict[int, str] = field(default_factory=dict)  # turn id -> role other than by kind
+    renamed: frozenset[str] = frozenset()  # speaker ids whose name ``names`` mapped
+    renames: Renames = field(default_factory=lambda: Renames({}))  # applied to the texts
 
     def hows(self) -> np.ndarray:
         """Each row's ``replaced_how`` as an object array, ``""`` for a live turn."""
@@ -104,7 +109,8 @@ class Tree:
         return ~retired | (hidden & (system | include_retired))
 
     def name(self, speaker: object) -> str:
-        return self.speakers.get(str(speaker), str(speaker))
+        speaker = str(speaker)
+        return self.speakers.get(speaker) or self.renames.words.get(speaker, speaker)
 
     def chat_slices(self) -> dict[int, slice]:
         """Each chat's rows of ``turns`` (they are contiguous, in reading order)."""
@@ -147,19 +153,23 @@ def history_name(conn: sqlite3.Connection) -> str:
 
 def speaker_names(
     people: pd.DataFrame, you: pd.DataFrame, names: dict[str, str]
-) -> tuple[dict[str, str], dict[str, str | None]]:
-    """Speaker id -> exported name (the ``names`` mapping applied), and each one's persona."""
+) -> tuple[dict[str, str], dict[str, str | None], dict[str, set[str]], dict[str, str]]:
+    """Speaker id -> exported name (the ``names`` mapping applied), each one's persona,
+    every name the history gave each one (its aliases) and the one it shows now."""
     shown: dict[str, str] = {YOU: "You"}
     personas: dict[str, str | None] = {}
+    aliases: dict[str, set[str]] = {YOU: {"You"}}
     if len(you):
         last = you.iloc[-1]
         shown[YOU] = str(last["name"])
         personas[YOU] = _text(last.get("persona"))
+        aliases[YOU] = {str(n) for n in you["name"] if not pd.isna(n)}
     for row in people.itertuples():
         shown[str(row.bot_id)] = str(row.name)
         personas[str(row.bot_id)] = _text(getattr(row, "persona", None))
+        aliases.setdefault(str(row.bot_id), set()).add(str(row.name))
     mapped = {s: names.get(n, names.get(s, n)) for s, n in shown.items()}
-    return mapped, personas
+    return mapped, personas, aliases, shown
 
 
 def _text(value: object) -> str | None:
@@ -251,8 +261,15 @@ def tree_of(
     users: pd.DataFrame | None,
 ) -> Tree:
     """A ``Tree`` from the frames ``read_tree`` reads (each ``frames.events`` of one kind)."""
-    speakers, personas = speaker_names(bots, you, names)
-    tree = Tree(history, turns, chats, speakers, personas)
+    speakers, personas, aliases, shown = speaker_names(bots, you, names)
+    renames = renames_of(names, aliases, speakers)
+    if renames.pattern is not None:  # one rewrite for every export (rpkit.exports.names)
+        turns = turns.assign(text=renames.column(turns["text"]))
+        if len(chats):
+            chats = chats.assign(title=renames.column(chats["title"]))
+        personas = {s: renames.text(p) for s, p in personas.items()}
+    renamed = frozenset(s for s, n in speakers.items() if n != shown[s])
+    tree = Tree(history, turns, chats, speakers, personas, renamed=renamed, renames=renames)
     if "model" in created.columns:
         tree.models = {
             int(c): str(m) for c, m in zip(created["chat_id"], created["model"], strict=True)

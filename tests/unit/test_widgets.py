@@ -398,3 +398,20 @@ def test_this_chat_rewinds_alone_undo_keeps_other_chats_and_branch_adds_a_chat(p
     live = parent[~parent["retired"] & (parent["position"] <= place)]
     assert fork.loc[~fork["retired"], "text"].tolist() == live["text"].tolist()
     assert panel.status.startswith(f"Forked chat {panel.last_fork} from turn #{place}")
+
+
+def test_affinity_explorer_points_table_is_what_the_chart_draws(history):
+    db, _ = history
+    explorer = AffinityExplorer(db)
+    explorer.pairs.value = ("mira → you",)
+    timeline = explorer.timeline[explorer.timeline["pair"] == "mira → you"]
+    html = explorer.points.value
+    assert html.startswith(f"<details><summary>The chart's points ({len(timeline)})</summary>")
+    for turn, value in zip(timeline["turn"], timeline["affinity"], strict=True):
+        assert f"data-x='{int(turn)}' data-y='{float(value):.6g}'" in html
+    assert html.count("<tr data-pair='mira → you'") == len(timeline)
+    explorer.x.value = "time"
+    first = timeline["ts"].iloc[0].tz_convert("UTC").isoformat()
+    assert f"data-x='{first}'" in explorer.points.value
+    explorer.pairs.value = ()
+    assert explorer.points.value == ""
