@@ -27,6 +27,11 @@ def natural_size(img: Any) -> tuple[int, int]:
     return tuple(img.evaluate("e => [e.complete ? e.naturalWidth : 0, e.naturalHeight]"))
 
 
+def loaded_size(what: str, img: Any) -> tuple[int, int]:
+    """Wait until the picture ``img`` has loaded; its natural (width, height)."""
+    return wait_for(what, lambda: natural_size(img)[0] and natural_size(img), 30)
+
+
 class RewindPanelPage:
     """A ``RewindPanel`` rendered in ``root`` (the locator of its VBox)."""
 

@@ -18,7 +18,7 @@ from rpkit import frames
 
 from ..helpers import dump
 from .harness import query, unexpected_requests, wait_for, wait_visible
-from .panels import AffinityExplorerPage, RewindPanelPage, natural_size
+from .panels import AffinityExplorerPage, RewindPanelPage, loaded_size
 
 pytestmark = pytest.mark.browser
 
@@ -98,9 +98,7 @@ def test_app_page_rewind_and_undo(app, app_history, page, steps):
     status = panel.wait_status(f"Preview of a rewind to turn #{position} (after event {point})")
     assert f"removes {preview['total_events']} events" in status
     wait_for("the preview's tables", lambda: panel.output.locator("table").count() >= 4, 30)
-    w, h = wait_for(
-        "the preview chart", lambda: natural_size(panel.chart)[0] and natural_size(panel.chart), 30
-    )
+    w, h = loaded_size("the preview chart", panel.chart)
     assert w >= 600 and h >= 200, (w, h)
     steps.shot(page, "previewed")
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from .harness import ROOT, query, start_app, unexpected_requests, wait_for, wait_visible
-from .panels import AffinityExplorerPage, natural_size
+from .panels import AffinityExplorerPage, loaded_size
 
 pytestmark = pytest.mark.browser
 
@@ -103,11 +103,7 @@ def test_the_app_charts_a_classified_import_over_its_turns(
     wait_visible(page, ".rpkit-affinity img.widget-image", "the app's affinity chart")
     explorer = AffinityExplorerPage(page.locator(".rpkit-affinity").first)
     explorer.wait_status(f"{pairs} pair(s), x = turn, {len(updates)} updates.")
-    w, h = wait_for(
-        "the chart's picture",
-        lambda: natural_size(explorer.chart)[0] and natural_size(explorer.chart),
-        30,
-    )
+    w, h = loaded_size("the chart's picture", explorer.chart)
     assert w >= 600 and h >= 200, (w, h)
     steps.shot(page, "loaded")
 

@@ -21,7 +21,7 @@ from rpkit import frames
 from ..helpers import dump
 from . import jlab
 from .harness import ROOT, query, unexpected_requests, wait_for
-from .panels import AffinityExplorerPage, RewindPanelPage, natural_size
+from .panels import AffinityExplorerPage, RewindPanelPage, loaded_size
 
 pytestmark = pytest.mark.browser
 
@@ -103,11 +103,7 @@ def test_rewind_panel_preview_refuse_rewind_undo(lab, page, steps, scratch):
             assert kind in by_kind, (kind, by_kind)
         assert "Retired events brought back" in panel.output.inner_text()
         panel.chart.scroll_into_view_if_needed()
-        w, h = wait_for(
-            "the preview chart",
-            lambda: natural_size(panel.chart)[0] and natural_size(panel.chart),
-            30,
-        )
+        w, h = loaded_size("the preview chart", panel.chart)
         assert w >= 600 and h >= 200, (w, h)
         steps.shot(page, "previewed")
 
@@ -206,11 +202,7 @@ def test_affinity_explorer_deselect_a_pair_and_change_the_axis(lab, page, steps,
         assert (
             sorted(explorer.pairs.evaluate("s => Array.from(s.options).map(o => o.value)")) == pairs
         )
-        w, h = wait_for(
-            "the chart",
-            lambda: natural_size(explorer.chart)[0] and natural_size(explorer.chart),
-            30,
-        )
+        w, h = loaded_size("the chart", explorer.chart)
         assert w >= 600 and h >= 200, (w, h)
         first = explorer.picture()
         steps.shot(page, "all-pairs")
