@@ -124,6 +124,18 @@ def _chat_file_problem(path: Path, fmt: Format) -> str | None:
     return None
 
 
+def _place(shard: Path, file: Path, fmt: Format) -> Path:
+    """Where ``file`` goes in ``shard``: inside the enclosing folders its format reads names from."""
+    kept = (
+        Path(os.path.abspath(file)).parent.parts[1:][-fmt.chat_folders :]
+        if fmt.chat_folders
+        else ()
+    )
+    folder = shard.joinpath(*kept)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / file.name
+
+
 def _link(src: Path, dst: Path) -> None:
     try:
         os.link(src, dst)
@@ -154,19 +166,19 @@ def split_chat_files(
             tmp = temp_path(out, name, ".shard")
             tmp.mkdir()
             for p in members[i : i + shard_size]:
-                _link(p, tmp / p.name)
+                _link(p, _place(tmp, p, fmt))
             final = _dest(out, source) / name
             _publish(tmp, final)
             split.shards.append(Shard(name, _rel(final, out), len(members[i : i + shard_size])))
     return split
 
 
-def split_chat_file(source: Path, out: Path) -> Split:
+def split_chat_file(source: Path, out: Path, fmt: Format) -> Split:
     """One chat file: one shard."""
     name = check_name(source.stem)
     tmp = temp_path(out, name, ".shard")
     tmp.mkdir()
-    _link(source, tmp / source.name)
+    _link(source, _place(tmp, source, fmt))
     final = _dest(out, source) / name
     _publish(tmp, final)
     return Split([Shard(name, _rel(final, out), 1)])
@@ -338,7 +350,7 @@ def split_source(source: Path, out: Path, format: str, shard_size: int, skip_bad
         problem = _chat_file_problem(source, fmt)
         if problem is not None:
             raise SourceFormatError(f"{source.name}: {problem}")
-        split = split_chat_file(source, out)
+        split = split_chat_file(source, out, fmt)
     elif kind(source) == "jsonl":
         split = split_lines(source, out, shard_size, skip_bad)
     else:

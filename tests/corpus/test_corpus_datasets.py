@@ -62,3 +62,15 @@ def test_a_duplicated_record_in_another_shard_is_a_history_of_its_own(tmp_path, 
                    classify=False, client=client)  # fmt: skip
     texts = open_corpus(tmp_path / "c").turns.compute()["text"].tolist()
     assert len(report.shards) == 2 and texts.count("Come in, come in.") == 2
+
+
+@pytest.mark.parametrize("folder", ["logs", "logs/chat", "logs/chat/Shopkeeper"])
+def test_a_textgen_build_names_the_character_by_its_folder(tmp_path, client, folder):
+    # the name is in logs/chat/<character>/, not in the log: a shard keeps the two folders
+    report = build(DATASETS / folder, tmp_path / "c", format="textgen", shard_size=2,
+                   classify=False, client=client)  # fmt: skip
+    assert report.count("failed") == 0
+    corpus = open_corpus(tmp_path / "c")
+    assert corpus.chats.compute()["title"].tolist() == ["Shopkeeper: 20250105-14-30-00"]
+    turns = corpus.turns.compute()
+    assert set(turns.loc[turns["kind"] == "assistant_turn", "speaker"]) == {"shopkeeper"}  # its id
