@@ -121,6 +121,7 @@ class BuildReport:
     out: Path
     shards: pd.DataFrame = field(repr=False)
     bad_records: list[tuple[str, str]] = field(default_factory=list, repr=False)
+    duplicated: list[str] = field(default_factory=list, repr=False)  # where each repeat was
 
     def count(self, status: str) -> int:
         """How many shards have this status (``done``, ``skipped``, ``failed``)."""
@@ -142,6 +143,11 @@ class BuildReport:
         if self.bad_records:
             lines.append(f"  {counted(len(self.bad_records), 'bad record')} skipped:")
             lines += [f"    {where}: {why}" for where, why in self.bad_records[:20]]
+        if self.duplicated:
+            lines.append(
+                f"  {counted(len(self.duplicated), 'duplicated record')} (a repeat of an "
+                f"earlier one) left out: {', '.join(self.duplicated[:20])}"
+            )
         return lines
 
     def __repr__(self) -> str:
@@ -239,4 +245,4 @@ def build(
     frame = pd.DataFrame([by_name[s.name] for s in split.shards], columns=SHARD_COLUMNS + STAGES)
     frame = frame.astype({"records": "int64", "turns": "Int64", "events": "Int64"})
     frame = frame.astype(dict.fromkeys(STAGES, "float64"))
-    return BuildReport(out, frame, list(split.bad))
+    return BuildReport(out, frame, list(split.bad), list(split.duplicated))

@@ -34,6 +34,7 @@ from ..importers import FORMATS, Format
 from ..importers.containers import COMPRESSED, kind, open_bytes, parquet_files
 from .dataset import check_name, temp_path
 from .errors import CorpusPathError, SourceError, SourceFormatError
+from .repeats import Repeats, deduplicates
 
 SHARDS = "_shards"
 
@@ -53,6 +54,7 @@ class Split:
 
     shards: list[Shard] = field(default_factory=list)
     bad: list[tuple[str, str]] = field(default_factory=list)  # (where, reason)
+    duplicated: list[str] = field(default_factory=list)  # where: a repeat of an earlier record
 
 
 def _base(source: Path) -> str:
@@ -124,6 +126,18 @@ def _chat_file_problem(path: Path, fmt: Format) -> str | None:
     return None
 
 
+def _place(shard: Path, file: Path, fmt: Format) -> Path:
+    """Where ``file`` goes in ``shard``: inside the enclosing folders its format reads names from."""
+    kept = (
+        Path(os.path.abspath(file)).parent.parts[1:][-fmt.chat_folders :]
+        if fmt.chat_folders
+        else ()
+    )
+    folder = shard.joinpath(*kept)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / file.name
+
+
 def _link(src: Path, dst: Path) -> None:
     try:
         os.link(src, dst)
@@ -154,19 +168,19 @@ def split_chat_files(
             tmp = temp_path(out, name, ".shard")
             tmp.mkdir()
             for p in members[i : i + shard_size]:
-                _link(p, tmp / p.name)
+                _link(p, _place(tmp, p, fmt))
             final = _dest(out, source) / name
             _publish(tmp, final)
             split.shards.append(Shard(name, _rel(final, out), len(members[i : i + shard_size])))
     return split
 
 
-def split_chat_file(source: Path, out: Path) -> Split:
+def split_chat_file(source: Path, out: Path, fmt: Format) -> Split:
     """One chat file: one shard."""
     name = check_name(source.stem)
     tmp = temp_path(out, name, ".shard")
     tmp.mkdir()
-    _link(source, tmp / source.name)
+    _link(source, _place(tmp, source, fmt))
     final = _dest(out, source) / name
     _publish(tmp, final)
     return Split([Shard(name, _rel(final, out), 1)])
@@ -192,13 +206,16 @@ def _items(source: Path) -> Iterator[Any]:
             raise SourceFormatError(f"{source.name} is not a JSON list of conversations")
 
 
-def split_json(source: Path, out: Path, shard_size: int, skip_bad: bool) -> Split:
+def split_json(source: Path, out: Path, shard_size: int, skip_bad: bool, repeats: Repeats) -> Split:
     """A JSON list of conversations, streamed, ``shard_size`` conversations a shard."""
     split, batch, n = Split(), [], 0
     try:
         for i, item in enumerate(_items(source)):
             if not isinstance(item, dict):
                 _bad(split, skip_bad, f"{source.name} record {i}", "not a conversation object")
+                continue
+            if repeats.repeated(item):
+                split.duplicated.append(f"{source.name} record {i}")
                 continue
             batch.append(item)
             if len(batch) == shard_size:
@@ -213,7 +230,9 @@ def split_json(source: Path, out: Path, shard_size: int, skip_bad: bool) -> Spli
     return split
 
 
-def split_lines(source: Path, out: Path, shard_size: int, skip_bad: bool) -> Split:
+def split_lines(
+    source: Path, out: Path, shard_size: int, skip_bad: bool, repeats: Repeats
+) -> Split:
     """A JSON-lines file, one conversation a line, ``shard_size`` lines a shard."""
     split, n = Split(), 0
     tmp, f, count = None, None, 0
@@ -233,11 +252,14 @@ def split_lines(source: Path, out: Path, shard_size: int, skip_bad: bool) -> Spl
             if not line.strip():
                 continue
             try:
-                ok = isinstance(orjson.loads(line), dict)
+                record = orjson.loads(line)
             except orjson.JSONDecodeError:
-                ok = False
-            if not ok:
+                record = None
+            if not isinstance(record, dict):
                 _bad(split, skip_bad, f"{source.name} line {number}", "not a JSON object")
+                continue
+            if repeats.repeated(record):
+                split.duplicated.append(f"{source.name} line {number}")
                 continue
             if f is None:
                 tmp = temp_path(out, f"{_base(source)}-{n:05d}", ".jsonl")
@@ -258,17 +280,28 @@ def _guarded(lines, source: Path) -> Iterator[bytes]:
         raise SourceFormatError(f"{source.name} is cut off or damaged ({exc})") from None
 
 
-def split_parquet(source: Path, out: Path, shard_size: int) -> Split:
+def split_parquet(source: Path, out: Path, shard_size: int, repeats: Repeats) -> Split:
     """A Parquet file (or folder of them), ``shard_size`` rows a shard, read a batch at a time."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     split, n = Split(), 0
-    for file in parquet_files(source):
+    files = parquet_files(source)
+    for file in files:
+        prefix, row = f"{file.name} " if len(files) > 1 else f"{source.name} ", 0
         try:
             reader = pq.ParquetFile(file, pre_buffer=False, buffer_size=1 << 20)
             batches = reader.iter_batches(batch_size=shard_size)
             for batch in batches:
+                if repeats.active:
+                    keep = [not repeats.repeated(r) for r in batch.to_pylist()]
+                    split.duplicated += [
+                        f"{prefix}row {row + i}" for i, k in enumerate(keep) if not k
+                    ]
+                    row += batch.num_rows
+                    batch = batch.filter(pa.array(keep))
+                    if batch.num_rows == 0:
+                        continue
                 name = check_name(f"{_base(source)}-{n:05d}")
                 tmp = temp_path(out, name, ".parquet")
                 pq.write_table(pa.Table.from_batches([batch]), tmp)
@@ -313,7 +346,7 @@ def _saved_split(manifest: Path, out: Path, stamp: dict[str, Any]) -> Split | No
         if not path.exists() or s.get("bytes") not in (None, _bytes(path)):
             return None
     shards = [Shard(s["name"], s["path"], s["records"]) for s in saved["shards"]]
-    return Split(shards, [tuple(b) for b in saved["bad"]])
+    return Split(shards, [tuple(b) for b in saved["bad"]], list(saved.get("duplicated", [])))
 
 
 def split_source(source: Path, out: Path, format: str, shard_size: int, skip_bad: bool) -> Split:
@@ -324,8 +357,9 @@ def split_source(source: Path, out: Path, format: str, shard_size: int, skip_bad
     saved = _saved_split(manifest, out, stamp)
     if saved is not None:
         return saved
+    repeats = Repeats(deduplicates(fmt.name))
     if kind(source) == "parquet" and (source.is_file() or any(source.glob("*.parquet"))):
-        split = split_parquet(source, out, shard_size)
+        split = split_parquet(source, out, shard_size, repeats)
     elif source.is_dir():
         if not fmt.chat_files:
             by_files = [f.title for f in FORMATS.values() if f.chat_files and f.shards]
@@ -338,14 +372,14 @@ def split_source(source: Path, out: Path, format: str, shard_size: int, skip_bad
         problem = _chat_file_problem(source, fmt)
         if problem is not None:
             raise SourceFormatError(f"{source.name}: {problem}")
-        split = split_chat_file(source, out)
+        split = split_chat_file(source, out, fmt)
     elif kind(source) == "jsonl":
-        split = split_lines(source, out, shard_size, skip_bad)
+        split = split_lines(source, out, shard_size, skip_bad, repeats)
     else:
-        split = split_json(source, out, shard_size, skip_bad)
+        split = split_json(source, out, shard_size, skip_bad, repeats)
     tmp = temp_path(out, "manifest", ".json")
     shards = [asdict(s) | {"bytes": _bytes(out / s.path)} for s in split.shards]
-    body = {"stamp": stamp, "shards": shards, "bad": split.bad}
+    body = {"stamp": stamp, "shards": shards, "bad": split.bad, "duplicated": split.duplicated}
     tmp.write_text(json.dumps(body, indent=1))
     os.replace(tmp, manifest)
     return split

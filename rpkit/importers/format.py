@@ -42,7 +42,9 @@ class Format:
     takes the file record by record and never holds it whole. ``shards``:
     ``rpkit corpus build`` can cut it. ``chat_files``: the suffix of its chat
     files when a folder holds them a chat a file (a build cuts such a folder by
-    files); ``export_file``: the file an export folder of it holds.
+    files); ``chat_folders``: how many of a chat file's enclosing folders name
+    something (text-generation-webui's ``chat/<character>/``: 2), which a build's
+    shard keeps around the file; ``export_file``: the file an export folder of it holds.
     """
 
     name: str
@@ -57,6 +59,7 @@ class Format:
     streams: bool = False
     shards: bool = True
     chat_files: str | None = None
+    chat_folders: int = 0
     export_file: str | None = None
 
 

@@ -179,4 +179,5 @@ FORMAT = Format(
     example='{"internal": [["Hi", "Hello"]], "visible": [["Hi", "Hello"]], "metadata": {"assistant_0": {"timestamp": "2025-02-09 18:37"}}}',
     revision="regeneration",
     chat_files=".json",
+    chat_folders=2,  # logs/chat/<character>/: the character's name
 )

@@ -9,6 +9,7 @@ SillyTavern chat you kept talking in) adds only its new messages.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ..kinds import ASSISTANT_TURN, BOT_CREATED, CHAT_CREATED, COPIED_FROM, USER_TURN, YOU, YOU_SET
@@ -67,15 +68,31 @@ class _Writer:
         self.you = row[0] if row else None
         self.chat_ids: dict[str, int] = {}  # file stem -> chat id, for forks
         self.by_ref: dict[tuple[str, str], int] = {}  # (file, chat ref) -> chat id, for forks
-        self.pending: list[tuple] = []  # plain events not written yet, in log order
+        self.pending: list[tuple] = []  # events not written yet, in log order
+        self.base = 0  # the number of the queue's first event (events queued before it)
+        self.written: dict[int, int] = {}  # number -> id of the current turn's flushed alternatives
 
-    def add(self, kind: str, payload: dict[str, Any], chat_id: int | None, ts: object) -> None:
-        """Queue a plain event (one that retires nothing); ``flush`` writes the queue."""
-        self.pending.append((kind, payload, chat_id, None, ts))
+    def add(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        chat_id: int | None,
+        ts: object,
+        replaces: Sequence[int] = (),
+    ) -> int:
+        """Queue an event that retires the queued turns ``replaces`` (by number); its number.
+
+        An event's number counts the events queued before it; ``flush`` writes the queue.
+        """
+        local = tuple(n - self.base for n in replaces)
+        self.pending.append((kind, payload, chat_id, None, ts, local))
+        return self.base + len(self.pending) - 1
 
     def flush(self) -> list[int]:
         """Write the queued events with one ``append_many``, before anything reads the log."""
         ids = append_many(self.conn, self.pending) if self.pending else []
+        self.written.update(enumerate(ids, start=self.base))
+        self.base += len(self.pending)
         self.pending = []
         return ids
 
@@ -116,7 +133,11 @@ class _Writer:
         return bot_id
 
     def turn(self, chat: Chat, chat_id: int, t: Turn, replaces: list[int]) -> int | None:
-        """Queue a plain turn (None), or write one that replaces or is hidden (its id)."""
+        """Queue a turn retiring the alternatives ``replaces`` (by number); its number.
+
+        A hidden turn is written at once (its ``turn_hidden`` names its id) and gives
+        None, as does a turn whose alternatives were written before it (by a hidden one).
+        """
         payload: dict[str, Any] = {"text": t.text}
         kind = USER_TURN
         if t.role == "bot":
@@ -127,18 +148,23 @@ class _Writer:
             payload["revision"] = FORMATS[self.fmt].revision
         payload["source"] = self.source(chat.file, t.ref)
         self.report.turns += 1
-        if not replaces and not t.hidden:
-            self.add(kind, payload, chat_id, t.ts)
-            return None
-        self.flush()
+        if not t.hidden and all(n >= self.base for n in replaces):
+            return self.add(kind, payload, chat_id, t.ts, replaces)
+        self.flush()  # its alternatives were written (by a hidden one), or it is hidden
         new = append_replacing(
-            self.conn, kind, payload, replaces=replaces, chat_id=chat_id, ts=t.ts
+            self.conn,
+            kind,
+            payload,
+            replaces=[self.written[n] for n in replaces],
+            chat_id=chat_id,
+            ts=t.ts,
         )
-        if t.hidden:
-            hide_turn(self.conn, new, ts=t.ts)
-            self.report.hidden += 1
-            self.report.retired += 1
-        return new
+        if not t.hidden:
+            return None
+        hide_turn(self.conn, new, ts=t.ts)
+        self.report.hidden += 1
+        self.report.retired += 1
+        return None
 
     def chat(self, chat: Chat, chat_id: int | None, done: dict[str, str | None], bar) -> None:
         if chat_id is None:
@@ -173,6 +199,7 @@ class _Writer:
                     )
                 continue
             replaces = []
+            self.written = {}
             for alt in t.alternatives:
                 if alt.ref in done:
                     continue

@@ -12,8 +12,8 @@ from typing import Any
 
 import orjson
 
-from ..errors import PayloadError
-from ..kinds import Event
+from ..errors import AlreadyRetiredError, NotATurnError, PayloadError
+from ..kinds import TURN_KINDS, Event
 from ..projection import SqlSink, apply_event, move_to, settle_projection
 from ..store import atomic, live, plain_id, set_meta
 from ..store.sqlite import sqlite3
@@ -99,19 +99,26 @@ def _write(
 
 def append_many(
     conn: sqlite3.Connection,
-    events: Iterable[tuple[str, dict[str, Any], int | None, int | None, object]],
+    events: Iterable[tuple],
 ) -> list[int]:
     """Append ``(kind, payload, chat_id, cause_id, ts)`` events in order; return their ids.
 
     The log and tables end as after one ``append`` each, in one transaction, but
     the changed rows and rollback entries are written once (for classifiers and
-    importers). Events that retire others go through ``append_replacing``.
+    importers). An event may carry a sixth element, ``replaces``: the positions
+    in ``events`` of earlier turns it retires, as ``append_replacing`` would (an
+    importer's alternatives, each followed by the turn that replaced it). A turn
+    retired within the batch is written but never folded: the tables show what
+    the log shows at its end. Events that retire others already in the log go
+    through ``append_replacing``.
     """
+    batch = list(events)
+    retired_by = _retired_in_batch(batch)
     ids: list[int] = []
     with atomic(conn):
         settle_projection(conn)
         sink = SqlSink(conn)
-        for kind, payload, chat_id, cause_id, ts in events:
+        for pos, (kind, payload, chat_id, cause_id, ts, *_replaces) in enumerate(batch):
             spec = check_payload(kind, payload)
             if spec.retires is not None:
                 raise PayloadError(
@@ -123,11 +130,40 @@ def append_many(
             stamp = normalize_ts(ts)
             chat_id, cause_id = plain_id(chat_id), plain_id(cause_id)
             check_references(conn, sink, spec, payload, chat_id, cause_id)
-            ids.append(_write(conn, sink, kind, payload, chat_id, cause_id, stamp, fold=True))
+            fold = pos not in retired_by
+            ids.append(_write(conn, sink, kind, payload, chat_id, cause_id, stamp, fold=fold))
+        for pos, by in retired_by.items():
+            retire(conn, ids[pos], ids[by])
         if ids:
             sink.flush()
             set_meta(conn, "projected_at", ids[-1])
     return ids
+
+
+def _retired_in_batch(batch: list[tuple]) -> dict[int, int]:
+    """Position of each event the batch retires -> position of the event retiring it."""
+    retired_by: dict[int, int] = {}
+    for pos, event in enumerate(batch):
+        for old in event[5] if len(event) > 5 else ():
+            if not (isinstance(old, int) and not isinstance(old, bool) and 0 <= old < pos):
+                raise PayloadError(
+                    f"event {pos} of the batch replaces {old!r}: replaces lists the positions "
+                    f"of earlier events of the same batch (0 to {pos - 1})",
+                    kind=event[0],
+                    field="replaces",
+                )
+            if batch[old][0] not in TURN_KINDS:
+                raise NotATurnError(
+                    f"event {pos} of the batch cannot replace event {old} of it: that one is of "
+                    f"kind {batch[old][0]!r}, not a user or assistant turn"
+                )
+            if old in retired_by:
+                raise AlreadyRetiredError(
+                    f"event {pos} of the batch cannot replace event {old} of it: event "
+                    f"{retired_by[old]} of the batch already does; replace that one instead"
+                )
+            retired_by[old] = pos
+    return retired_by
 
 
 def append(

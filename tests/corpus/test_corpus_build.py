@@ -26,6 +26,7 @@ from rpkit.corpus import (
     export,
     open_corpus,
 )
+from rpkit.corpus.repeats import Repeats
 from rpkit.corpus.shards import split_lines, split_source
 from rpkit.importers import FORMATS, import_file
 
@@ -148,7 +149,7 @@ def test_jsonl_splitter_streams_lines_into_shards(tmp_path):
     out = tmp_path / "c"
     (out / "_tmp").mkdir(parents=True)
     (out / "_shards").mkdir()
-    split = split_lines(source, out, 3, False)
+    split = split_lines(source, out, 3, False, Repeats(False))
     assert [(s.name, s.records) for s in split.shards] == [
         ("data-00000", 3),
         ("data-00001", 3),
@@ -159,8 +160,8 @@ def test_jsonl_splitter_streams_lines_into_shards(tmp_path):
 
     source.write_text(lines[0] + "\nnot json\n[1, 2]\n" + lines[1] + "\n")
     with pytest.raises(SourceFormatError, match="data.jsonl line 2: not a JSON object"):
-        split_lines(source, out, 3, False)
-    split = split_lines(source, out, 3, True)
+        split_lines(source, out, 3, False, Repeats(False))
+    split = split_lines(source, out, 3, True, Repeats(False))
     assert split.bad == [
         ("data.jsonl line 2", "not a JSON object"),
         ("data.jsonl line 3", "not a JSON object"),

@@ -323,3 +323,84 @@ def test_append_many_refuses_a_bad_event_and_writes_none(db_path, bad, error, wo
         for word in words:
             assert word in str(info.value)
     assert file_state(db_path) == before
+
+
+def _alternatives(chat: int) -> list[tuple]:
+    """Replies each followed by the reply that replaced them (``replaces``: positions)."""
+    at = "2024-06-05T14:10:00Z"
+    events: list[tuple] = []
+    for i in range(6):
+        events.append(("user_turn", {"text": f"q{i}"}, chat, None, at))
+        first = len(events)
+        for j in range(i % 3):
+            events.append(
+                ("assistant_turn", {"bot_id": "mira", "text": f"no {i}.{j}"}, chat, None, at)
+            )
+        done = tuple(range(first, len(events)))
+        events.append(("assistant_turn", {"bot_id": "mira", "text": f"a{i}"}, chat, None, at, done))
+    return events  # fmt: skip
+
+
+def test_append_many_retires_what_an_event_replaces_as_append_replacing_does(tmp_path):
+    paths = [tmp_path / "one.db", tmp_path / "many.db"]
+    for path in paths:
+        with rpkit.open_db(path) as conn:
+            chat = _world(conn, ts="2024-06-05T14:00:00Z")
+            events = _alternatives(chat)
+            if path.name == "one.db":
+                ids: list[int] = []
+                for kind, payload, c, _cause, ts, *rest in events:
+                    old = [ids[n] for n in (rest[0] if rest else ())]
+                    ids.append(
+                        append_replacing(conn, kind, payload, replaces=old, chat_id=c, ts=ts)
+                    )
+                expected = log_rows(conn), table_rows(conn)
+            else:
+                ids = rpkit.append_many(conn, events)
+                assert (log_rows(conn), table_rows(conn)) == expected
+                assert rpkit.verify(conn).ok
+                live = rpkit.frames.turns(conn, chat, include_retired=False)
+                transcript = list(live["text"])
+                assert transcript == [x for i in range(6) for x in (f"q{i}", f"a{i}")]
+                retired = conn.execute(
+                    "SELECT json_extract(payload, '$.text'), superseded_by FROM event_log "
+                    "WHERE superseded_by IS NOT NULL ORDER BY id"
+                ).fetchall()
+                assert retired == [
+                    ("no 1.0", ids[4]), ("no 2.0", ids[8]), ("no 2.1", ids[8]),
+                    ("no 4.0", ids[13]), ("no 5.0", ids[17]), ("no 5.1", ids[17]),
+                ]  # fmt: skip
+    # Only the undo log differs: the batch never folded what it retired.
+    one, many = (
+        [line for line in dump(p) if "'history_id'" not in line and "projection_undo" not in line]
+        for p in paths
+    )
+    assert one == many
+
+
+@pytest.mark.parametrize(
+    ("replaces", "error", "words"),
+    [
+        ((3,), rpkit.PayloadError, ["replaces", "0 to 2"]),
+        ((-1,), rpkit.PayloadError, ["replaces", "-1"]),
+        ((0,), rpkit.NotATurnError, ["scene_started"]),
+        ((1, 1), rpkit.AlreadyRetiredError, ["event 1"]),
+    ],
+    ids=["later", "negative", "not-a-turn", "twice"],
+)  # fmt: skip
+def test_append_many_refuses_a_bad_replaces_and_writes_none(db_path, replaces, error, words):
+    with rpkit.open_db(db_path) as conn:
+        chat = _world(conn)
+    before = file_state(db_path)
+    events = [
+        ("scene_started", {"title": "x"}, chat, None, None),
+        ("user_turn", {"text": "a"}, chat, None, None),
+        ("user_turn", {"text": "b"}, chat, None, None),
+        ("user_turn", {"text": "c"}, chat, None, None, replaces),
+    ]
+    with rpkit.open_db(db_path) as conn:
+        with pytest.raises(error) as info:
+            rpkit.append_many(conn, events)
+        for word in words:
+            assert word in str(info.value)
+    assert file_state(db_path) == before
