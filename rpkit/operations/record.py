@@ -35,6 +35,7 @@ from os import PathLike
 from pathlib import Path
 
 from ..errors import InvalidSnapshotError
+from ..projection import PutBack
 from ..store import db_path_of, get_meta, head_id, schema
 from ..store.sqlite import sqlite3
 from .chat_rewind import IDS, log_count, removed_ids
@@ -51,12 +52,27 @@ RECORD_DDL = (
     "CREATE TABLE retirements (id INTEGER PRIMARY KEY, superseded_by INTEGER NOT NULL)",
     "CREATE TABLE added (id INTEGER PRIMARY KEY)",
 )
+# What the projection needs put back (``projection.putback``); ``snapshot_projection``
+# says whether the record holds it ("rows") or putting it back refolds ("refold").
+PUTBACK_DDL = (
+    "CREATE TABLE projection_rows (tbl TEXT NOT NULL, key TEXT NOT NULL, row TEXT, "
+    "PRIMARY KEY (tbl, key))",
+    "CREATE TABLE projection_undo (seq INTEGER PRIMARY KEY, event_id INTEGER NOT NULL, "
+    "tbl TEXT NOT NULL, key TEXT NOT NULL, old TEXT)",
+    "CREATE TABLE projection_events (id INTEGER PRIMARY KEY)",
+)
 RECORD_TABLES = {
     "rpkit_meta": ["key", "value"],
     "event_log": EVENT_COLUMNS.split(", "),
     "retirements": ["id", "superseded_by"],
     "added": ["id"],
 }
+PUTBACK_TABLES = {
+    "projection_rows": ["tbl", "key", "row"],
+    "projection_undo": ["seq", "event_id", "tbl", "key", "old"],
+    "projection_events": ["id"],
+}
+ROWS, REFOLD = "rows", "refold"
 # A small record's page size, and what a record holds besides the removed rows:
 # a page or two per table and the meta rows.
 RECORD_PAGE, SMALL_RECORD, RECORD_PAGES = 1024, 64, 6
@@ -78,6 +94,7 @@ def write_record(
     rollback_from: int,
     describe: dict[str, object],
     events: int | None = None,
+    putback: PutBack | None = None,
 ) -> Path:
     """Write a record of what the caller is about to change; return its path.
 
@@ -86,7 +103,9 @@ def write_record(
     events that go; ``retirements`` the (id, superseded_by) that go with
     them; ``added`` the ids that putting the record back removes;
     ``rollback_from`` the first event whose rollback entries the change rewrites;
-    ``events`` the log's event count, when the caller has it.
+    ``events`` the log's event count, when the caller has it; ``putback`` what
+    the change does to the projection, when the caller worked it out (else
+    putting the record back refolds).
     """
     source = db_path_of(conn)
     folder = snapshot_dir(data_dir_of(source, data_dir))
@@ -108,6 +127,7 @@ def write_record(
         "snapshot_rollback_from": rollback_from,
         "snapshot_undo_floor": get_meta(conn, "undo_floor"),
         "snapshot_projected_at": get_meta(conn, "projected_at"),
+        "snapshot_projection": REFOLD if putback is None else ROWS,
         "history_id": history[0] if history else "",
         "schema_version": schema.SCHEMA_VERSION,
         **{f"snapshot_{k}": v for k, v in describe.items()},
@@ -127,6 +147,17 @@ def write_record(
             out.executemany("INSERT INTO event_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
             out.executemany("INSERT INTO retirements VALUES (?, ?)", retirements)
             out.executemany("INSERT INTO added VALUES (?)", [(i,) for i in added])
+            if putback is not None:
+                for ddl in PUTBACK_DDL:
+                    out.execute(ddl)
+                out.executemany("INSERT INTO projection_rows VALUES (?, ?, ?)", putback.rows)
+                out.executemany(
+                    "INSERT INTO projection_undo(event_id, tbl, key, old) VALUES (?, ?, ?, ?)",
+                    putback.entries,
+                )
+                out.executemany(
+                    "INSERT INTO projection_events VALUES (?)", [(i,) for i in putback.events]
+                )
             out.commit()
         finally:
             out.close()
@@ -135,13 +166,21 @@ def write_record(
 
 def check_record_tables(ro: sqlite3.Connection, path: Path) -> None:
     """Refuse a record that lacks a table or whose columns are not a record's."""
-    for name, columns in RECORD_TABLES.items():
+    meta = dict(ro.execute("SELECT key, value FROM rpkit_meta")) if _has(ro, "rpkit_meta") else {}
+    tables = dict(RECORD_TABLES)
+    if meta.get("snapshot_projection") == ROWS:
+        tables.update(PUTBACK_TABLES)
+    for name, columns in tables.items():
         found = [c[0] for c in ro.execute("SELECT name FROM pragma_table_info(?)", (name,))]
         if found != columns:
             raise InvalidSnapshotError(
                 f"{path}: table {name} has columns {found}, a rewind record has {columns}; "
                 "it is not a complete record: pass a file execute_rewind wrote"
             )
+
+
+def _has(ro: sqlite3.Connection, name: str) -> bool:
+    return ro.execute("SELECT 1 FROM pragma_table_info(?)", (name,)).fetchone() is not None
 
 
 def page_size_for(rows: int) -> int:

@@ -24,12 +24,12 @@ from ..errors import (
     SnapshotVersionError,
 )
 from ..kinds import KINDS
-from ..projection import reproject_from
+from ..projection import reproject_from, restore_putback
 from ..store import atomic, get_meta, head_id, require_history, retired, schema
 from ..store.sqlite import sqlite3
 from .chat_rewind import IDS, retired_by, scope_fingerprint
 from .opening import open_db
-from .record import check_record_tables, write_record
+from .record import ROWS, check_record_tables, write_record
 
 
 def read_record(path: Path) -> dict[str, str]:
@@ -225,14 +225,36 @@ def apply_record(
             (text,),
         )
         conn.execute(f"DELETE FROM main.event_log WHERE id IN {IDS}", (text,))
+    restores = not gone and as_left(conn, meta)  # read before the log changes
     conn.execute("INSERT INTO main.event_log SELECT * FROM rec.event_log ORDER BY id")
     conn.execute(
         "UPDATE main.event_log SET hidden = 1, superseded_by = (SELECT r.superseded_by "
         "FROM rec.retirements r WHERE r.id = main.event_log.id) "
         "WHERE id IN (SELECT id FROM rec.retirements)"
     )
-    reproject_from(conn, start, head_id(conn))
+    if restores:  # the rows and rollback entries as they were: nothing to fold
+        restore_putback(conn, "rec")
+    else:
+        reproject_from(conn, start, head_id(conn))
     return made
+
+
+def as_left(conn: sqlite3.Connection, meta: dict[str, str]) -> bool:
+    """Whether the record holds what its change did to the projection, and nothing moved since.
+
+    Nothing was written since the change (no event above its head, the tables
+    at the log's head, the rollback floor where it was): then the projection
+    is exactly what the change left, and restoring the rows and entries the
+    record holds gives what folding the events again would.
+    """
+    if meta.get("snapshot_projection") != ROWS:
+        return False
+    head = head_id(conn)
+    return (
+        head <= int(meta["snapshot_max_event_id"])
+        and get_meta(conn, "projected_at") == head
+        and get_meta(conn, "undo_floor") == int(meta["snapshot_undo_floor"])
+    )
 
 
 def put_back(
