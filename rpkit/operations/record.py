@@ -110,8 +110,11 @@ def write_record(
     source = db_path_of(conn)
     folder = snapshot_dir(data_dir_of(source, data_dir))
     where, args = removed
-    rows = conn.execute(f"SELECT {EVENT_COLUMNS} FROM event_log WHERE {where} ORDER BY id", args)
-    rows = rows.fetchall()
+    # Nothing written on this connection yet (the record comes before any change, and
+    # this connection holds the write lock): the file as committed is what it sees, so
+    # the record's connection copies the rows from it in SQL. Else through Python.
+    direct = conn.total_changes == 0
+    removing = conn.execute(f"SELECT COUNT(*) FROM event_log WHERE {where}", args).fetchone()[0]
     head = head_id(conn)
     count = log_count(conn) if events is None else events
     history = conn.execute("SELECT value FROM rpkit_meta WHERE key = 'history_id'").fetchone()
@@ -123,7 +126,7 @@ def write_record(
         "snapshot_source": source.name,
         "snapshot_max_event_id": head,
         "snapshot_events": count,
-        "snapshot_removed": len(rows),
+        "snapshot_removed": removing,
         "snapshot_rollback_from": rollback_from,
         "snapshot_undo_floor": get_meta(conn, "undo_floor"),
         "snapshot_projected_at": get_meta(conn, "projected_at"),
@@ -136,32 +139,60 @@ def write_record(
     with publishing(folder, stem, "a rewind record") as publication:
         out = sqlite3.connect(publication.tmp)
         try:
-            out.execute(f"PRAGMA page_size = {page_size_for(len(rows))}")
+            out.execute(f"PRAGMA page_size = {page_size_for(removing)}")
             out.execute("PRAGMA journal_mode = OFF")  # a fresh file: the rename is the commit
             out.execute("PRAGMA synchronous = OFF")  # one fsync below covers every write
-            for ddl in RECORD_DDL:
+            for ddl in (*RECORD_DDL, *(PUTBACK_DDL if putback is not None else ())):
                 out.execute(ddl)
+            out.commit()  # the file, with its page size, before another one is attached
+            if direct:
+                out.execute("ATTACH DATABASE ? AS h", (str(source),))  # only read
             out.executemany(
                 "INSERT INTO rpkit_meta VALUES (?, ?)", [(k, str(v)) for k, v in meta.items()]
             )
-            out.executemany("INSERT INTO event_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            _copy(out, conn, direct, "event_log", EVENT_COLUMNS, (where, args), "id")
             out.executemany("INSERT INTO retirements VALUES (?, ?)", retirements)
             out.executemany("INSERT INTO added VALUES (?)", [(i,) for i in added])
             if putback is not None:
-                for ddl in PUTBACK_DDL:
-                    out.execute(ddl)
                 out.executemany("INSERT INTO projection_rows VALUES (?, ?, ?)", putback.rows)
-                out.executemany(
-                    "INSERT INTO projection_undo(event_id, tbl, key, old) VALUES (?, ?, ?, ?)",
-                    putback.entries,
-                )
+                columns = "event_id, tbl, key, old"
+                if isinstance(putback.entries, tuple):
+                    order = "event_id, seq"
+                    _copy(out, conn, direct, "projection_undo", columns, putback.entries, order)
+                else:
+                    out.executemany(
+                        f"INSERT INTO projection_undo({columns}) VALUES (?, ?, ?, ?)",
+                        putback.entries,
+                    )
                 out.executemany(
                     "INSERT INTO projection_events VALUES (?)", [(i,) for i in putback.events]
                 )
             out.commit()
+            if direct:
+                out.execute("DETACH DATABASE h")
         finally:
             out.close()
         return publication.publish(head)
+
+
+def _copy(
+    out: sqlite3.Connection,
+    conn: sqlite3.Connection,
+    direct: bool,
+    table: str,
+    columns: str,
+    which: tuple[str, tuple],
+    order: str,
+) -> None:
+    """Copy the rows of ``table`` that ``which`` names into the record, in ``order``."""
+    where, args = which
+    select = f"SELECT {columns} FROM {{db}}{table} WHERE {where} ORDER BY {order}"
+    if direct:
+        out.execute(f"INSERT INTO {table}({columns}) {select.format(db='h.')}", args)
+        return
+    marks = ", ".join("?" * len(columns.split(", ")))
+    rows = conn.execute(select.format(db=""), args).fetchall()
+    out.executemany(f"INSERT INTO {table}({columns}) VALUES ({marks})", rows)
 
 
 def check_record_tables(ro: sqlite3.Connection, path: Path) -> None:
@@ -191,16 +222,28 @@ def page_size_for(rows: int) -> int:
 def record_size(conn: sqlite3.Connection, after_event_id: int, chat_id: int | None = None) -> int:
     """About how many bytes the record of a rewind to ``after_event_id`` takes (for a preview).
 
-    The removed rows and the record's pages: within a few pages of the file
-    ``execute_rewind`` writes.
+    The removed rows, their rollback entries (what the projection needs put
+    back) and the record's pages: within a few pages of the file
+    ``execute_rewind`` writes for a global rewind. A per-chat rewind's record
+    also holds the entries of the later events it refolds, which only the
+    rewind works out: the estimate leaves them out.
     """
     if chat_id is None:
         where, args = "id > ?", (after_event_id,)
+        entries = ("event_id > ?", args)
     else:
-        where, args = f"id IN {IDS}", (json.dumps(removed_ids(conn, after_event_id, chat_id)),)
+        text = json.dumps(removed_ids(conn, after_event_id, chat_id))
+        where, args = f"id IN {IDS}", (text,)
+        entries = (f"event_id IN {IDS}", args)
     rows, size = conn.execute(
         "SELECT COUNT(*), COALESCE(SUM(LENGTH(ts) + LENGTH(kind) + LENGTH(payload) + 24), 0) "
         f"FROM event_log WHERE {where}",
         args,
     ).fetchone()
-    return size + RECORD_PAGES * page_size_for(rows)
+    put = conn.execute(
+        "SELECT COALESCE(SUM(LENGTH(tbl) + LENGTH(key) + COALESCE(LENGTH(old), 0) + 12), 0) "
+        f"FROM projection_undo WHERE {entries[0]}",
+        entries[1],
+    ).fetchone()[0]
+    pages = RECORD_PAGES + len(PUTBACK_DDL) + 1  # the putback tables and an index
+    return size + put + pages * page_size_for(rows)

@@ -103,6 +103,11 @@ def check_names(conn: sqlite3.Connection, rows: list[tuple], whole: str) -> None
             )
 
 
+def creating_kinds() -> list[str]:
+    """The kinds whose events create a chat or a named row (what ``check_names`` checks)."""
+    return sorted(n for n, k in KINDS.items() if k.chat == "new" or any(r.new for r in k.refs))
+
+
 def check_not_retired(conn: sqlite3.Connection, targets: list[int], whole: str) -> None:
     """Refuse when an event the rewind brought back was retired again since."""
     busy = conn.execute(
@@ -192,7 +197,12 @@ def apply_record(
     gone = sorted({*appended, *added})
     unretire = [(r[0], r[3]) for r in retired_by(conn, gone)] if gone else []
     if not restore:
-        rows = conn.execute("SELECT id, kind, chat_id, payload FROM rec.event_log").fetchall()
+        creating = creating_kinds()  # only these can take a name that was taken since
+        rows = conn.execute(
+            "SELECT id, kind, chat_id, payload FROM rec.event_log "
+            f"WHERE kind IN ({', '.join('?' * len(creating))})",
+            creating,
+        ).fetchall()
         check_names(conn, rows, _restore_instead(path))
     targets = [b[0] for b in back]
     leaving = {u[0] for u in unretire}

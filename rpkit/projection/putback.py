@@ -28,10 +28,15 @@ StoredEntry = tuple[int, str, str, str | None]
 
 @dataclass
 class PutBack:
-    """Rows as they are now (table, key text, JSON text or None), entries, rewritten events."""
+    """Rows as they are now (table, key text, JSON text or None), entries, rewritten events.
+
+    ``entries`` is either the entries themselves or, as ``(condition, args)`` on
+    ``projection_undo``, which of its entries they are (a record then copies them
+    in SQL, without reading them into Python).
+    """
 
     rows: list[tuple[str, str, str | None]]
-    entries: list[StoredEntry]
+    entries: list[StoredEntry] | tuple[str, tuple]
     events: list[int]
 
 
@@ -44,13 +49,11 @@ def row_now(conn: sqlite3.Connection, table: str, key: str) -> str | None:
 
 def rollback_putback(conn: sqlite3.Connection, start: int) -> PutBack:
     """What rolling the tables back to just before ``start`` changes (read before it does)."""
-    entries = conn.execute(
-        "SELECT event_id, tbl, key, old FROM projection_undo WHERE event_id >= ? "
-        "ORDER BY event_id, seq",
-        (start,),
+    keys = conn.execute(
+        "SELECT DISTINCT tbl, key FROM projection_undo WHERE event_id >= ?", (start,)
     ).fetchall()
-    keys = dict.fromkeys((e[1], e[2]) for e in entries)
-    return PutBack([(t, k, row_now(conn, t, k)) for t, k in keys], entries, [])
+    rows = [(t, k, row_now(conn, t, k)) for t, k in keys]
+    return PutBack(rows, ("event_id >= ?", (start,)), [])
 
 
 def write_rows(
