@@ -60,6 +60,8 @@ PUTBACK_DDL = (
     "CREATE TABLE projection_undo (seq INTEGER PRIMARY KEY, event_id INTEGER NOT NULL, "
     "tbl TEXT NOT NULL, key TEXT NOT NULL, old TEXT)",
     "CREATE TABLE projection_events (id INTEGER PRIMARY KEY)",
+    "CREATE TABLE projection_updates (event_id INTEGER NOT NULL, tbl TEXT NOT NULL, "
+    "key TEXT NOT NULL, old TEXT)",
 )
 RECORD_TABLES = {
     "rpkit_meta": ["key", "value"],
@@ -71,6 +73,7 @@ PUTBACK_TABLES = {
     "projection_rows": ["tbl", "key", "row"],
     "projection_undo": ["seq", "event_id", "tbl", "key", "old"],
     "projection_events": ["id"],
+    "projection_updates": ["event_id", "tbl", "key", "old"],
 }
 ROWS, REFOLD = "rows", "refold"
 # A small record's page size, and what a record holds besides the removed rows:
@@ -166,6 +169,9 @@ def write_record(
                     )
                 out.executemany(
                     "INSERT INTO projection_events VALUES (?)", [(i,) for i in putback.events]
+                )
+                out.executemany(
+                    "INSERT INTO projection_updates VALUES (?, ?, ?, ?)", putback.updates
                 )
             out.commit()
             if direct:

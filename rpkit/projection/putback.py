@@ -13,7 +13,8 @@ compare every row of the file).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..store import head_id, set_meta
@@ -32,12 +33,16 @@ class PutBack:
 
     ``entries`` is either the entries themselves or, as ``(condition, args)`` on
     ``projection_undo``, which of its entries they are (a record then copies them
-    in SQL, without reading them into Python).
+    in SQL, without reading them into Python); putting back deletes the entries
+    of ``events`` and inserts ``entries``. ``updates`` are entries the change
+    rewrites in place (an event's row, written once), as they are: putting back
+    sets them back.
     """
 
     rows: list[tuple[str, str, str | None]]
     entries: list[StoredEntry] | tuple[str, tuple]
     events: list[int]
+    updates: list[StoredEntry] = field(default_factory=list)  # entries to set back in place
 
 
 def row_now(conn: sqlite3.Connection, table: str, key: str) -> str | None:
@@ -72,6 +77,14 @@ def write_rows(
             conn.executemany(code.upsert, map(code.values_of, some))
 
 
+def update_entries(conn: sqlite3.Connection, entries: Iterable[StoredEntry]) -> None:
+    """Set the ``old`` of each (event, table, key) entry, which that event writes once."""
+    conn.executemany(
+        "UPDATE main.projection_undo SET old = ? WHERE event_id = ? AND tbl = ? AND key = ?",
+        [(old, e, t, k) for e, t, k, old in entries],
+    )
+
+
 def restore_putback(conn: sqlite3.Connection, db: str) -> None:
     """Put back the rows and rollback entries stored in the attached record ``db``."""
     conn.execute(
@@ -80,6 +93,9 @@ def restore_putback(conn: sqlite3.Connection, db: str) -> None:
     conn.execute(
         "INSERT INTO main.projection_undo(event_id, tbl, key, old) "
         f"SELECT event_id, tbl, key, old FROM {db}.projection_undo ORDER BY seq"
+    )
+    update_entries(
+        conn, conn.execute(f"SELECT event_id, tbl, key, old FROM {db}.projection_updates")
     )
     rows = {
         (t, k): row_from_json(t, text)

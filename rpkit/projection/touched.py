@@ -35,7 +35,7 @@ from ..kinds import KINDS, Event, touch_chat
 from ..store import get_meta, head_id, live, set_meta
 from ..store.sqlite import sqlite3
 from .codec import decode, dumps, row_from_json, row_json
-from .putback import PutBack, StoredEntry, write_rows
+from .putback import PutBack, StoredEntry, update_entries, write_rows
 from .rollback import prune_rollback
 from .tables import all_codes, table_code
 
@@ -50,9 +50,12 @@ class Refold:
 
     ``rows``: the new value of each row that changes (None: gone); ``before``:
     its value now (JSON text, None: absent), which is what putting the removed
-    events back restores; ``replaced``: the events whose rollback entries go
-    (the removed ones and the refolded ones), ``old_entries`` those entries as
-    they are, ``entries`` the refolded events' new ones.
+    events back restores. Rollback entries: a refolded event that writes the
+    same rows as before keeps its entries, and those whose value changes are
+    updated in place (``updates``, as they are: ``originals``); the entries of
+    the removed events, and of a refolded event that writes other rows now,
+    are replaced (``replaced`` the events, ``old_entries`` their entries as
+    they are, ``entries`` the new ones).
     """
 
     rows: dict[Key, dict[str, Any] | None]
@@ -60,12 +63,14 @@ class Refold:
     replaced: list[int]
     old_entries: list[StoredEntry]
     entries: list[StoredEntry]
+    updates: list[StoredEntry]
+    originals: list[StoredEntry]
     folded: list[int] = field(default_factory=list)
 
     def putback(self) -> PutBack:
         """What putting the removed events back restores (for the rewind's record)."""
         rows = [(t, k, text) for (t, k), text in self.before.items()]
-        return PutBack(rows, self.old_entries, self.replaced)
+        return PutBack(rows, self.old_entries, self.replaced, self.originals)
 
 
 class _Overlay:
@@ -107,6 +112,7 @@ class _Walk:
         by_event: dict[int, list[Key]] = {}
         olds: dict[int, list[str | None]] = {}  # beside by_event: what each entry replaced
         by_key: dict[Key, tuple[list[int], list[str | None]]] = {}
+        legacy: set[int] = set()
         rows = conn.execute(
             "SELECT event_id, tbl, key, old FROM projection_undo WHERE event_id >= ? "
             "ORDER BY event_id, seq",
@@ -115,6 +121,7 @@ class _Walk:
         for event_id, table, key, old in rows:
             if ", " in key:  # written by json.dumps (an older rpkit, a huge int): as orjson does
                 key = dumps(decode(key))
+                legacy.add(event_id)  # its entries are replaced, not updated by key
             k = (table, key)
             if event_id in by_event:
                 by_event[event_id].append(k)
@@ -127,7 +134,7 @@ class _Walk:
             else:
                 found[0].append(event_id)
                 found[1].append(old)
-        self.by_event, self.olds, self.by_key = by_event, olds, by_key
+        self.by_event, self.olds, self.by_key, self.legacy = by_event, olds, by_key, legacy
         self.dirty: dict[Key, dict[str, Any] | None] = {}
         self.now: dict[Key, str | None] = {}  # rows read from the tables, by key
         self.key_of = {name: code.key_of for name, code in all_codes().items()}
@@ -219,7 +226,10 @@ def plan_touched(conn: sqlite3.Connection, removed: list[int], start: int) -> Re
     order = sorted(set(walk.by_event) | gone | set(readers))
     rows = _Rows(conn, readers)
     folded: list[int] = []
+    reshaped: list[int] = []  # refolded events whose rollback entries are replaced whole
     entries: list[StoredEntry] = []
+    updates: list[StoredEntry] = []
+    originals: list[StoredEntry] = []
     warned: set[str] = set()
     dirty = walk.dirty
     for at, event_id in enumerate(order):
@@ -253,8 +263,15 @@ def plan_touched(conn: sqlite3.Connection, removed: list[int], start: int) -> Re
             new = sink.written[k] if k in sink.written else walk.new_before(k, event_id)
             walk.settle(k, event_id, new)
         folded.append(event_id)
-        entries.extend(sink.entries)
-    replaced = sorted([*gone, *folded])
+        if _same_rows(walk, event_id, sink.entries):
+            for entry, old in zip(sink.entries, walk.olds[event_id], strict=True):
+                if entry[3] != old:
+                    updates.append(entry)
+                    originals.append((*entry[:3], old))
+        else:
+            reshaped.append(event_id)
+            entries.extend(sink.entries)
+    replaced = sorted([*gone, *reshaped])
     now = head_id(conn)
     return Refold(
         rows=dict(dirty),
@@ -266,7 +283,19 @@ def plan_touched(conn: sqlite3.Connection, removed: list[int], start: int) -> Re
             for k, old in zip(walk.by_event.get(i, ()), walk.olds.get(i, ()), strict=True)
         ],
         entries=entries,
+        updates=updates,
+        originals=originals,
         folded=folded,
+    )
+
+
+def _same_rows(walk: _Walk, event_id: int, entries: list[StoredEntry]) -> bool:
+    """Whether the refold wrote the rows the fold had, in order, each once (update in place)."""
+    before = walk.by_event.get(event_id, [])
+    return (
+        event_id not in walk.legacy
+        and len(entries) == len(before) == len(set(before))
+        and all(e[1] == k[0] and e[2] == k[1] for e, k in zip(entries, before, strict=True))
     )
 
 
@@ -278,6 +307,7 @@ def apply_touched(conn: sqlite3.Connection, refold: Refold) -> int:
     """
     write_rows(conn, refold.rows)
     replace_entries(conn, refold.replaced, refold.entries)
+    update_entries(conn, refold.updates)
     head = head_id(conn)
     set_meta(conn, "projected_at", head)
     prune_rollback(conn, head)
