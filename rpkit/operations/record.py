@@ -55,8 +55,7 @@ RECORD_DDL = (
 # What the projection needs put back (``projection.putback``); ``snapshot_projection``
 # says whether the record holds it ("rows") or putting it back refolds ("refold").
 PUTBACK_DDL = (
-    "CREATE TABLE projection_rows (tbl TEXT NOT NULL, key TEXT NOT NULL, row TEXT, "
-    "PRIMARY KEY (tbl, key))",
+    "CREATE TABLE projection_rows (tbl TEXT NOT NULL, key TEXT NOT NULL, row TEXT)",
     "CREATE TABLE projection_undo (seq INTEGER PRIMARY KEY, event_id INTEGER NOT NULL, "
     "tbl TEXT NOT NULL, key TEXT NOT NULL, old TEXT)",
     "CREATE TABLE projection_events (id INTEGER PRIMARY KEY)",
@@ -76,9 +75,10 @@ PUTBACK_TABLES = {
     "projection_updates": ["event_id", "tbl", "key", "old"],
 }
 ROWS, REFOLD = "rows", "refold"
-# A small record's page size, and what a record holds besides the removed rows:
-# a page or two per table and the meta rows.
-RECORD_PAGE, SMALL_RECORD, RECORD_PAGES = 1024, 64, 6
+# A small record's page size (up to SMALL_RECORD removed events: each of its tables
+# takes a page at least, so small pages keep it small), and what a record holds
+# besides the removed rows: a page or two per table and the meta rows.
+RECORD_PAGE, SMALL_RECORD, RECORD_PAGES = 1024, 512, 6
 
 
 def is_record(meta: dict[str, str]) -> bool:
@@ -192,12 +192,12 @@ def _copy(
 ) -> None:
     """Copy the rows of ``table`` that ``which`` names into the record, in ``order``."""
     where, args = which
-    select = f"SELECT {columns} FROM {{db}}{table} WHERE {where} ORDER BY {order}"
+    select = f"SELECT {columns} FROM {'h.' if direct else ''}{table} WHERE {where} ORDER BY {order}"
     if direct:
-        out.execute(f"INSERT INTO {table}({columns}) {select.format(db='h.')}", args)
+        out.execute(f"INSERT INTO {table}({columns}) {select}", args)
         return
     marks = ", ".join("?" * len(columns.split(", ")))
-    rows = conn.execute(select.format(db=""), args).fetchall()
+    rows = conn.execute(select, args).fetchall()
     out.executemany(f"INSERT INTO {table}({columns}) VALUES ({marks})", rows)
 
 
@@ -251,5 +251,5 @@ def record_size(conn: sqlite3.Connection, after_event_id: int, chat_id: int | No
         f"FROM projection_undo WHERE {entries[0]}",
         entries[1],
     ).fetchone()[0]
-    pages = RECORD_PAGES + len(PUTBACK_DDL) + 1  # the putback tables and an index
+    pages = RECORD_PAGES + len(PUTBACK_DDL)  # and the putback tables
     return size + put + pages * page_size_for(rows)
