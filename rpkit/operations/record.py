@@ -16,10 +16,16 @@ copies, is named like them, and holds:
   record names the events the restore put back, so a restore is undoable);
 
 and, for the projection, ``snapshot_rollback_from`` (the first event whose
-state the rewind changes), ``snapshot_undo_floor`` and ``snapshot_projected_at``:
-putting the record back refolds from that event through the rollback log,
-which writes back the same tables and the same rollback entries (the
-property tests compare every row of both), so no projected row is stored.
+state the rewind changes), ``snapshot_undo_floor`` and ``snapshot_projected_at``.
+When the rewind worked out what it does to the projection
+(``projection.putback``; ``snapshot_projection = 'rows'``) the record also holds
+it: ``projection_rows`` (each row it changes, as it was), ``projection_undo``
+and ``projection_events`` (the rollback entries it drops, and the events whose
+entries it replaces) and ``projection_updates`` (entries it rewrites in place,
+as they were). Putting the record back while nothing moved since restores
+those; otherwise (``'refold'``, or moved on) it refolds from
+``snapshot_rollback_from`` through the rollback log. Both write the same tables
+and rollback entries (the property tests compare every row of the file).
 
 It is written under a temporary name while the history's write lock is held,
 fsynced, renamed into place and its folder fsynced, all before the first

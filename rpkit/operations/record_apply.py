@@ -2,8 +2,10 @@
 
 Both take away what the record names in ``added`` (events a restore had put
 back), insert the removed events with their ids, retire again what they had
-retired, and fold the projection forward from the first event that changed.
-The refold writes back the rollback entries too, so
+retired, and bring the projection back: by restoring the rows and rollback
+entries the record holds, when it holds them and nothing moved since
+(``as_left``), else by folding forward from the first event that changed.
+Either writes back the rollback entries too, so
 putting back a record right after its rewind gives back the file's exact
 content (the property tests compare every row). ``undo_rewind`` refuses once the rewound scope moved on;
 ``restore_snapshot`` first takes away every event written since (writing a
