@@ -21,10 +21,12 @@ from ..errors import RewindPointError
 from ..log import chat_created_at
 from ..projection import (
     MemorySink,
+    Refold,
     apply_rows,
+    apply_touched,
     can_refold_touched,
     effects,
-    refold_touched,
+    plan_touched,
     reproject_from,
 )
 from ..store import atomic, get_meta, head_id, live, retired
@@ -158,25 +160,43 @@ def log_count(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT COUNT(*) FROM event_log").fetchone()[0]
 
 
-def cut_chat(
+def touched_plan(
     conn: sqlite3.Connection, ids: list[int], back: list[tuple[int, int]], start: int
+) -> Refold | None:
+    """The touched refold of the cut ``chat_cut_plan`` named, or None when it cannot be used.
+
+    It can when no event comes back (no retirement undone) and the rollback
+    log reaches ``start`` with the tables at the log's head. Reads only, so it
+    runs before the record is written (which then holds what it changes).
+    """
+    if not ids or back or not can_refold_touched(conn, start, head_id(conn)):
+        return None
+    return plan_touched(conn, ids, start)
+
+
+def cut_chat(
+    conn: sqlite3.Connection,
+    ids: list[int],
+    back: list[tuple[int, int]],
+    start: int,
+    refold: Refold | None,
 ) -> int:
     """Remove the events ``chat_cut_plan`` named, undo their retirements; return how many.
 
-    Runs inside the caller's transaction, after its record or snapshot.
+    Runs inside the caller's transaction, after its record or snapshot;
+    ``refold`` is ``touched_plan``'s.
     """
     if not ids:
         return 0
     text = json.dumps(ids)
-    touched = not back and can_refold_touched(conn, start, head_id(conn))
     conn.execute(
         f"UPDATE event_log SET hidden = 0, superseded_by = NULL "
         f"WHERE {retired()} AND superseded_by IN {IDS}",
         (text,),
     )
     conn.execute(f"DELETE FROM event_log WHERE id IN {IDS}", (text,))
-    if touched:  # only the rows the removed events changed, and what followed from them
-        refold_touched(conn, ids, start, head_id(conn))
+    if refold is not None:  # only the rows the removed events changed, and what followed
+        apply_touched(conn, refold)
     else:  # an event comes back, or the rollback log does not reach: from the first change
         reproject_from(conn, start, head_id(conn))
     return len(ids)

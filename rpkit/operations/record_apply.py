@@ -2,8 +2,10 @@
 
 Both take away what the record names in ``added`` (events a restore had put
 back), insert the removed events with their ids, retire again what they had
-retired, and fold the projection forward from the first event that changed.
-The refold writes back the rollback entries too, so
+retired, and bring the projection back: by restoring the rows and rollback
+entries the record holds, when it holds them and nothing moved since
+(``as_left``), else by folding forward from the first event that changed.
+Either writes back the rollback entries too, so
 putting back a record right after its rewind gives back the file's exact
 content (the property tests compare every row). ``undo_rewind`` refuses once the rewound scope moved on;
 ``restore_snapshot`` first takes away every event written since (writing a
@@ -24,12 +26,12 @@ from ..errors import (
     SnapshotVersionError,
 )
 from ..kinds import KINDS
-from ..projection import reproject_from
+from ..projection import reproject_from, restore_putback
 from ..store import atomic, get_meta, head_id, require_history, retired, schema
 from ..store.sqlite import sqlite3
 from .chat_rewind import IDS, retired_by, scope_fingerprint
 from .opening import open_db
-from .record import check_record_tables, write_record
+from .record import ROWS, check_record_tables, write_record
 
 
 def read_record(path: Path) -> dict[str, str]:
@@ -101,6 +103,11 @@ def check_names(conn: sqlite3.Connection, rows: list[tuple], whole: str) -> None
                 f"event {id_} ({kind}) that the rewind removed creates a chat or row that "
                 f"was created again since; {whole}"
             )
+
+
+def creating_kinds() -> list[str]:
+    """The kinds whose events create a chat or a named row (what ``check_names`` checks)."""
+    return sorted(n for n, k in KINDS.items() if k.chat == "new" or any(r.new for r in k.refs))
 
 
 def check_not_retired(conn: sqlite3.Connection, targets: list[int], whole: str) -> None:
@@ -192,7 +199,12 @@ def apply_record(
     gone = sorted({*appended, *added})
     unretire = [(r[0], r[3]) for r in retired_by(conn, gone)] if gone else []
     if not restore:
-        rows = conn.execute("SELECT id, kind, chat_id, payload FROM rec.event_log").fetchall()
+        creating = creating_kinds()  # only these can take a name that was taken since
+        rows = conn.execute(
+            "SELECT id, kind, chat_id, payload FROM rec.event_log "
+            f"WHERE kind IN ({', '.join('?' * len(creating))})",
+            creating,
+        ).fetchall()
         check_names(conn, rows, _restore_instead(path))
     targets = [b[0] for b in back]
     leaving = {u[0] for u in unretire}
@@ -225,14 +237,36 @@ def apply_record(
             (text,),
         )
         conn.execute(f"DELETE FROM main.event_log WHERE id IN {IDS}", (text,))
+    restores = not gone and as_left(conn, meta)  # read before the log changes
     conn.execute("INSERT INTO main.event_log SELECT * FROM rec.event_log ORDER BY id")
     conn.execute(
         "UPDATE main.event_log SET hidden = 1, superseded_by = (SELECT r.superseded_by "
         "FROM rec.retirements r WHERE r.id = main.event_log.id) "
         "WHERE id IN (SELECT id FROM rec.retirements)"
     )
-    reproject_from(conn, start, head_id(conn))
+    if restores:  # the rows and rollback entries as they were: nothing to fold
+        restore_putback(conn, "rec")
+    else:
+        reproject_from(conn, start, head_id(conn))
     return made
+
+
+def as_left(conn: sqlite3.Connection, meta: dict[str, str]) -> bool:
+    """Whether the record holds what its change did to the projection, and nothing moved since.
+
+    Nothing was written since the change (no event above its head, the tables
+    at the log's head, the rollback floor where it was): then the projection
+    is exactly what the change left, and restoring the rows and entries the
+    record holds gives what folding the events again would.
+    """
+    if meta.get("snapshot_projection") != ROWS:
+        return False
+    head = head_id(conn)
+    return (
+        head <= int(meta["snapshot_max_event_id"])
+        and get_meta(conn, "projected_at") == head
+        and get_meta(conn, "undo_floor") == int(meta["snapshot_undo_floor"])
+    )
 
 
 def put_back(

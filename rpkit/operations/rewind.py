@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import EventIdError, SnapshotError, StalePreviewError
 from ..kinds import TURN_KINDS
 from ..log import get_turn
-from ..projection import reproject_from, rollback_point
+from ..projection import can_refold_touched, reproject_from, rollback_point, rollback_putback
 from ..store import atomic, check_event_id, head_id, require_history, retired, retired_after
 from ..store.sqlite import sqlite3
 from .chat_rewind import (
@@ -27,6 +27,7 @@ from .chat_rewind import (
     cut_chat,
     log_count,
     scope_fingerprint,
+    touched_plan,
 )
 from .opening import open_db
 from .record import COPY, RECORD, write_record
@@ -133,9 +134,12 @@ def execute_rewind(
             "rewind_scope_events": count,
             "rewind_scope_head": newest,
         }
+        putback = None
         if chat is not None:
             ids, back, start = chat_cut_plan(conn, n, chat)
+            refold = touched_plan(conn, ids, back, start)
             removed = (f"id IN {IDS}", (json.dumps(ids),))
+            putback = None if refold is None else refold.putback()
         else:
             start = rollback_point(conn, n)
             back = [
@@ -147,6 +151,8 @@ def execute_rewind(
                 )
             ]
             removed = ("id > ?", (n,))
+            if keep == RECORD and start == n + 1 and can_refold_touched(conn, start, head_id(conn)):
+                putback = rollback_putback(conn, start)  # the rewind only rolls back
         if keep == COPY:
             snapshot = take_snapshot(conn, data_dir=data_dir, kind="rewind", describe=describe)
         else:
@@ -159,9 +165,10 @@ def execute_rewind(
                 rollback_from=start,
                 describe=describe,
                 events=total,
+                putback=putback,
             )
         if chat is not None:
-            cut_chat(conn, ids, back, start)
+            cut_chat(conn, ids, back, start, refold)
             return snapshot
         conn.execute(
             f"UPDATE event_log SET hidden = 0, superseded_by = NULL WHERE {retired_after()}", (n,)

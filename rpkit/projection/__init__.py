@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .build import catch_up, move_to, project, rebuild, reproject_from, settle_projection
 from .fold import apply_event, apply_rows, effects, fold
+from .putback import PutBack, restore_putback, rollback_putback
 from .rollback import (
     ROLLBACK_PRUNE_STEP,
     ROLLBACK_TAIL,
@@ -18,7 +19,7 @@ from .rollback import (
     rollback_point,
 )
 from .sink import MemorySink, SqlSink
-from .touched import can_refold_touched, refold_touched
+from .touched import Refold, apply_touched, can_refold_touched, plan_touched
 
 __all__ = [
     "ROLLBACK_PRUNE_STEP",
@@ -28,8 +29,13 @@ __all__ = [
     "SqlSink",
     "apply_event",
     "apply_rows",
+    "PutBack",
+    "Refold",
+    "apply_touched",
     "can_refold_touched",
-    "refold_touched",
+    "plan_touched",
+    "restore_putback",
+    "rollback_putback",
     "catch_up",
     "effects",
     "fold",

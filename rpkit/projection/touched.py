@@ -2,8 +2,9 @@
 
 After a per-chat rewind deletes some events (and un-retires none), most rows
 are as they were: only the rows the removed events wrote can differ, and then
-the rows of later events that read or write those. ``refold_touched`` walks
-the rollback log from the first removed event, keeping a set of *dirty* rows
+the rows of later events that read or write those. ``plan_touched`` walks
+the rollback log from the first removed event (before anything is deleted, so
+the rewind's record can hold what it changes), keeping a set of *dirty* rows
 (their new value differs from the one they had at that point before):
 
 * a removed event: each row it wrote is dirty if its value before the event
@@ -14,30 +15,62 @@ the rollback log from the first removed event, keeping a set of *dirty* rows
   again by the same comparison;
 * every other event is skipped: it reads and writes rows as before.
 
-The dirty rows are written once at the end, and the folded events' rollback
-entries replaced, so every other row, of every other chat, is untouched.
+``apply_touched`` writes the dirty rows once, after the deletion, and replaces
+the folded events' rollback entries, so every other row, of every other chat,
+is untouched. The event rows the walk folds are read in batches ahead of it.
 Values before and after each event come from the rollback log itself (each
 entry holds the row as it was before its event), so nothing is read twice.
 """
 
 from __future__ import annotations
 
+import json
 import warnings
 from bisect import bisect_right
-from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import RpkitWarning
 from ..kinds import KINDS, Event, touch_chat
-from ..store import get_meta, live, set_meta
-from ..store.schema import PROJECTED
+from ..store import get_meta, head_id, live, set_meta
 from ..store.sqlite import sqlite3
 from .codec import decode, dumps, row_from_json, row_json
-from .rollback import prune_rollback, write_rollback
-from .sink import upsert
+from .putback import PutBack, StoredEntry, update_entries, write_rows
+from .rollback import prune_rollback
 from .tables import all_codes, table_code
 
 Key = tuple[str, str]  # (table, the key as the rollback log writes it)
+_ROWS = "SELECT id, ts, chat_id, kind, payload, cause_id, superseded_by FROM event_log"
+_FETCH = 1024  # event rows read at a time, ahead of the walk
+
+
+@dataclass
+class Refold:
+    """What a removal does to the projection, worked out before anything is deleted.
+
+    ``rows``: the new value of each row that changes (None: gone); ``before``:
+    its value now (JSON text, None: absent), which is what putting the removed
+    events back restores. Rollback entries: a refolded event that writes the
+    same rows as before keeps its entries, and those whose value changes are
+    updated in place (``updates``, as they are: ``originals``); the entries of
+    the removed events, and of a refolded event that writes other rows now,
+    are replaced (``replaced`` the events, ``old_entries`` their entries as
+    they are, ``entries`` the new ones).
+    """
+
+    rows: dict[Key, dict[str, Any] | None]
+    before: dict[Key, str | None]
+    replaced: list[int]
+    old_entries: list[StoredEntry]
+    entries: list[StoredEntry]
+    updates: list[StoredEntry]
+    originals: list[StoredEntry]
+    folded: list[int] = field(default_factory=list)
+
+    def putback(self) -> PutBack:
+        """What putting the removed events back restores (for the rewind's record)."""
+        rows = [(t, k, text) for (t, k), text in self.before.items()]
+        return PutBack(rows, self.old_entries, self.replaced, self.originals)
 
 
 class _Overlay:
@@ -46,7 +79,7 @@ class _Overlay:
     def __init__(self, walk: _Walk, event_id: int) -> None:
         self.walk, self.event_id = walk, event_id
         self.written: dict[Key, dict[str, Any] | None] = {}
-        self.entries: list[tuple[int, str, tuple, dict[str, Any] | None]] = []
+        self.entries: list[StoredEntry] = []
 
     def get(self, table: str, key: tuple) -> dict[str, Any] | None:
         k = (table, dumps(key))
@@ -55,9 +88,15 @@ class _Overlay:
         return self.walk.new_before(k, self.event_id)
 
     def put(self, table: str, row: dict[str, Any]) -> None:
-        key = self.walk.key_of[table](row)
-        self.entries.append((self.event_id, table, key, self.get(table, key)))
-        self.written[(table, dumps(key))] = row
+        k = (table, dumps(self.walk.key_of[table](row)))
+        if k in self.written:
+            old = row_json(table, self.written[k])
+        elif k in self.walk.dirty:
+            old = row_json(table, self.walk.dirty[k])
+        else:  # a clean row: its value before this event, as the log holds it
+            old = self.walk.old_before(k, self.event_id)
+        self.entries.append((self.event_id, table, k[1], old))
+        self.written[k] = row
 
     def patch(self, table: str, key: tuple, changes: dict[str, Any]) -> None:
         old = self.get(table, key)
@@ -70,20 +109,32 @@ class _Walk:
 
     def __init__(self, conn: sqlite3.Connection, start: int) -> None:
         self.conn = conn
-        self.by_event: dict[int, list[Key]] = {}
-        self.by_key: dict[Key, tuple[list[int], list[str | None]]] = {}
-        for event_id, table, key, old in conn.execute(
+        by_event: dict[int, list[Key]] = {}
+        olds: dict[int, list[str | None]] = {}  # beside by_event: what each entry replaced
+        by_key: dict[Key, tuple[list[int], list[str | None]]] = {}
+        legacy: set[int] = set()
+        rows = conn.execute(
             "SELECT event_id, tbl, key, old FROM projection_undo WHERE event_id >= ? "
             "ORDER BY event_id, seq",
             (start,),
-        ):
+        ).fetchall()
+        for event_id, table, key, old in rows:
             if ", " in key:  # written by json.dumps (an older rpkit, a huge int): as orjson does
                 key = dumps(decode(key))
+                legacy.add(event_id)  # its entries are replaced, not updated by key
             k = (table, key)
-            self.by_event.setdefault(event_id, []).append(k)
-            ats, olds = self.by_key.setdefault(k, ([], []))
-            ats.append(event_id)
-            olds.append(old)
+            if event_id in by_event:
+                by_event[event_id].append(k)
+                olds[event_id].append(old)
+            else:
+                by_event[event_id], olds[event_id] = [k], [old]
+            found = by_key.get(k)
+            if found is None:
+                by_key[k] = ([event_id], [old])
+            else:
+                found[0].append(event_id)
+                found[1].append(old)
+        self.by_event, self.olds, self.by_key, self.legacy = by_event, olds, by_key, legacy
         self.dirty: dict[Key, dict[str, Any] | None] = {}
         self.now: dict[Key, str | None] = {}  # rows read from the tables, by key
         self.key_of = {name: code.key_of for name, code in all_codes().items()}
@@ -117,10 +168,6 @@ class _Walk:
             self.dirty[k] = new
 
 
-def _readers(dirty: Iterable[Key]) -> set[str]:
-    return {t for t, _ in dirty}
-
-
 def _reads_dirty(kind: str, dirty_tables: set[str], warned: set[str]) -> bool:
     spec = KINDS.get(kind)
     reads = spec.reads if spec is not None else ()
@@ -138,12 +185,30 @@ def _reads_dirty(kind: str, dirty_tables: set[str], warned: set[str]) -> bool:
     return bool(dirty_tables.intersection(reads))
 
 
-def refold_touched(conn: sqlite3.Connection, removed: list[int], start: int, head: int) -> int:
-    """Bring the tables to the log without ``removed`` (already deleted); return events folded.
+class _Rows:
+    """The kept events the walk refolds, read from the log in batches ahead of it."""
+
+    def __init__(self, conn: sqlite3.Connection, readers: dict[int, tuple]) -> None:
+        self.conn, self.rows = conn, dict(readers)
+
+    def get(self, event_id: int, ahead: list[int]) -> tuple | None:
+        """The row of ``event_id`` (None: retired); ``ahead``: ids likely needed next."""
+        if event_id not in self.rows:
+            want = [event_id, *(i for i in ahead if i not in self.rows)][:_FETCH]
+            for row in self.conn.execute(
+                f"{_ROWS} WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(want),)
+            ):
+                self.rows[row[0]] = row[:6] if len(row) == 7 and row[6] is None else None
+            self.rows.setdefault(event_id, None)
+        return self.rows[event_id]
+
+
+def plan_touched(conn: sqlite3.Connection, removed: list[int], start: int) -> Refold:
+    """What deleting ``removed`` does to the tables, worked out before it is deleted.
 
     ``start`` is the first removed id; the rollback log must reach back to it,
-    the tables must show the log as it was (``projected_at``, before the
-    deletion) and no event may have come back by the removal (no un-retirement).
+    the tables must show the log at its head (``can_refold_touched``) and no
+    event may come back by the removal (no un-retirement). Reads only.
     """
     walk = _Walk(conn, start)
     gone = set(removed)
@@ -156,35 +221,40 @@ def refold_touched(conn: sqlite3.Connection, removed: list[int], start: int, hea
             f"WHERE id >= ? AND {live()} AND kind IN ({marks})",
             (start, *undeclared),
         ):
-            readers[row[0]] = row
+            if row[0] not in gone:
+                readers[row[0]] = row
     order = sorted(set(walk.by_event) | gone | set(readers))
+    rows = _Rows(conn, readers)
     folded: list[int] = []
-    entries: list[tuple[int, str, tuple, dict[str, Any] | None]] = []
+    reshaped: list[int] = []  # refolded events whose rollback entries are replaced whole
+    entries: list[StoredEntry] = []
+    updates: list[StoredEntry] = []
+    originals: list[StoredEntry] = []
     warned: set[str] = set()
-    for event_id in order:
-        wrote = walk.by_event.get(event_id, [])
+    dirty = walk.dirty
+    for at, event_id in enumerate(order):
+        wrote = walk.by_event.get(event_id, ())
         if event_id in gone:
             for k in wrote:
                 walk.settle(k, event_id, walk.new_before(k, event_id))
             continue
-        if not walk.dirty:
+        if not dirty:
             continue
-        row = readers.get(event_id)
-        kind = row[3] if row is not None else None
-        touches_dirty = any(k in walk.dirty for k in wrote)
-        if not touches_dirty and (
-            kind is None or not _reads_dirty(kind, _readers(walk.dirty), warned)
+        kind = readers[event_id][3] if event_id in readers else None
+        if dirty.keys().isdisjoint(wrote) and (
+            kind is None or not _reads_dirty(kind, {t for t, _ in dirty}, warned)
         ):
             continue
+        ahead = []
+        if event_id not in rows.rows:  # the next events that write a row dirty now
+            ahead = [
+                i
+                for i in order[at + 1 : at + 1 + 4 * _FETCH]
+                if i not in gone and not dirty.keys().isdisjoint(walk.by_event.get(i, ()))
+            ]
+        row = rows.get(event_id, ahead)
         if row is None:
-            row = conn.execute(
-                "SELECT id, ts, chat_id, kind, payload, cause_id, superseded_by FROM event_log "
-                "WHERE id = ?",
-                (event_id,),
-            ).fetchone()
-            if row is None or row[6] is not None:
-                continue  # retired: no fold sees it
-            row = row[:6]
+            continue  # retired: no fold sees it
         sink = _Overlay(walk, event_id)
         ev = Event(row[0], row[1], row[2], row[3], decode(row[4]), row[5])
         spec = KINDS.get(ev.kind)
@@ -193,33 +263,68 @@ def refold_touched(conn: sqlite3.Connection, removed: list[int], start: int, hea
             new = sink.written[k] if k in sink.written else walk.new_before(k, event_id)
             walk.settle(k, event_id, new)
         folded.append(event_id)
-        entries.extend(sink.entries)
-    _write(conn, walk.dirty, [*removed, *folded], entries)
+        if _same_rows(walk, event_id, sink.entries):
+            for entry, old in zip(sink.entries, walk.olds[event_id], strict=True):
+                if entry[3] != old:
+                    updates.append(entry)
+                    originals.append((*entry[:3], old))
+        else:
+            reshaped.append(event_id)
+            entries.extend(sink.entries)
+    replaced = sorted([*gone, *reshaped])
+    now = head_id(conn)
+    return Refold(
+        rows=dict(dirty),
+        before={k: walk.old_after(k, now) for k in dirty},
+        replaced=replaced,
+        old_entries=[
+            (i, k[0], k[1], old)
+            for i in replaced
+            for k, old in zip(walk.by_event.get(i, ()), walk.olds.get(i, ()), strict=True)
+        ],
+        entries=entries,
+        updates=updates,
+        originals=originals,
+        folded=folded,
+    )
+
+
+def _same_rows(walk: _Walk, event_id: int, entries: list[StoredEntry]) -> bool:
+    """Whether the refold wrote the rows the fold had, in order, each once (update in place)."""
+    before = walk.by_event.get(event_id, [])
+    return (
+        event_id not in walk.legacy
+        and len(entries) == len(before) == len(set(before))
+        and all(e[1] == k[0] and e[2] == k[1] for e, k in zip(entries, before, strict=True))
+    )
+
+
+def apply_touched(conn: sqlite3.Connection, refold: Refold) -> int:
+    """Write what ``plan_touched`` worked out, once the removed events are deleted.
+
+    Only the rows that change are written and only the refolded events'
+    rollback entries replaced; returns how many events were refolded.
+    """
+    write_rows(conn, refold.rows)
+    replace_entries(conn, refold.replaced, refold.entries)
+    update_entries(conn, refold.updates)
+    head = head_id(conn)
     set_meta(conn, "projected_at", head)
     prune_rollback(conn, head)
-    return len(folded)
+    return len(refold.folded)
 
 
-def _write(
-    conn: sqlite3.Connection,
-    dirty: dict[Key, dict[str, Any] | None],
-    replaced: list[int],
-    entries: list[tuple[int, str, tuple, dict[str, Any] | None]],
+def replace_entries(
+    conn: sqlite3.Connection, events: list[int], entries: list[StoredEntry]
 ) -> None:
-    conn.execute("PRAGMA defer_foreign_keys = ON")
-    for name in reversed(PROJECTED):
-        gone = [decode(k) for (table, k), row in dirty.items() if table == name and row is None]
-        if gone:
-            conn.executemany(table_code(name).delete_one, gone)
-    for name in PROJECTED:
-        rows = [row for (table, _), row in dirty.items() if table == name and row is not None]
-        if rows:
-            upsert(conn, name, rows)
+    """Replace the rollback entries of ``events`` by ``entries`` (in the order given)."""
     conn.execute(
         "DELETE FROM projection_undo WHERE event_id IN (SELECT value FROM json_each(?))",
-        (dumps(replaced),),
+        (json.dumps(events),),
     )
-    write_rollback(conn, entries)
+    conn.executemany(
+        "INSERT INTO projection_undo(event_id, tbl, key, old) VALUES (?, ?, ?, ?)", entries
+    )
 
 
 def can_refold_touched(conn: sqlite3.Connection, start: int, head_before: int) -> bool:

@@ -161,3 +161,33 @@ def test_a_record_lacking_a_table_is_refused_unchanged(demo_path, tmp_path):
     con.commit()
     con.close()
     _refused(demo_path, tmp_path, snap, rpkit.InvalidSnapshotError, "retirements")
+
+
+def test_a_record_written_after_a_change_on_its_connection_holds_what_that_connection_sees(
+    demo_path, tmp_path
+):
+    """The record copies rows from the file in SQL only while its connection wrote nothing."""
+    from rpkit.operations.record import write_record
+    from rpkit.store import atomic, head_id
+
+    with rpkit.open_db(demo_path) as conn, atomic(conn):
+        n = head_id(conn)
+        rpkit.append(conn, "user_turn", {"text": "not committed yet"}, chat_id=1)
+        path = write_record(
+            conn,
+            data_dir=tmp_path,
+            kind="rewind",
+            removed=("id > ?", (n - 1,)),
+            retirements=[],
+            rollback_from=n,
+            describe={},
+        )
+        seen = conn.execute("SELECT * FROM event_log WHERE id > ? ORDER BY id", (n - 1,))
+        seen = seen.fetchall()
+        conn.rollback()
+    rec = sqlite3.connect(path)
+    try:
+        held = rec.execute("SELECT * FROM event_log ORDER BY id").fetchall()
+    finally:
+        rec.close()
+    assert len(seen) == 2 and held == seen

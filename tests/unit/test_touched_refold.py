@@ -56,13 +56,14 @@ def test_a_chat_rewind_refolds_few_events_and_leaves_other_chats_byte_for_byte(
         expected = rpkit.operations.state_after_chat_rewind(conn, n, chat)
     others = _rows(db, chat)
     folded = []
-    real = touched.refold_touched
+    real = touched.plan_touched
 
     def spy(*args):
-        folded.append(real(*args))
-        return folded[-1]
+        plan = real(*args)
+        folded.append(len(plan.folded))
+        return plan
 
-    monkeypatch.setattr(rpkit.operations.chat_rewind, "refold_touched", spy)
+    monkeypatch.setattr(rpkit.operations.chat_rewind, "plan_touched", spy)
     rpkit.execute_rewind(db_path=db, data_dir=tmp_path, after_event_id=n, chat_id=chat)
     assert folded and folded[0] < tail - removed  # far fewer than the events after the point
     assert _rows(db, chat) == others  # other chats' rows untouched
