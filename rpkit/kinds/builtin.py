@@ -294,7 +294,7 @@ _CONTAINER = Ref("container_id", "containers", "container")
     chat="required",
     refs=(_CONTAINER,),
     commutes=True,
-    reads=("scenes",),
+    reads=("scenes", "chat_state"),
     writes=("scenes", "chat_state"),
 )
 def scene_started(sink: Sink, ev: Event) -> None:
@@ -314,7 +314,11 @@ def scene_started(sink: Sink, ev: Event) -> None:
 
 
 @builtin_kind(
-    SCENE_ENDED, chat="required", commutes=True, reads=("scenes",), writes=("scenes", "chat_state")
+    SCENE_ENDED,
+    chat="required",
+    commutes=True,
+    reads=("scenes", "chat_state"),
+    writes=("scenes", "chat_state"),
 )
 def scene_ended(sink: Sink, ev: Event) -> None:
     _close_open_scene(sink, ev)

@@ -103,9 +103,12 @@ class Kind:
     said by the bot its ``speaker`` field names (None: the user, ``you``).
     ``revision``: fields an edit adds to a turn. ``effect``: how the event
     changes the projected tables; ``writes``: the tables it writes; ``reads``:
-    the tables it reads rows of besides the rows it writes (a read-modify-write
-    of its own row needs no entry); None: not declared, which a per-chat
-    rewind treats as reading everything. ``commutes``: the effect reads nothing
+    the tables whose rows it reads to compute a row other than that row
+    itself: each row it writes comes from the event, that row as it was, and
+    rows of ``reads`` (a read-modify-write of its own row needs no entry, and
+    the scene kinds read the chat's ``chat_state`` to find the scene they
+    close); None: not declared, which a per-chat rewind treats as reading
+    everything. ``commutes``: the effect reads nothing
     a ``summary`` writes (turn counts, speakers, edges).
     """
 

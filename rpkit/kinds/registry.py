@@ -73,8 +73,9 @@ def register_kind(
     ``effect(sink, event)`` is how it changes the projected tables (or use
     ``@handler(name)``); set ``commutes`` when the effect reads no turn counts,
     speakers or edges, so rebuilds keep summing those in bulk. ``writes``
-    names the tables the effect writes and ``reads`` those it reads rows of
-    besides the rows it writes (``reads=()``: none); a kind that leaves
+    names the tables the effect writes and ``reads`` those whose rows it reads
+    to compute a row other than that row itself (``reads=()``: each row it
+    writes comes from that row as it was and the event alone); a kind that leaves
     ``reads`` out is treated by a per-chat rewind as reading everything, which
     is correct and slower, and a warning says so.
     """

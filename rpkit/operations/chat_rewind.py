@@ -29,7 +29,7 @@ from ..projection import (
     plan_touched,
     reproject_from,
 )
-from ..store import atomic, get_meta, head_id, live, retired
+from ..store import atomic, get_meta, head_id, live, log_count, retired
 from ..store.sqlite import sqlite3
 from .timetravel import sink_frames
 
@@ -117,10 +117,9 @@ def scope_fingerprint(
 ) -> tuple[int, int]:
     """How many events the scope (a chat, or the whole log) holds, and its newest id.
 
-    For the whole log the count is the table's count less the tail past ``upto``
-    (a bare ``COUNT(*)`` reads the narrowest index; one with ``id <= ?`` reads
-    every row), so it costs milliseconds at a million events; pass the count
-    as ``total`` when the caller has it.
+    For the whole log the count is the log's kept count (``log_count``) less the
+    tail past ``upto`` (a ``COUNT(*)`` with ``id <= ?`` would read every row);
+    pass the count as ``total`` when the caller has it.
     """
     if chat_id is not None:
         where, args = "WHERE chat_id = ?", [chat_id]
@@ -153,11 +152,6 @@ def chat_cut_plan(
     back = [(r[0], r[3]) for r in retired_by(conn, ids)] if ids else []
     start = min([*ids[:1], *(b[0] for b in back), get_meta(conn, "projected_at") + 1])
     return ids, back, start
-
-
-def log_count(conn: sqlite3.Connection) -> int:
-    """How many events the log holds (``COUNT(*)`` reads the narrowest index: 2-3 ms at 1M)."""
-    return conn.execute("SELECT COUNT(*) FROM event_log").fetchone()[0]
 
 
 def touched_plan(

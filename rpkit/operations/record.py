@@ -42,9 +42,9 @@ from pathlib import Path
 
 from ..errors import InvalidSnapshotError
 from ..projection import PutBack
-from ..store import db_path_of, get_meta, head_id, schema
+from ..store import db_path_of, get_meta, head_id, log_count, schema
 from ..store.sqlite import sqlite3
-from .chat_rewind import IDS, log_count, removed_ids
+from .chat_rewind import IDS, removed_ids
 from .snapshot_files import data_dir_of, publishing, snapshot_dir
 
 RECORD, COPY = "record", "copy"

@@ -27,7 +27,7 @@ from ..errors import (
 )
 from ..kinds import KINDS
 from ..projection import reproject_from, restore_putback
-from ..store import atomic, get_meta, head_id, require_history, retired, schema
+from ..store import atomic, get_meta, head_id, log_count, require_history, retired, schema
 from ..store.sqlite import sqlite3
 from .chat_rewind import IDS, retired_by, scope_fingerprint
 from .opening import open_db
@@ -143,8 +143,8 @@ def _check_state(
             "was undone already (or its record restored); nothing was changed"
         )
     head, events = _top(meta, added), int(meta["snapshot_events"])
-    # the table's count less the rows past head: a COUNT with id <= ? reads every row
-    kept = conn.execute("SELECT COUNT(*) FROM main.event_log").fetchone()[0]
+    # the log's count less the rows past head: a COUNT with id <= ? reads every row
+    kept = log_count(conn)
     kept -= conn.execute("SELECT COUNT(*) FROM main.event_log WHERE id > ?", (head,)).fetchone()[0]
     present = conn.execute(
         f"SELECT COUNT(*) FROM main.event_log WHERE id IN {IDS}", (json.dumps(added),)

@@ -17,7 +17,15 @@ from ..errors import EventIdError, SnapshotError, StalePreviewError
 from ..kinds import TURN_KINDS
 from ..log import get_turn
 from ..projection import can_refold_touched, reproject_from, rollback_point, rollback_putback
-from ..store import atomic, check_event_id, head_id, require_history, retired, retired_after
+from ..store import (
+    atomic,
+    check_event_id,
+    head_id,
+    log_count,
+    require_history,
+    retired,
+    retired_after,
+)
 from ..store.sqlite import sqlite3
 from .chat_rewind import (
     IDS,
@@ -25,7 +33,6 @@ from .chat_rewind import (
     chat_preview,
     check_chat_point,
     cut_chat,
-    log_count,
     scope_fingerprint,
     touched_plan,
 )

@@ -23,7 +23,7 @@ from ..errors import (
     NotARewindSnapshotError,
 )
 from ..projection import reproject_from
-from ..store import atomic, get_meta, head_id, require_history, schema
+from ..store import atomic, get_meta, head_id, log_count, require_history, schema
 from ..store.sqlite import sqlite3
 from .chat_rewind import IDS, removed_ids, retired_by, scope_fingerprint
 from .opening import open_db
@@ -88,8 +88,8 @@ def _check_moved_on(
             f"in; {_whole_file(path)}"
         )
     snap_head, snap_events = int(meta["snapshot_max_event_id"]), int(meta["snapshot_events"])
-    kept = conn.execute("SELECT COUNT(*) FROM main.event_log WHERE id <= ?", (snap_head,))
-    if kept.fetchone()[0] != snap_events - len(ids):
+    past = conn.execute("SELECT COUNT(*) FROM main.event_log WHERE id > ?", (snap_head,))
+    if log_count(conn) - past.fetchone()[0] != snap_events - len(ids):
         raise HistoryMovedOnError(
             "events the rewind kept were removed since (by another rewind or a restore), so "
             f"the removed events would refer to missing ones; {_whole_file(path)}"

@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..display import bold_paragraph, bullet_list, frame_table
 from ..projection import MemorySink, fold
-from ..store import PROJECTED, atomic, get_meta, head_id
+from ..store import PROJECTED, atomic, get_meta, head_id, log_count
 from ..store.sqlite import describe, sqlite3
 from .timetravel import current_state, diff_states, table_frame
 
@@ -62,6 +62,8 @@ def verify(conn: sqlite3.Connection) -> VerifyReport:
         sink = MemorySink()
         checked = fold(conn, sink, 1, at, desc="verifying", summaries=False)
         live = current_state(conn)
+        counted = conn.execute("SELECT COUNT(*) FROM event_log").fetchone()[0]
+        kept = log_count(conn)
     scratch = sqlite3.connect(":memory:")
     try:
         for table in PROJECTED.values():
@@ -82,6 +84,11 @@ def verify(conn: sqlite3.Connection) -> VerifyReport:
     if at != head:
         problems.append(
             f"the projection shows event {at} but the log goes to {head}: run catch_up(conn)"
+        )
+    if kept != counted:
+        problems.append(
+            f"rpkit_meta counts {kept} events but the log holds {counted} (was it written "
+            "without rpkit's triggers?): run project(conn) to count it again"
         )
     if len(differences):
         problems.append(

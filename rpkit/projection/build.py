@@ -12,7 +12,7 @@ back to an event above it is possible).
 from __future__ import annotations
 
 from ..store import atomic, check_event_id, get_meta, head_id, set_meta
-from ..store.schema import PROJECTED, ensure_tables
+from ..store.schema import PROJECTED, count_events, ensure_tables
 from ..store.sqlite import sqlite3
 from .fold import fold
 from .rollback import (
@@ -94,11 +94,13 @@ def project(conn: sqlite3.Connection, *, upto: int | None = None) -> None:
     """Rebuild every projected table from the visible log, in one transaction.
 
     With ``upto`` the tables show the state at that event (by the visibility rule)
-    and ``catch_up`` later brings them to the newest event.
+    and ``catch_up`` later brings them to the newest event. The log's kept count
+    (``store.schema.EVENT_COUNT``) is counted again too.
     """
     with atomic(conn):
         target = head_id(conn) if upto is None else check_event_id(conn, upto, what="upto")
         rebuild(conn, target)
+        count_events(conn, recount=True)
 
 
 def catch_up(conn: sqlite3.Connection) -> int:

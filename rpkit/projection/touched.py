@@ -24,9 +24,11 @@ entry holds the row as it was before its event), so nothing is read twice.
 
 from __future__ import annotations
 
+import heapq
 import json
 import warnings
 from bisect import bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +43,8 @@ from .tables import all_codes, table_code
 
 Key = tuple[str, str]  # (table, the key as the rollback log writes it)
 _ROWS = "SELECT id, ts, chat_id, kind, payload, cause_id, superseded_by FROM event_log"
+_ENTRIES = "SELECT event_id, tbl, key, old, seq FROM projection_undo"
+_IDS = "(SELECT value FROM json_each(?))"
 _FETCH = 1024  # event rows read at a time, ahead of the walk
 
 
@@ -74,18 +78,25 @@ class Refold:
 
 
 class _Overlay:
-    """The sink one refolded event sees: dirty rows' new values over the old state."""
+    """The sink one refolded event sees: dirty rows' new values over the old state.
+
+    ``read_dirty`` collects the tables of the dirty rows the effect read.
+    """
 
     def __init__(self, walk: _Walk, event_id: int) -> None:
         self.walk, self.event_id = walk, event_id
         self.written: dict[Key, dict[str, Any] | None] = {}
         self.entries: list[StoredEntry] = []
+        self.read_dirty: set[str] = set()
 
     def get(self, table: str, key: tuple) -> dict[str, Any] | None:
         k = (table, dumps(key))
         if k in self.written:
             return self.written[k]
-        return self.walk.new_before(k, self.event_id)
+        if k in self.walk.dirty:
+            self.read_dirty.add(table)
+            return self.walk.dirty[k]
+        return row_from_json(table, self.walk.old_before(k, self.event_id))
 
     def put(self, table: str, row: dict[str, Any]) -> None:
         k = (table, dumps(self.walk.key_of[table](row)))
@@ -105,42 +116,87 @@ class _Overlay:
 
 
 class _Walk:
-    """The rollback log from ``start`` on, indexed by event and by row."""
+    """The rollback log from ``start`` on, read where the walk needs it.
 
-    def __init__(self, conn: sqlite3.Connection, start: int) -> None:
-        self.conn = conn
-        by_event: dict[int, list[Key]] = {}
-        olds: dict[int, list[str | None]] = {}  # beside by_event: what each entry replaced
-        by_key: dict[Key, tuple[list[int], list[str | None]]] = {}
-        legacy: set[int] = set()
-        rows = conn.execute(
-            "SELECT event_id, tbl, key, old FROM projection_undo WHERE event_id >= ? "
-            "ORDER BY event_id, seq",
-            (start,),
-        ).fetchall()
-        for event_id, table, key, old in rows:
+    Each event's entries are read whole (``by_event``, ``olds``); a row's chain
+    (every entry of it from ``start``, ``by_key``) is read when the row can turn
+    dirty: at first for the rows the removed events wrote, later for any other
+    row a refold changes. The walk visits the events of the chains it has read,
+    and ``added`` tells it which ones a new chain brought in.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, start: int, removed: list[int]) -> None:
+        self.conn, self.start = conn, start
+        self.by_event: dict[int, list[Key]] = {}
+        self.olds: dict[int, list[str | None]] = {}  # beside by_event: what each entry replaced
+        self.by_key: dict[Key, tuple[list[int], list[str | None]]] = {}
+        self.chains: dict[Key, list[tuple[int, int, str | None]]] = {}  # (event, seq, old)
+        self.complete: set[Key] = set()  # rows whose chain is read whole
+        self.legacy: set[int] = set()
+        self.added: list[int] = []  # events the latest reads brought in
+        self.dirty: dict[Key, dict[str, Any] | None] = {}
+        self.now: dict[Key, str | None] = {}  # rows read from the tables, by key
+        self.key_of = {name: code.key_of for name, code in all_codes().items()}
+        self.read_events(removed)
+        self.read_chains({k for i in removed for k in self.by_event.get(i, ())})
+
+    def read_events(self, events: list[int]) -> None:
+        """Read every entry of ``events`` not read yet."""
+        want = [i for i in events if i not in self.by_event]
+        if want:
+            self._read(f"{_ENTRIES} WHERE event_id IN {_IDS} ORDER BY event_id, seq", want)
+
+    def read_chains(self, keys: set[Key]) -> None:
+        """Read the chains of ``keys``: every entry, from ``start``, of each event writing one."""
+        keys = keys - self.complete
+        if not keys:
+            return
+        texts = []
+        for table, key in keys:
+            texts.append([table, key])
+            legacy = json.dumps(decode(key))  # as an older rpkit wrote it
+            if legacy != key:
+                texts.append([table, legacy])
+        self._read(
+            f"{_ENTRIES} WHERE event_id IN (SELECT event_id FROM projection_undo "
+            "WHERE event_id >= ? AND (tbl, key) IN (SELECT json_extract(value, '$[0]'), "
+            "json_extract(value, '$[1]') FROM json_each(?))) ORDER BY event_id, seq",
+            None,
+            (self.start, json.dumps(texts)),
+        )
+        self.complete |= keys
+
+    def _read(self, sql: str, events: list[int] | None, args: tuple = ()) -> None:
+        rows = self.conn.execute(sql, (json.dumps(events),) if events is not None else args)
+        touched: set[Key] = set()
+        by_event, olds, chains = self.by_event, self.olds, self.chains
+        skip = set(by_event)
+        added = []
+        for event_id, table, key, old, seq in rows:
+            if event_id in skip:
+                continue
             if ", " in key:  # written by json.dumps (an older rpkit, a huge int): as orjson does
                 key = dumps(decode(key))
-                legacy.add(event_id)  # its entries are replaced, not updated by key
+                self.legacy.add(event_id)  # its entries are replaced, not updated by key
             k = (table, key)
             if event_id in by_event:
                 by_event[event_id].append(k)
                 olds[event_id].append(old)
             else:
                 by_event[event_id], olds[event_id] = [k], [old]
-            found = by_key.get(k)
-            if found is None:
-                by_key[k] = ([event_id], [old])
-            else:
-                found[0].append(event_id)
-                found[1].append(old)
-        self.by_event, self.olds, self.by_key, self.legacy = by_event, olds, by_key, legacy
-        self.dirty: dict[Key, dict[str, Any] | None] = {}
-        self.now: dict[Key, str | None] = {}  # rows read from the tables, by key
-        self.key_of = {name: code.key_of for name, code in all_codes().items()}
+                added.append(event_id)
+            chains.setdefault(k, []).append((event_id, seq, old))
+            touched.add(k)
+        for k in touched:
+            chain = chains[k]
+            chain.sort()
+            self.by_key[k] = ([c[0] for c in chain], [c[2] for c in chain])
+        self.added = added
 
     def old_after(self, k: Key, event_id: int) -> str | None:
         """The row's value (JSON text) after ``event_id`` before the removal."""
+        if k not in self.complete:
+            self.read_chains({k})
         found = self.by_key.get(k)
         if found is not None:
             i = bisect_right(found[0], event_id)
@@ -153,6 +209,10 @@ class _Walk:
         return self.now[k]
 
     def old_before(self, k: Key, event_id: int) -> str | None:
+        """The row's value before ``event_id``: the event's own first entry of it, if any."""
+        keys = self.by_event.get(event_id)
+        if keys is not None and k in keys:
+            return self.olds[event_id][keys.index(k)]
         return self.old_after(k, event_id - 1)
 
     def new_before(self, k: Key, event_id: int) -> dict[str, Any] | None:
@@ -186,19 +246,26 @@ def _reads_dirty(kind: str, dirty_tables: set[str], warned: set[str]) -> bool:
 
 
 class _Rows:
-    """The kept events the walk refolds, read from the log in batches ahead of it."""
+    """The kept events the walk may refold, read from the log in batches ahead of it."""
 
     def __init__(self, conn: sqlite3.Connection, readers: dict[int, tuple]) -> None:
         self.conn, self.rows = conn, dict(readers)
+        self.wanted: list[int] = []
 
-    def get(self, event_id: int, ahead: list[int]) -> tuple | None:
-        """The row of ``event_id`` (None: retired); ``ahead``: ids likely needed next."""
+    def want(self, events: Iterable[int]) -> None:
+        """Events likely folded later: read with the next one asked for."""
+        self.wanted.extend(i for i in events if i not in self.rows)
+
+    def get(self, event_id: int) -> tuple | None:
+        """The row of ``event_id`` (None: retired)."""
         if event_id not in self.rows:
-            want = [event_id, *(i for i in ahead if i not in self.rows)][:_FETCH]
-            for row in self.conn.execute(
-                f"{_ROWS} WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(want),)
-            ):
-                self.rows[row[0]] = row[:6] if len(row) == 7 and row[6] is None else None
+            want = [event_id, *(i for i in self.wanted if i not in self.rows)]
+            self.wanted = []
+            for at in range(0, len(want), _FETCH):
+                for row in self.conn.execute(
+                    f"{_ROWS} WHERE id IN {_IDS}", (json.dumps(want[at : at + _FETCH]),)
+                ):
+                    self.rows[row[0]] = row[:6] if row[6] is None else None
             self.rows.setdefault(event_id, None)
         return self.rows[event_id]
 
@@ -209,84 +276,119 @@ def plan_touched(conn: sqlite3.Connection, removed: list[int], start: int) -> Re
     ``start`` is the first removed id; the rollback log must reach back to it,
     the tables must show the log at its head (``can_refold_touched``) and no
     event may come back by the removal (no un-retirement). Reads only.
+
+    A refolded event's effect is run on the new values. Each row it writes is
+    compared with what it was after the event (and so turns dirty or clean)
+    when it was dirty before, when the event writes it now and did not before
+    (or the other way round), or when the effect read a dirty row of a table
+    its kind ``reads`` (any table, for a kind that declares none). Any other row
+    it writes comes from that row as it was and the event alone, as before, so
+    it is as it was.
     """
-    walk = _Walk(conn, start)
-    gone = set(removed)
-    undeclared = [n for n, k in KINDS.items() if k.reads is None or k.reads]
-    readers: dict[int, tuple] = {}
-    if undeclared:
-        marks = ", ".join("?" * len(undeclared))
-        for row in conn.execute(
-            "SELECT id, ts, chat_id, kind, payload, cause_id FROM event_log "
-            f"WHERE id >= ? AND {live()} AND kind IN ({marks})",
-            (start, *undeclared),
-        ):
-            if row[0] not in gone:
-                readers[row[0]] = row
-    order = sorted(set(walk.by_event) | gone | set(readers))
-    rows = _Rows(conn, readers)
-    folded: list[int] = []
-    reshaped: list[int] = []  # refolded events whose rollback entries are replaced whole
-    entries: list[StoredEntry] = []
-    updates: list[StoredEntry] = []
-    originals: list[StoredEntry] = []
-    warned: set[str] = set()
-    dirty = walk.dirty
-    for at, event_id in enumerate(order):
-        wrote = walk.by_event.get(event_id, ())
-        if event_id in gone:
-            for k in wrote:
+    plan = _Plan(conn, removed, start)
+    queue = sorted({*plan.walk.by_event, *plan.gone, *plan.readers})
+    seen: set[int] = set()
+    while queue:
+        event_id = heapq.heappop(queue)
+        if event_id in seen:
+            continue
+        seen.add(event_id)
+        for i in plan.visit(event_id):  # the events of chains read just now, still ahead
+            heapq.heappush(queue, i)
+    return plan.refold(head_id(conn))
+
+
+class _Plan:
+    """The walk's state: what it has read, and what the refold changes so far."""
+
+    def __init__(self, conn: sqlite3.Connection, removed: list[int], start: int) -> None:
+        self.walk = _Walk(conn, start, removed)
+        self.gone = set(removed)
+        self.readers: dict[int, tuple] = {}  # kept events of kinds that read other rows
+        undeclared = [n for n, k in KINDS.items() if k.reads is None or k.reads]
+        if undeclared:
+            marks = ", ".join("?" * len(undeclared))
+            for row in conn.execute(
+                "SELECT id, ts, chat_id, kind, payload, cause_id FROM event_log "
+                f"WHERE id >= ? AND {live()} AND kind IN ({marks})",
+                (start, *undeclared),
+            ):
+                if row[0] not in self.gone:
+                    self.readers[row[0]] = row
+            self.walk.read_events(list(self.readers))
+        self.rows = _Rows(conn, self.readers)
+        self.rows.want(i for i in self.walk.by_event if i not in self.gone)
+        self.warned: set[str] = set()
+        self.folded: list[int] = []
+        self.reshaped: list[int] = []  # refolded events whose rollback entries are replaced
+        self.entries: list[StoredEntry] = []
+        self.updates: list[StoredEntry] = []
+        self.originals: list[StoredEntry] = []
+
+    def visit(self, event_id: int) -> list[int]:
+        """Settle or refold ``event_id``; return the later events that chains read now add."""
+        walk = self.walk
+        walk.added = []
+        if event_id in self.gone:
+            for k in walk.by_event.get(event_id, ()):
                 walk.settle(k, event_id, walk.new_before(k, event_id))
-            continue
-        if not dirty:
-            continue
-        kind = readers[event_id][3] if event_id in readers else None
+        elif walk.dirty:
+            self._refold(event_id)
+        ahead = [i for i in walk.added if i > event_id]
+        self.rows.want(i for i in ahead if i not in self.gone)
+        return ahead
+
+    def _refold(self, event_id: int) -> None:
+        """Fold kept ``event_id`` again if it writes a dirty row or reads a table holding one."""
+        walk, dirty = self.walk, self.walk.dirty
+        wrote = walk.by_event.get(event_id, ())
+        kind = self.readers[event_id][3] if event_id in self.readers else None
         if dirty.keys().isdisjoint(wrote) and (
-            kind is None or not _reads_dirty(kind, {t for t, _ in dirty}, warned)
+            kind is None or not _reads_dirty(kind, {t for t, _ in dirty}, self.warned)
         ):
-            continue
-        ahead = []
-        if event_id not in rows.rows:  # the next events that write a row dirty now
-            ahead = [
-                i
-                for i in order[at + 1 : at + 1 + 4 * _FETCH]
-                if i not in gone and not dirty.keys().isdisjoint(walk.by_event.get(i, ()))
-            ]
-        row = rows.get(event_id, ahead)
+            return
+        row = self.rows.get(event_id)
         if row is None:
-            continue  # retired: no fold sees it
+            return  # retired: no fold sees it
         sink = _Overlay(walk, event_id)
         ev = Event(row[0], row[1], row[2], row[3], decode(row[4]), row[5])
         spec = KINDS.get(ev.kind)
         (spec.effect if spec is not None and spec.effect else touch_chat)(sink, ev)
-        for k in dict.fromkeys([*wrote, *sink.written]):
-            new = sink.written[k] if k in sink.written else walk.new_before(k, event_id)
-            walk.settle(k, event_id, new)
-        folded.append(event_id)
+        reads = spec.reads if spec is not None else None
+        every = bool(sink.read_dirty) if reads is None else not sink.read_dirty.isdisjoint(reads)
+        written = sink.written
+        for k in dict.fromkeys([*wrote, *written]):
+            if every or k in dirty or k not in written or k not in wrote:
+                walk.settle(
+                    k, event_id, written[k] if k in written else walk.new_before(k, event_id)
+                )
+        self.folded.append(event_id)
         if _same_rows(walk, event_id, sink.entries):
             for entry, old in zip(sink.entries, walk.olds[event_id], strict=True):
                 if entry[3] != old:
-                    updates.append(entry)
-                    originals.append((*entry[:3], old))
+                    self.updates.append(entry)
+                    self.originals.append((*entry[:3], old))
         else:
-            reshaped.append(event_id)
-            entries.extend(sink.entries)
-    replaced = sorted([*gone, *reshaped])
-    now = head_id(conn)
-    return Refold(
-        rows=dict(dirty),
-        before={k: walk.old_after(k, now) for k in dirty},
-        replaced=replaced,
-        old_entries=[
-            (i, k[0], k[1], old)
-            for i in replaced
-            for k, old in zip(walk.by_event.get(i, ()), walk.olds.get(i, ()), strict=True)
-        ],
-        entries=entries,
-        updates=updates,
-        originals=originals,
-        folded=folded,
-    )
+            self.reshaped.append(event_id)
+            self.entries.extend(sink.entries)
+
+    def refold(self, head: int) -> Refold:
+        walk = self.walk
+        replaced = sorted([*self.gone, *self.reshaped])
+        return Refold(
+            rows=dict(walk.dirty),
+            before={k: walk.old_after(k, head) for k in walk.dirty},
+            replaced=replaced,
+            old_entries=[
+                (i, k[0], k[1], old)
+                for i in replaced
+                for k, old in zip(walk.by_event.get(i, ()), walk.olds.get(i, ()), strict=True)
+            ],
+            entries=self.entries,
+            updates=self.updates,
+            originals=self.originals,
+            folded=self.folded,
+        )
 
 
 def _same_rows(walk: _Walk, event_id: int, entries: list[StoredEntry]) -> bool:

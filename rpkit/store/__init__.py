@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .file import BUSY_TIMEOUT_S, connect, require_history
 from .ids import check_event_id, is_id, plain_id
-from .meta import db_path_of, get_meta, head_id, set_meta
+from .meta import db_path_of, get_meta, head_id, log_count, set_meta
 from .schema import PROJECTED, SCHEMA_VERSION, Table, register_table
 from .transaction import atomic
 from .visibility import live, retired, retired_after, retired_between, visible_at
@@ -22,6 +22,7 @@ __all__ = [
     "head_id",
     "is_id",
     "live",
+    "log_count",
     "plain_id",
     "register_table",
     "require_history",

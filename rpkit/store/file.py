@@ -22,7 +22,7 @@ from ..errors import (
     SchemaVersionError,
 )
 from .meta import set_meta
-from .schema import SCHEMA_VERSION, create, migrate
+from .schema import EVENT_COUNT, SCHEMA_VERSION, count_events, create, migrate
 from .sqlite import check_version, sqlite3
 from .transaction import atomic
 
@@ -75,6 +75,12 @@ def _refuse_unreadable(path: Path, exc: sqlite3.DatabaseError) -> NoReturn:
 
 def _table_names(conn: sqlite3.Connection) -> set[str]:
     return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def _counted(conn: sqlite3.Connection) -> bool:
+    """Whether the log's count is kept (files written before it was have it added)."""
+    found = conn.execute("SELECT 1 FROM rpkit_meta WHERE key = ?", (EVENT_COUNT,)).fetchone()
+    return found is not None
 
 
 def _hot_journal(path: Path, exc: sqlite3.DatabaseError) -> bool:
@@ -188,6 +194,9 @@ def connect(
         conn.execute("PRAGMA synchronous = NORMAL")
         if version is None or version < SCHEMA_VERSION:
             _create_or_migrate(conn, version, on_migrate)
+        elif not _counted(conn):
+            with atomic(conn):
+                count_events(conn)
     except BaseException:
         conn.close()
         raise
@@ -214,5 +223,6 @@ def _create_or_migrate(
         if current is not None and int(current[0]) >= SCHEMA_VERSION:
             return
         migrate(conn, version)
+        count_events(conn)
         if on_migrate is not None:
             on_migrate(conn)

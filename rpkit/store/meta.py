@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import NotADatabaseError
+from .schema import EVENT_COUNT
 from .sqlite import sqlite3
 
 
@@ -25,6 +26,15 @@ def set_meta(conn: sqlite3.Connection, key: str, value: int | str) -> None:
 def head_id(conn: sqlite3.Connection) -> int:
     """The newest event id, 0 for an empty log."""
     return conn.execute("SELECT COALESCE(MAX(id), 0) FROM event_log").fetchone()[0]
+
+
+def log_count(conn: sqlite3.Connection, db: str = "main") -> int:
+    """How many events the log holds, as its triggers keep it (``schema.EVENT_COUNT``)."""
+    found = conn.execute(f"SELECT value FROM {db}.rpkit_meta WHERE key = ?", (EVENT_COUNT,))
+    row = found.fetchone()
+    if row is None:  # not kept (a file not opened by open_db since): count it
+        return conn.execute(f"SELECT COUNT(*) FROM {db}.event_log").fetchone()[0]
+    return int(row[0])
 
 
 def db_path_of(conn: sqlite3.Connection) -> Path:

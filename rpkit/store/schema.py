@@ -178,6 +178,28 @@ CREATE TABLE event_log (
 
 META_DDL = "CREATE TABLE rpkit_meta (key TEXT PRIMARY KEY, value TEXT)"
 
+# How many events the log holds, kept in ``rpkit_meta`` by triggers on every insert
+# and delete (about 1 us a row), so no rewind or undo counts a million rows (a bare
+# COUNT(*) reads an index of every row: 4-6 ms at 1M events). Additive within
+# version 3: a file written before has them added when it is opened (``count_events``).
+EVENT_COUNT = "events"
+COUNT_DDL = tuple(
+    f"CREATE TRIGGER IF NOT EXISTS event_log_count_{name} AFTER {op} ON event_log BEGIN "
+    f"UPDATE rpkit_meta SET value = value {sign} 1 WHERE key = '{EVENT_COUNT}'; END"
+    for name, op, sign in (("insert", "INSERT", "+"), ("delete", "DELETE", "-"))
+)
+
+
+def count_events(conn: sqlite3.Connection, *, recount: bool = False) -> None:
+    """Add the triggers that keep the log's count, and the count if missing (or ``recount``)."""
+    for stmt in COUNT_DDL:
+        conn.execute(stmt)
+    conn.execute(
+        f"INSERT OR {'REPLACE' if recount else 'IGNORE'} INTO rpkit_meta(key, value) "
+        f"VALUES ('{EVENT_COUNT}', (SELECT COUNT(*) FROM event_log))"
+    )
+
+
 # Version 2: indexes for the visibility rule and causes, and the rollback log.
 V2_DDL = [
     "CREATE INDEX event_log_superseded_by ON event_log(superseded_by) "
@@ -248,6 +270,8 @@ def create(conn: sqlite3.Connection, *, version: int = SCHEMA_VERSION) -> None:
     """Create the schema of ``version`` (the current one unless testing a migration)."""
     create_v1(conn)
     migrate(conn, 1, upto=version)
+    if version == SCHEMA_VERSION:
+        count_events(conn)
 
 
 def migrate(conn: sqlite3.Connection, version: int, *, upto: int = SCHEMA_VERSION) -> None:

@@ -152,3 +152,50 @@ def test_every_builtin_kind_declares_what_it_reads_and_writes(demo_path):
     assert written
     for kind, table in written:
         assert table in KINDS[kind].writes, (kind, table)
+
+
+def mirror_edge(sink, ev):
+    """Moves an edge and copies its new affinity into ``echoes``: that row comes from the edge."""
+    p = ev.payload
+    key = (p["src"], p["dst"])
+    old = sink.get("edges", key)
+    affinity = float((0.0 if old is None else old["affinity"]) + p["delta"])
+    row = {"src": p["src"], "dst": p["dst"], "affinity": affinity, "last_event_id": ev.id}
+    sink.put("edges", {**row, "updates": 1 if old is None else old["updates"] + 1})
+    sink.put("echoes", {"id": ev.id, "affinity": affinity})
+    rpkit.kinds.touch_chat(sink, ev)
+
+
+@pytest.mark.parametrize(("reads", "ok"), [(("edges",), True), (None, True), ((), False)])
+def test_a_row_computed_from_another_row_it_writes_needs_that_table_in_reads(
+    echoes, tmp_path, reads, ok
+):
+    """A refold recomputes only the dirty rows unless the effect read a dirty row of ``reads``.
+
+    ``mirror`` writes the edge and, from it, an ``echoes`` row: declaring ``reads=()``
+    (the planted fault) says that row comes from itself alone, so the refold keeps
+    it, and verify finds it stale.
+    """
+    rpkit.register_kind(
+        "mirror",
+        "src:str dst:str delta:num",
+        chat="required",
+        effect=mirror_edge,
+        reads=reads,
+        writes=("edges", "echoes", "chat_state"),
+    )
+    db = tmp_path / "h.db"
+    rpkit.demo.build_demo(db, events=60, seed=2, chats=2)
+    with rpkit.open_db(db) as conn:
+        point = rpkit.store.head_id(conn)
+        rpkit.append(conn, "edge_update", {"src": "you", "dst": "mira", "delta": 3.0}, chat_id=1)
+        rpkit.append(conn, "mirror", {"src": "you", "dst": "mira", "delta": 1.0}, chat_id=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rpkit.execute_rewind(db_path=db, data_dir=tmp_path, after_event_id=point, chat_id=1)
+    with rpkit.open_db(db) as conn:
+        report = rpkit.verify(conn)
+    KINDS.pop("mirror", None)
+    assert report.ok == ok
+    if not ok:
+        assert set(report.differences["table"]) == {"echoes"}
