@@ -95,11 +95,12 @@ def measure(
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def plan(one_pct: int, k: int) -> list[tuple[str, str, dict[str, Any], int]]:
+def plan(one_pct: int, k: int, big: bool = False) -> list[tuple[str, str, dict[str, Any], int]]:
     """(name, history, spec, times): the chat rewind comes before its global peer."""
     return [
         ("rewind_100", "100k", {"op": "rewind", "tail": 100}, 1),
         ("rewind_100", "1M", {"op": "rewind", "tail": 100}, 1),
+        *([("rewind_100", "10M", {"op": "rewind", "tail": 100}, 1)] if big else []),
         ("rewind_1pct", "1M", {"op": "rewind", "tail": one_pct}, 1),
         ("undo_100", "1M", {"op": "undo", "tail": 100}, 1),
         ("undo_1pct", "1M", {"op": "undo", "tail": one_pct}, 1),
@@ -116,20 +117,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--k", type=int, default=100, help="events of the per-chat rewind")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--big", action="store_true", help="also the rewind of the last 100 at 10M events"
+    )
     args = parser.parse_args(argv)
     started = datetime.now(UTC)
     load_start = os.getloadavg()
     workdir = Path(tempfile.mkdtemp(prefix="bench-records-"))
     histories = {}
-    for name, events, chats in (
-        ("100k", 100_000, 3),
-        ("1M", 1_000_000, 3),
-        ("1M-c100", 1_000_000, 100),
-    ):
+    sizes = [("100k", 100_000, 3), ("1M", 1_000_000, 3), ("1M-c100", 1_000_000, 100)]
+    for name, events, chats in sizes + ([("10M", 10_000_000, 3)] if args.big else []):
         (workdir / name).mkdir()
         cached = cached_history(events, args.seed, CACHE_DIR, chats=chats)[0]
         histories[name] = prepare(cached, workdir / name)
-    steps = plan(histories["1M"]["head_event_id"] // 100, args.k)
+    steps = plan(histories["1M"]["head_event_id"] // 100, args.k, args.big)
     runs: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for rep in range(args.repeat):
         for release, baseline in (("this", None), ("previous", args.baseline)):
@@ -196,6 +197,14 @@ def summarise(runs: dict) -> dict[str, Any]:
             "<=",
             1.3,
             ratio("rewind_100@1M", "rewind_100@100k", "previous"),
+        ),
+        "rewind of the last 100: growth 1M -> 10M <= 1.3x": (
+            ratio("rewind_100@10M", "rewind_100@1M") if "rewind_100@10M" in medians else None,
+            "<=",
+            1.3,
+            ratio("rewind_100@10M", "rewind_100@1M", "previous")
+            if "rewind_100@10M" in medians
+            else None,
         ),
         "rewind of the last 1% at 1M / previous release's <= 0.5": (
             medians["rewind_1pct@1M"]["this"] / medians["rewind_1pct@1M"]["previous"],
@@ -266,7 +275,8 @@ def markdown(out: dict, path: Path) -> str:
     lines += ["", "| target | previous | this | met |", "| --- | --- | --- | --- |"]
     for name, t in out["targets"].items():
         prev = "" if t["previous"] is None else f"{t['previous']:.3g}"
-        lines.append(f"| {name} | {prev} | {t['value']:.3g} | {t['met']} |")
+        value = "not measured" if t["value"] is None else f"{t['value']:.3g}"
+        lines.append(f"| {name} | {prev} | {value} | {t['met']} |")
     return "\n".join(lines)
 
 

@@ -12,14 +12,17 @@ the rewind's record can hold what it changes), keeping a set of *dirty* rows
 * a kept event that writes a dirty row, or reads a table that holds one (its
   kind's ``reads``; a kind that declares none is taken to read everything) is
   folded again on the new values; each row it writes is then dirty or clean
-  again by the same comparison;
+  again by the same comparison, when it was dirty before, when the event's
+  rows changed, or when the effect read a dirty row of a table its kind
+  reads; any other row it writes comes from that row and the event alone, so
+  it is as it was;
 * every other event is skipped: it reads and writes rows as before.
 
 ``apply_touched`` writes the dirty rows once, after the deletion, and replaces
 the folded events' rollback entries, so every other row, of every other chat,
 is untouched. The event rows the walk folds are read in batches ahead of it.
-Values before and after each event come from the rollback log itself (each
-entry holds the row as it was before its event), so nothing is read twice.
+Values before and after each event come from the rollback log itself, read
+where the walk needs it (``chains.py``), so nothing is read twice.
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ from __future__ import annotations
 import heapq
 import json
 import warnings
-from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,15 +38,12 @@ from ..errors import RpkitWarning
 from ..kinds import KINDS, Event, touch_chat
 from ..store import get_meta, head_id, live, set_meta
 from ..store.sqlite import sqlite3
-from .codec import decode, dumps, row_from_json, row_json
+from .chains import IDS, Chains, Key
+from .codec import decode, dumps, row_json
 from .putback import PutBack, StoredEntry, update_entries, write_rows
 from .rollback import prune_rollback
-from .tables import all_codes, table_code
 
-Key = tuple[str, str]  # (table, the key as the rollback log writes it)
 _ROWS = "SELECT id, ts, chat_id, kind, payload, cause_id, superseded_by FROM event_log"
-_ENTRIES = "SELECT event_id, tbl, key, old, seq FROM projection_undo"
-_IDS = "(SELECT value FROM json_each(?))"
 _FETCH = 1024  # event rows read at a time, ahead of the walk
 
 
@@ -83,11 +82,17 @@ class _Overlay:
     ``read_dirty`` collects the tables of the dirty rows the effect read.
     """
 
-    def __init__(self, walk: _Walk, event_id: int) -> None:
+    def __init__(self, walk: Chains, event_id: int) -> None:
         self.walk, self.event_id = walk, event_id
         self.written: dict[Key, dict[str, Any] | None] = {}
         self.entries: list[StoredEntry] = []
         self.read_dirty: set[str] = set()
+        self.clean: dict[Key, str | None] = {}  # clean rows as they were before the event
+
+    def _clean(self, k: Key) -> str | None:
+        if k not in self.clean:
+            self.clean[k] = self.walk.old_before(k, self.event_id)
+        return self.clean[k]
 
     def get(self, table: str, key: tuple) -> dict[str, Any] | None:
         k = (table, dumps(key))
@@ -96,16 +101,22 @@ class _Overlay:
         if k in self.walk.dirty:
             self.read_dirty.add(table)
             return self.walk.dirty[k]
-        return row_from_json(table, self.walk.old_before(k, self.event_id))
+        text = self._clean(k)
+        return (
+            None
+            if text is None
+            else dict(zip(self.walk.codes[table].cols, decode(text), strict=True))
+        )
 
     def put(self, table: str, row: dict[str, Any]) -> None:
-        k = (table, dumps(self.walk.key_of[table](row)))
+        code = self.walk.codes[table]
+        k = (table, dumps(code.key_of(row)))
         if k in self.written:
-            old = row_json(table, self.written[k])
+            old = row_json(code, self.written[k])
         elif k in self.walk.dirty:
-            old = row_json(table, self.walk.dirty[k])
+            old = row_json(code, self.walk.dirty[k])
         else:  # a clean row: its value before this event, as the log holds it
-            old = self.walk.old_before(k, self.event_id)
+            old = self._clean(k)
         self.entries.append((self.event_id, table, k[1], old))
         self.written[k] = row
 
@@ -113,119 +124,6 @@ class _Overlay:
         old = self.get(table, key)
         if old is not None:
             self.put(table, {**old, **changes})
-
-
-class _Walk:
-    """The rollback log from ``start`` on, read where the walk needs it.
-
-    Each event's entries are read whole (``by_event``, ``olds``); a row's chain
-    (every entry of it from ``start``, ``by_key``) is read when the row can turn
-    dirty: at first for the rows the removed events wrote, later for any other
-    row a refold changes. The walk visits the events of the chains it has read,
-    and ``added`` tells it which ones a new chain brought in.
-    """
-
-    def __init__(self, conn: sqlite3.Connection, start: int, removed: list[int]) -> None:
-        self.conn, self.start = conn, start
-        self.by_event: dict[int, list[Key]] = {}
-        self.olds: dict[int, list[str | None]] = {}  # beside by_event: what each entry replaced
-        self.by_key: dict[Key, tuple[list[int], list[str | None]]] = {}
-        self.chains: dict[Key, list[tuple[int, int, str | None]]] = {}  # (event, seq, old)
-        self.complete: set[Key] = set()  # rows whose chain is read whole
-        self.legacy: set[int] = set()
-        self.added: list[int] = []  # events the latest reads brought in
-        self.dirty: dict[Key, dict[str, Any] | None] = {}
-        self.now: dict[Key, str | None] = {}  # rows read from the tables, by key
-        self.key_of = {name: code.key_of for name, code in all_codes().items()}
-        self.read_events(removed)
-        self.read_chains({k for i in removed for k in self.by_event.get(i, ())})
-
-    def read_events(self, events: list[int]) -> None:
-        """Read every entry of ``events`` not read yet."""
-        want = [i for i in events if i not in self.by_event]
-        if want:
-            self._read(f"{_ENTRIES} WHERE event_id IN {_IDS} ORDER BY event_id, seq", want)
-
-    def read_chains(self, keys: set[Key]) -> None:
-        """Read the chains of ``keys``: every entry, from ``start``, of each event writing one."""
-        keys = keys - self.complete
-        if not keys:
-            return
-        texts = []
-        for table, key in keys:
-            texts.append([table, key])
-            legacy = json.dumps(decode(key))  # as an older rpkit wrote it
-            if legacy != key:
-                texts.append([table, legacy])
-        self._read(
-            f"{_ENTRIES} WHERE event_id IN (SELECT event_id FROM projection_undo "
-            "WHERE event_id >= ? AND (tbl, key) IN (SELECT json_extract(value, '$[0]'), "
-            "json_extract(value, '$[1]') FROM json_each(?))) ORDER BY event_id, seq",
-            None,
-            (self.start, json.dumps(texts)),
-        )
-        self.complete |= keys
-
-    def _read(self, sql: str, events: list[int] | None, args: tuple = ()) -> None:
-        rows = self.conn.execute(sql, (json.dumps(events),) if events is not None else args)
-        touched: set[Key] = set()
-        by_event, olds, chains = self.by_event, self.olds, self.chains
-        skip = set(by_event)
-        added = []
-        for event_id, table, key, old, seq in rows:
-            if event_id in skip:
-                continue
-            if ", " in key:  # written by json.dumps (an older rpkit, a huge int): as orjson does
-                key = dumps(decode(key))
-                self.legacy.add(event_id)  # its entries are replaced, not updated by key
-            k = (table, key)
-            if event_id in by_event:
-                by_event[event_id].append(k)
-                olds[event_id].append(old)
-            else:
-                by_event[event_id], olds[event_id] = [k], [old]
-                added.append(event_id)
-            chains.setdefault(k, []).append((event_id, seq, old))
-            touched.add(k)
-        for k in touched:
-            chain = chains[k]
-            chain.sort()
-            self.by_key[k] = ([c[0] for c in chain], [c[2] for c in chain])
-        self.added = added
-
-    def old_after(self, k: Key, event_id: int) -> str | None:
-        """The row's value (JSON text) after ``event_id`` before the removal."""
-        if k not in self.complete:
-            self.read_chains({k})
-        found = self.by_key.get(k)
-        if found is not None:
-            i = bisect_right(found[0], event_id)
-            if i < len(found[0]):
-                return found[1][i]
-        if k not in self.now:
-            table, key = k
-            values = self.conn.execute(table_code(table).select_one, decode(key)).fetchone()
-            self.now[k] = None if values is None else dumps(values)
-        return self.now[k]
-
-    def old_before(self, k: Key, event_id: int) -> str | None:
-        """The row's value before ``event_id``: the event's own first entry of it, if any."""
-        keys = self.by_event.get(event_id)
-        if keys is not None and k in keys:
-            return self.olds[event_id][keys.index(k)]
-        return self.old_after(k, event_id - 1)
-
-    def new_before(self, k: Key, event_id: int) -> dict[str, Any] | None:
-        if k in self.dirty:
-            return self.dirty[k]
-        return row_from_json(k[0], self.old_before(k, event_id))
-
-    def settle(self, k: Key, event_id: int, new: dict[str, Any] | None) -> None:
-        """``k`` is ``new`` after ``event_id``: dirty unless that is what it was."""
-        if row_json(k[0], new) == self.old_after(k, event_id):
-            self.dirty.pop(k, None)
-        else:
-            self.dirty[k] = new
 
 
 def _reads_dirty(kind: str, dirty_tables: set[str], warned: set[str]) -> bool:
@@ -263,7 +161,7 @@ class _Rows:
             self.wanted = []
             for at in range(0, len(want), _FETCH):
                 for row in self.conn.execute(
-                    f"{_ROWS} WHERE id IN {_IDS}", (json.dumps(want[at : at + _FETCH]),)
+                    f"{_ROWS} WHERE id IN {IDS}", (json.dumps(want[at : at + _FETCH]),)
                 ):
                     self.rows[row[0]] = row[:6] if row[6] is None else None
             self.rows.setdefault(event_id, None)
@@ -302,7 +200,7 @@ class _Plan:
     """The walk's state: what it has read, and what the refold changes so far."""
 
     def __init__(self, conn: sqlite3.Connection, removed: list[int], start: int) -> None:
-        self.walk = _Walk(conn, start, removed)
+        self.walk = Chains(conn, start, removed)
         self.gone = set(removed)
         self.readers: dict[int, tuple] = {}  # kept events of kinds that read other rows
         undeclared = [n for n, k in KINDS.items() if k.reads is None or k.reads]
@@ -391,7 +289,7 @@ class _Plan:
         )
 
 
-def _same_rows(walk: _Walk, event_id: int, entries: list[StoredEntry]) -> bool:
+def _same_rows(walk: Chains, event_id: int, entries: list[StoredEntry]) -> bool:
     """Whether the refold wrote the rows the fold had, in order, each once (update in place)."""
     before = walk.by_event.get(event_id, [])
     return (
