@@ -278,27 +278,42 @@ def _batch(chat: int) -> list[tuple]:
     return events
 
 
-def test_append_many_leaves_what_one_append_each_leaves(tmp_path):
-    paths = [tmp_path / "one.db", tmp_path / "many.db"]
-    for path in paths:
+def _one_by_one_and_in_a_batch(tmp_path, events_of, one_by_one, *, skip=()) -> tuple:
+    """The same events written one call each and by ``append_many``, on two new histories.
+
+    Asserts that both give the same ids, log and tables, that verify agrees, and
+    that the two files' dumps are alike except each one's ``history_id`` and the
+    lines naming ``skip``. Returns the batch's history (connection closed), chat and ids.
+    """
+    made = {}
+    for way in ("one", "many"):
+        path = tmp_path / f"{way}.db"
         with rpkit.open_db(path) as conn:
             chat = _world(conn, ts="2024-06-05T14:00:00Z")
-            events = _batch(chat)
-            if path.name == "one.db":
-                ids = [
-                    rpkit.append(conn, k, p, chat_id=c, cause_id=x, ts=t)
-                    for k, p, c, x, t in events
-                ]
-            else:
-                ids = rpkit.append_many(conn, events)
-            assert ids == list(range(6, 6 + len(events)))
-            if path.name == "one.db":
-                expected = log_rows(conn), table_rows(conn)
-            else:  # log, tables and undo log alike; verify agrees
-                assert (log_rows(conn), table_rows(conn)) == expected
+            events = events_of(chat)
+            ids = one_by_one(conn, events) if way == "one" else rpkit.append_many(conn, events)
+            made[way] = ids, log_rows(conn), table_rows(conn)
+            if way == "many":
                 assert rpkit.verify(conn).ok
-    one, many = ([line for line in dump(p) if "'history_id'" not in line] for p in paths)
-    assert one == many  # the undo log and meta included; only each file's own id differs
+    assert made["one"] == made["many"]
+    one, many = (
+        [
+            line
+            for line in dump(tmp_path / f"{way}.db")
+            if "'history_id'" not in line and not any(word in line for word in skip)
+        ]
+        for way in ("one", "many")
+    )
+    assert one == many
+    return tmp_path / "many.db", chat, made["many"][0]
+
+
+def test_append_many_leaves_what_one_append_each_leaves(tmp_path):
+    def one_by_one(conn, events):
+        return [rpkit.append(conn, k, p, chat_id=c, cause_id=x, ts=t) for k, p, c, x, t in events]
+
+    _, _, ids = _one_by_one_and_in_a_batch(tmp_path, _batch, one_by_one)
+    assert ids == list(range(6, 6 + len(_batch(1))))  # the undo log and meta alike too
 
 
 @pytest.mark.parametrize(
@@ -342,40 +357,28 @@ def _alternatives(chat: int) -> list[tuple]:
 
 
 def test_append_many_retires_what_an_event_replaces_as_append_replacing_does(tmp_path):
-    paths = [tmp_path / "one.db", tmp_path / "many.db"]
-    for path in paths:
-        with rpkit.open_db(path) as conn:
-            chat = _world(conn, ts="2024-06-05T14:00:00Z")
-            events = _alternatives(chat)
-            if path.name == "one.db":
-                ids: list[int] = []
-                for kind, payload, c, _cause, ts, *rest in events:
-                    old = [ids[n] for n in (rest[0] if rest else ())]
-                    ids.append(
-                        append_replacing(conn, kind, payload, replaces=old, chat_id=c, ts=ts)
-                    )
-                expected = log_rows(conn), table_rows(conn)
-            else:
-                ids = rpkit.append_many(conn, events)
-                assert (log_rows(conn), table_rows(conn)) == expected
-                assert rpkit.verify(conn).ok
-                live = rpkit.frames.turns(conn, chat, include_retired=False)
-                transcript = list(live["text"])
-                assert transcript == [x for i in range(6) for x in (f"q{i}", f"a{i}")]
-                retired = conn.execute(
-                    "SELECT json_extract(payload, '$.text'), superseded_by FROM event_log "
-                    "WHERE superseded_by IS NOT NULL ORDER BY id"
-                ).fetchall()
-                assert retired == [
-                    ("no 1.0", ids[4]), ("no 2.0", ids[8]), ("no 2.1", ids[8]),
-                    ("no 4.0", ids[13]), ("no 5.0", ids[17]), ("no 5.1", ids[17]),
-                ]  # fmt: skip
+    def one_by_one(conn, events):
+        ids: list[int] = []
+        for kind, payload, c, _cause, ts, *rest in events:
+            old = [ids[n] for n in (rest[0] if rest else ())]
+            ids.append(append_replacing(conn, kind, payload, replaces=old, chat_id=c, ts=ts))
+        return ids
+
     # Only the undo log differs: the batch never folded what it retired.
-    one, many = (
-        [line for line in dump(p) if "'history_id'" not in line and "projection_undo" not in line]
-        for p in paths
+    db, chat, ids = _one_by_one_and_in_a_batch(
+        tmp_path, _alternatives, one_by_one, skip=("projection_undo",)
     )
-    assert one == many
+    with rpkit.open_db(db) as conn:
+        live = rpkit.frames.turns(conn, chat, include_retired=False)
+        assert list(live["text"]) == [x for i in range(6) for x in (f"q{i}", f"a{i}")]
+        retired = conn.execute(
+            "SELECT json_extract(payload, '$.text'), superseded_by FROM event_log "
+            "WHERE superseded_by IS NOT NULL ORDER BY id"
+        ).fetchall()
+    assert retired == [
+        ("no 1.0", ids[4]), ("no 2.0", ids[8]), ("no 2.1", ids[8]),
+        ("no 4.0", ids[13]), ("no 5.0", ids[17]), ("no 5.1", ids[17]),
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
