@@ -1,7 +1,9 @@
 """The ``rpkit`` command: each subcommand opens the history and calls one library function.
 
 ``history`` holds the commands on one history, ``imports`` those that bring
-chats in, ``exports`` the one that takes them out, ``rpkit.corpus.cli`` the ``corpus`` group; ``common`` what they share.
+chats in, ``exports`` the one that takes them out,
+``corpus`` the ``rpkit corpus`` group (with the ``[corpus]`` extra); ``common`` what
+they share.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ for _command in (
     main.add_command(_command)
 
 try:
-    from ..corpus.cli import corpus_group
+    from .corpus import corpus_group
 except MissingExtraError as exc:  # a wheel installed without [corpus]
     corpus_group = stand_in_command("corpus", exc)
 

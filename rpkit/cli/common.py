@@ -1,4 +1,4 @@
-"""What the ``rpkit`` commands share: the DB argument, --data-dir, and errors as one line."""
+"""What the ``rpkit`` commands share: the DB argument, --data-dir, export options, errors as one line."""
 
 from __future__ import annotations
 
@@ -31,6 +31,51 @@ DATA_DIR = click.option(
     default=None,
     help="Folder whose snapshots/ holds the snapshots (default: the history's folder).",
 )
+
+
+def export_options(include_retired: str):
+    """The options ``rpkit export`` and ``rpkit corpus export-training`` share, in one place.
+
+    ``include_retired`` is the help of ``--include-retired`` (the exports it applies to).
+    Options a user did not give are None, so a command passes on only those given.
+    """
+    options = (
+        click.option("--replace", is_flag=True, help="Write over OUT if it exists."),
+        click.option(
+            "--paths",
+            type=click.Choice(["live", "all"]),
+            default=None,
+            help="messages: the live transcripts (the default), or also each retired "
+            "alternative's path.",
+        ),
+        click.option("--include-retired", is_flag=True, default=None, help=include_retired),
+        click.option(
+            "--include-user-edits",
+            is_flag=True,
+            default=None,
+            help="preferences: pairs from edits of your own turns too.",
+        ),
+        click.option(
+            "--context",
+            type=int,
+            default=None,
+            help="preferences: keep the last N prompt messages.",
+        ),
+        click.option(
+            "--name",
+            "names",
+            multiple=True,
+            metavar="OLD=NEW",
+            help="Export the speaker OLD as NEW (repeatable), e.g. --name Alice=user.",
+        ),
+    )
+
+    def decorate(fn):
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return decorate
 
 
 def existing(db: Path) -> Path:

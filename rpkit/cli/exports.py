@@ -11,36 +11,14 @@ from ..exports import EXPORTS, export, export_named
 from ..exports.errors import ExportArgumentError
 from ..exports.tree import parse_names
 from ..operations import open_db
-from .common import DB, existing, friendly
+from .common import DB, existing, export_options, friendly
 
 
 @click.command(name="export")
 @click.argument("kind", type=click.Choice(list(EXPORTS)), metavar="KIND")
 @DB
 @click.argument("out", type=click.Path(path_type=Path))
-@click.option("--replace", is_flag=True, help="Write over OUT if it exists.")
-@click.option(
-    "--paths",
-    type=click.Choice(["live", "all"]),
-    default=None,
-    help="messages: the live transcripts (default), or also each retired alternative's path.",
-)
-@click.option("--include-retired", is_flag=True, help="messages, sharegpt: show hidden turns too.")
-@click.option(
-    "--include-user-edits",
-    is_flag=True,
-    help="preferences: pairs from edits of your own turns too.",
-)
-@click.option(
-    "--context", type=int, default=None, help="preferences: keep the last N prompt messages."
-)
-@click.option(
-    "--name",
-    "names",
-    multiple=True,
-    metavar="OLD=NEW",
-    help="Export the speaker OLD as NEW (repeatable), e.g. --name Alice=user.",
-)
+@export_options("messages, sharegpt: show hidden turns too.")
 @click.option("--chat", "chat_id", type=int, default=None, help="transcript: the chat to write.")
 @click.option("--durable", is_flag=True, help="Fsync the output, so that it survives a power cut.")
 @friendly
@@ -50,8 +28,8 @@ def export_cmd(
     out: Path,
     replace: bool,
     paths: str | None,
-    include_retired: bool,
-    include_user_edits: bool,
+    include_retired: bool | None,
+    include_user_edits: bool | None,
     context: int | None,
     names: tuple[str, ...],
     chat_id: int | None,
@@ -64,8 +42,8 @@ def export_cmd(
     """
     given = {
         "paths": paths,
-        "include_retired": include_retired or None,
-        "include_user_edits": include_user_edits or None,
+        "include_retired": include_retired,
+        "include_user_edits": include_user_edits,
         "context": context,
         "names": parse_names(names),
         "chat_id": chat_id,

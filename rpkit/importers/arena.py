@@ -20,12 +20,11 @@ from .records import (
     Context,
     Skip,
     conversation,
-    dated,
     fields,
-    read_records,
+    record_chat,
     record_id,
     record_key,
-    title_of,
+    records_reader,
     when,
 )
 
@@ -50,25 +49,16 @@ def convert(where: str, record: dict[str, Any], ctx: Context) -> list[Chat]:
         extra = {**common, "side": side}
         if side == "b":
             extra[FORK_OF] = f"{ref}:a"
-        chat = Chat(
-            file=ctx.file,
-            ref=f"{ref}:{side}",
-            title=title_of(f"{ref} ({side.upper()}: {bot})", turns),
-            bots=[bot],
-            user_name=None,
-            created=created,
-            turns=turns,
-            extra=extra,
+        title = f"{ref} ({side.upper()}: {bot})"
+        chats.append(
+            record_chat(ctx, f"{ref}:{side}", bot, turns, title=title, created=created, extra=extra)
         )
-        chats.append(dated(chat, ctx.now))
     if created is None:
         ctx.warn("records without a tstamp: stamped with the time of the import")
     return chats
 
 
-def read(path, *, skip_bad: bool = False):
-    """Check a Chatbot Arena file in one streamed pass; the plan streams it again."""
-    return read_records(path, NAME, convert, skip_bad=skip_bad)
+read = records_reader(NAME, "Chatbot Arena", convert)
 
 
 def _looks(record: dict[str, Any]) -> bool:

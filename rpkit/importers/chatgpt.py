@@ -22,8 +22,8 @@ from .plan import (
     Problems,
     Turn,
     fill_dates,
-    load_conversations,
     parse_date,
+    read_conversations,
 )
 
 NAME = "chatgpt"
@@ -268,14 +268,7 @@ def _conversation(i: int, conv: Any, file: str, parsed: Parsed, problems: Proble
 
 def read(path: Path, *, skip_bad: bool = False) -> Parsed:
     """Read a ChatGPT ``conversations.json`` or a single conversation into a plan."""
-    file, data = load_conversations(path, NAME, "mapping")
-    parsed = Parsed(format=NAME, files=[file])
-    problems = Problems(parsed, skip_bad)
-    for i, conv in enumerate(data):
-        chat = _conversation(i, conv, file, parsed, problems)
-        if chat is not None:
-            parsed.chats.append(chat)
-    return parsed
+    return read_conversations(path, NAME, "mapping", _conversation, skip_bad=skip_bad)
 
 
 def _looks(record: dict[str, Any]) -> bool:

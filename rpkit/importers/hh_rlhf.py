@@ -14,7 +14,7 @@ from typing import Any
 from .format import Format
 from .plan import Chat, Turn
 from .preference import BOT, pair_chat
-from .records import Context, Skip, read_records, record_key
+from .records import Context, Skip, record_key, records_reader
 
 NAME = "hh_rlhf"
 LABEL = re.compile(r"\n\n(Human|Assistant):")
@@ -47,9 +47,7 @@ def convert(where: str, record: dict[str, Any], ctx: Context) -> list[Chat]:
     return [pair_chat(record_key(record), [], chosen, rejected, ctx, where, {})]
 
 
-def read(path, *, skip_bad: bool = False):
-    """Check an HH-RLHF file in one streamed pass; the plan streams it again."""
-    return read_records(path, NAME, convert, skip_bad=skip_bad)
+read = records_reader(NAME, "HH-RLHF", convert)
 
 
 def _looks(record: dict[str, Any]) -> bool:

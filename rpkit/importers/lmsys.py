@@ -14,7 +14,7 @@ from typing import Any
 
 from .format import Format
 from .plan import Chat
-from .records import Context, read_records
+from .records import Context, records_reader
 from .wildchat import dataset_chat
 
 NAME = "lmsys"
@@ -32,9 +32,7 @@ def convert(where: str, record: dict[str, Any], ctx: Context) -> list[Chat]:
     ]
 
 
-def read(path, *, skip_bad: bool = False):
-    """Check an LMSYS-Chat-1M file in one streamed pass; the plan streams it again."""
-    return read_records(path, NAME, convert, skip_bad=skip_bad)
+read = records_reader(NAME, "LMSYS-Chat-1M", convert)
 
 
 def _looks(record: dict[str, Any]) -> bool:

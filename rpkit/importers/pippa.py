@@ -16,7 +16,7 @@ from typing import Any
 
 from .format import Format
 from .plan import Chat, Turn
-from .records import Context, Skip, dated, fields, read_records, record_key, title_of, when
+from .records import Context, Skip, fields, record_chat, record_key, records_reader, when
 
 NAME = "pippa"
 
@@ -60,25 +60,17 @@ def convert(where: str, record: dict[str, Any], ctx: Context) -> list[Chat]:
     described = [v.strip() for k in keys if isinstance(v := persona.get(k), str)]
     if any(described):  # the bots table's persona: the description, then the definitions
         persona["persona"] = "\n\n".join(d for d in described if d)
-    chat = Chat(
-        file=ctx.file,
-        ref=ref,
-        title=title_of(bot, turns),
-        bots=[bot],
-        user_name=None,
-        created=created,
-        turns=turns,
-        extra=fields(record, ("bot_id", "categories")),
-        bot_extra={bot: persona},
-    )
-    for t in chat.turns:
+    for t in turns:
         t.ts = created
-    return [dated(chat, ctx.now)]
+    extra = fields(record, ("bot_id", "categories"))
+    return [
+        record_chat(
+            ctx, ref, bot, turns, title=bot, created=created, extra=extra, bot_extra={bot: persona}
+        )
+    ]
 
 
-def read(path, *, skip_bad: bool = False):
-    """Check a PIPPA file in one streamed pass; the plan streams it again."""
-    return read_records(path, NAME, convert, skip_bad=skip_bad)
+read = records_reader(NAME, "PIPPA", convert)
 
 
 def _looks(record: dict[str, Any]) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -325,3 +326,21 @@ def load_conversations(path: Path, fmt: str, key: str) -> tuple[str, list[Any]]:
     if data and not any(isinstance(c, dict) and key in c for c in data):
         raise wrong_format(file, fmt, data)
     return file, data
+
+
+def read_conversations(
+    path: Path, fmt: str, key: str, conversation: Callable[..., Chat | None], *, skip_bad: bool
+) -> Parsed:
+    """A ``conversations.json`` export (``load_conversations``) read into a plan.
+
+    ``conversation(i, conv, file, parsed, problems)`` makes the chat of the
+    ``i``-th conversation (None: left out, with the reason in ``problems``).
+    """
+    file, data = load_conversations(path, fmt, key)
+    parsed = Parsed(format=fmt, files=[file])
+    problems = Problems(parsed, skip_bad)
+    for i, conv in enumerate(data):
+        chat = conversation(i, conv, file, parsed, problems)
+        if chat is not None:
+            parsed.chats.append(chat)
+    return parsed

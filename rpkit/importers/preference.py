@@ -22,12 +22,11 @@ from .records import (
     Context,
     Skip,
     conversation,
-    dated,
     fields,
-    read_records,
+    record_chat,
     record_id,
     record_key,
-    title_of,
+    records_reader,
 )
 
 NAME = "preference"
@@ -79,18 +78,8 @@ def pair_chat(
             "chosen and rejected do not differ where a reply could be retired: no alternative kept",
             where,
         )
-    chat = Chat(
-        file=ctx.file,
-        ref=ref,
-        title=title_of(ref, turns),
-        bots=[BOT],
-        user_name=None,
-        created=None,
-        turns=turns,
-        extra=extra,
-    )
     ctx.warn("preference sets have no times: turns are stamped with the time of the import")
-    return dated(chat, ctx.now)
+    return record_chat(ctx, ref, BOT, turns, extra=extra)
 
 
 def convert(where: str, record: dict[str, Any], ctx: Context) -> list[Chat]:
@@ -106,9 +95,7 @@ def convert(where: str, record: dict[str, Any], ctx: Context) -> list[Chat]:
     return [pair_chat(ref, prompt, chosen, rejected, ctx, where, fields(record, CHAT_FIELDS))]
 
 
-def read(path, *, skip_bad: bool = False):
-    """Check a preference file in one streamed pass; the plan streams it again."""
-    return read_records(path, NAME, convert, skip_bad=skip_bad)
+read = records_reader(NAME, "preference", convert)
 
 
 def _looks(record: dict[str, Any]) -> bool:

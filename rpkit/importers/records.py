@@ -118,6 +118,35 @@ def dated(chat: Chat, now: datetime) -> Chat:
     return chat
 
 
+def record_chat(
+    ctx: Context,
+    ref: str,
+    bot: str,
+    turns: list[Turn],
+    *,
+    title: str | None = None,
+    created: datetime | None = None,
+    extra: dict[str, Any],
+    bot_extra: dict[str, dict[str, Any]] | None = None,
+) -> Chat:
+    """A dataset record's chat: you and one bot (no user name), its missing times filled.
+
+    Its title is ``title`` (default: ``ref``) and the start of its first turn of yours.
+    """
+    chat = Chat(
+        file=ctx.file,
+        ref=ref,
+        title=title_of(title or ref, turns),
+        bots=[bot],
+        user_name=None,
+        created=created,
+        turns=turns,
+        extra=extra,
+        bot_extra=bot_extra or {},
+    )
+    return dated(chat, ctx.now)
+
+
 @dataclass
 class RecordStream(Parsed):
     """A plan whose chats are read from the file each time they are iterated."""
@@ -199,6 +228,16 @@ def read_records(path: Path, name: str, convert: Convert, *, skip_bad: bool = Fa
         stream.notes.warn("the file holds no records", stream.files[0])
     stream.chats = _Chats(stream)  # type: ignore[assignment]
     return stream
+
+
+def records_reader(name: str, title: str, convert: Convert) -> Callable[..., Parsed]:
+    """The ``read`` of a dataset format whose ``convert`` turns each record into chats."""
+
+    def read(path: Path, *, skip_bad: bool = False) -> Parsed:
+        return read_records(path, name, convert, skip_bad=skip_bad)
+
+    read.__doc__ = f"Check a {title} file in one streamed pass; the plan streams it again."
+    return read
 
 
 USER_ROLES = {"user", "human", "prompter"}

@@ -20,12 +20,11 @@ from .plan import Chat
 from .records import (
     Context,
     conversation,
-    dated,
     fields,
-    read_records,
+    record_chat,
     record_id,
     record_key,
-    title_of,
+    records_reader,
     when,
 )
 
@@ -75,17 +74,8 @@ def dataset_chat(
     created = when(record.get("timestamp") or record.get("tstamp"), ctx, where)
     if created is None and not any(t.ts for t in turns):
         ctx.warn("records without a time: stamped with the time of the import")
-    chat = Chat(
-        file=ctx.file,
-        ref=ref,
-        title=title_of(ref, turns),
-        bots=[bot],
-        user_name=None,
-        created=created,
-        turns=turns,
-        extra={"conversation_id": ref, **fields(record, chat_fields)},
-    )
-    return dated(chat, ctx.now)
+    extra = {"conversation_id": ref, **fields(record, chat_fields)}
+    return record_chat(ctx, ref, bot, turns, created=created, extra=extra)
 
 
 def convert(where: str, record: dict[str, Any], ctx: Context) -> list[Chat]:
@@ -102,9 +92,7 @@ def convert(where: str, record: dict[str, Any], ctx: Context) -> list[Chat]:
     ]
 
 
-def read(path, *, skip_bad: bool = False):
-    """Check a WildChat file in one streamed pass; the plan streams it again."""
-    return read_records(path, NAME, convert, skip_bad=skip_bad)
+read = records_reader(NAME, "WildChat", convert)
 
 
 def _looks(record: dict[str, Any]) -> bool:

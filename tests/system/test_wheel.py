@@ -111,7 +111,7 @@ def test_the_wheel_holds_the_package_only(built):
     with zipfile.ZipFile(built["wheel"]) as z:
         names = z.namelist()
     assert {n.split("/")[0] for n in names} == {"rpkit", f"rpkit-{rpkit.__version__}.dist-info"}
-    assert "rpkit/extras.py" in names and "rpkit/corpus/cli.py" in names
+    assert "rpkit/extras.py" in names and "rpkit/cli/corpus.py" in names
 
 
 def test_the_venv_has_the_core_dependencies_only(venv):

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import click
 
+from .. import corpus as _corpus  # noqa: F401  (without the [corpus] extra: MissingExtraError)
+from .common import export_options
+
 
 def _corpus_call(address: str | None, fn, *args, **kwargs):
     """``fn(*args, client=..., **kwargs)`` on the cluster at ``address`` (None: locally)."""
@@ -61,7 +64,7 @@ def corpus_export(
     out: Path, dbs: tuple[Path, ...], replace: bool, durable: bool, address: str | None
 ) -> None:
     """Export the histories DB ... into the corpus folder OUT (one partition each)."""
-    from . import export
+    from ..corpus import export
 
     click.echo(repr(_corpus_call(address, export, dbs, out, replace=replace, durable=durable)))
 
@@ -86,7 +89,7 @@ def corpus_build(
     address: str | None,
 ) -> None:
     """Split the export SOURCE (of FORMAT) into shards and build the corpus OUT from them."""
-    from . import build
+    from ..corpus import build
 
     report = _corpus_call(
         address,
@@ -109,7 +112,7 @@ def corpus_build(
 @_CLUSTER
 def corpus_summary(out: Path, address: str | None) -> None:
     """Print one row per history of the corpus OUT."""
-    from . import open_corpus
+    from ..corpus import open_corpus
 
     def summary(out: Path, client):
         return open_corpus(out, client=client).summary().drop(columns="final_affinity")
@@ -122,43 +125,24 @@ def corpus_summary(out: Path, address: str | None) -> None:
 @click.argument("kind", type=click.Choice(["messages", "preferences"]), metavar="KIND")
 @click.argument("corpus", type=click.Path(path_type=Path))
 @click.argument("out", type=click.Path(path_type=Path))
-@click.option("--replace", is_flag=True, help="Write over OUT if it exists.")
-@click.option(
-    "--paths",
-    type=click.Choice(["live", "all"]),
-    default="live",
-    show_default=True,
-    help="messages: the live transcripts, or also each retired alternative's path.",
-)
-@click.option("--include-retired", is_flag=True, help="messages: show hidden turns too.")
-@click.option(
-    "--include-user-edits",
-    is_flag=True,
-    help="preferences: pairs from edits of your own turns too.",
-)
-@click.option(
-    "--context", type=int, default=None, help="preferences: keep the last N prompt messages."
-)
-@click.option(
-    "--name", "names", multiple=True, metavar="OLD=NEW", help="Export the speaker OLD as NEW."
-)
+@export_options("messages: show hidden turns too.")
 @_CLUSTER
 def corpus_export_training(
     kind: str,
     corpus: Path,
     out: Path,
     replace: bool,
-    paths: str,
-    include_retired: bool,
-    include_user_edits: bool,
+    paths: str | None,
+    include_retired: bool | None,
+    include_user_edits: bool | None,
     context: int | None,
     names: tuple[str, ...],
     address: str | None,
 ) -> None:
     """Write the corpus CORPUS's KIND rows (messages or preferences) as a Parquet dataset OUT."""
+    from ..corpus.training import export_training
     from ..errors import RpkitError
     from ..exports.tree import parse_names
-    from .training import export_training
 
     try:
         mapping = parse_names(names)
@@ -170,9 +154,9 @@ def corpus_export_training(
         corpus,
         out,
         kind,
-        paths=paths,
-        include_retired=include_retired,
-        include_user_edits=include_user_edits,
+        paths=paths or "live",
+        include_retired=bool(include_retired),
+        include_user_edits=bool(include_user_edits),
         context=context,
         names=mapping,
         replace=replace,
