@@ -30,7 +30,7 @@ from ..kinds import CHAT_CREATED, YOU
 from ..store.sqlite import sqlite3
 from .files import check_output, written
 from .report import ExportReport
-from .tree import Tree, read_tree
+from .tree import Tree, read_tree, speaker_label
 
 KIND = "convokit"
 FILES = ("utterances.jsonl", "speakers.json", "conversations.json", "corpus.json", "index.json")
@@ -89,7 +89,7 @@ def utterances(tree: Tree) -> list[dict[str, Any]]:
                 {
                     "id": str(ids[i]),
                     "conversation_id": conversation,
-                    "speaker": msgs[i]["name"],
+                    "speaker": speaker_label(msgs[i]),
                     "reply_to": parent,
                     "timestamp": _seconds(t["ts"].iat[i]),
                     "text": msgs[i]["content"],

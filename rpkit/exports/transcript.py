@@ -21,7 +21,7 @@ from ..log import check_chat
 from ..store.sqlite import sqlite3
 from .files import check_output, written
 from .report import ExportReport
-from .tree import HIDE, Tree, read_tree
+from .tree import HIDE, Tree, read_tree, speaker_label
 
 KIND = "transcript"
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
@@ -48,13 +48,16 @@ def subtree(tree: Tree, chat_id: int) -> list[int]:
 
 
 def _places(tree: Tree, chat: int) -> list[tuple[int | None, list[int], list[int]]]:
-    """A chat's places in reading order: (position, live rows, retired rows) of ``turns``."""
+    """A chat's places in reading order: (position, shown rows, retired rows) of ``turns``.
+
+    Shown are the live turns and the system messages an import kept (``Tree.shown``).
+    """
     part = tree.chat_slices().get(chat)
     if part is None:
         return []
     t = tree.turns
     position = t["position"].to_numpy(dtype=np.float64, na_value=np.nan)[part]
-    retired = t["retired"].to_numpy(dtype=bool)[part]
+    retired = ~tree.shown()[part]
     ids = t["event_id"].to_numpy(dtype=np.int64)[part]
     places: list[tuple[int | None, list[int], list[int]]] = []
     last = None
@@ -107,11 +110,11 @@ def render(tree: Tree, chat_id: int, fmt: str) -> tuple[str, int]:
                 shown += 1
                 if md:
                     text = esc(m["content"]).replace("\n", "  \n")
-                    out.append(f"**{esc(m['name'])}:** {text}\n")
+                    out.append(f"**{esc(speaker_label(m))}:** {text}\n")
                 else:
                     text = esc(m["content"]).replace("\n", "<br>")
                     out.append(
-                        f'<div class="turn"><span class="speaker">{esc(m["name"])}:</span> {text}'
+                        f'<div class="turn"><span class="speaker">{esc(speaker_label(m))}:</span> {text}'
                     )
             alts = []
             for i in gone:
@@ -122,11 +125,11 @@ def render(tree: Tree, chat_id: int, fmt: str) -> tuple[str, int]:
                     struck = " ".join(
                         f"~~{line}~~" for line in esc(m["content"]).splitlines() if line.strip()
                     )
-                    alts.append(f"> {esc(m['name'])} ({esc(why)}): {struck}\n")
+                    alts.append(f"> {esc(speaker_label(m))} ({esc(why)}): {struck}\n")
                 else:
                     alts.append(
                         f'<div class="alt"><del>{esc(m["content"]).replace(chr(10), "<br>")}</del> '
-                        f"<small>({esc(m['name'])}, {esc(why)})</small></div>"
+                        f"<small>({esc(speaker_label(m))}, {esc(why)})</small></div>"
                     )
             if alts:
                 if md:

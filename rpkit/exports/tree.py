@@ -8,7 +8,9 @@ affinity delta each turn caused. No export runs SQL of its own.
 
 A turn becomes a message ``{role, content, name}``: ``role`` is ``user`` for
 your turns, ``assistant`` for a bot's, ``system`` for an imported system
-message; ``name`` is the speaker's name after the ``names`` mapping, which
+message; ``name`` is the speaker's name after the ``names`` mapping (None for a
+system message, which no one in the chat said; ``speaker_label`` gives exports
+that need one ``System``), which
 ``tree_of`` also applies to the texts, titles and personas
 (``rpkit.exports.names``), once for every export. An import
 keeps a system message as a hidden turn with ``role: system`` (it is no turn of
@@ -34,6 +36,7 @@ from .errors import ExportNamesError
 from .names import Renames, renames_of
 
 USER, ASSISTANT, SYSTEM = "user", "assistant", "system"
+SYSTEM_LABEL = "System"  # who says a system message, where an export needs a speaker
 HIDE = "hide"
 # How a retired turn was replaced, as a preference pair's source: every other
 # revision word (an importer's swipe, sibling, retry, alternative) is a swipe.
@@ -137,12 +140,16 @@ class Tree:
         texts = np.where(pd.isna(texts), "", texts)
         roles = self.roles
         by_kind = {USER_TURN: USER}
-        return {
-            r: {"role": roles.get(i) or by_kind.get(k, ASSISTANT), "content": x, "name": names[s]}
-            for r, i, k, x, s in zip(
-                rows.tolist(), ids.tolist(), kinds, texts, speakers, strict=True
-            )
-        }
+        out = {}
+        for r, i, k, x, s in zip(rows.tolist(), ids.tolist(), kinds, texts, speakers, strict=True):
+            role = roles.get(i) or by_kind.get(k, ASSISTANT)
+            out[r] = {"role": role, "content": x, "name": None if role == SYSTEM else names[s]}
+        return out
+
+
+def speaker_label(message: dict[str, Any]) -> str:
+    """Who says ``message``, for an export that needs a speaker: its name, or ``System``."""
+    return message["name"] or SYSTEM_LABEL
 
 
 def history_name(conn: sqlite3.Connection) -> str:

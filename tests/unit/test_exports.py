@@ -132,6 +132,8 @@ def test_an_imported_system_message_is_in_every_conversation_where_it_was(tmp_pa
         exports.messages(conn, tmp_path / "m.jsonl")
         exports.sharegpt(conn, tmp_path / "s.json")
         exports.preferences(conn, tmp_path / "p.jsonl")
+        exports.transcript(conn, tmp_path / "t.md", chat_id=1)
+        exports.convokit(conn, tmp_path / "ck")
     expected = [
         ("system", "You are Mira, an innkeeper."),
         ("user", "A room?"),
@@ -139,11 +141,16 @@ def test_an_imported_system_message_is_in_every_conversation_where_it_was(tmp_pa
     ]
     (row,) = jsonl(tmp_path / "m.jsonl")
     assert [(m["role"], m["content"]) for m in row["messages"]] == expected
+    assert [m["name"] for m in row["messages"]] == [None, "You", "Assistant"]  # no one says it
     (conv,) = json.loads((tmp_path / "s.json").read_text())
     assert [c["from"] for c in conv["conversations"]] == ["system", "human", "gpt"]
     (pair,) = jsonl(tmp_path / "p.jsonl")
     assert [(m["role"], m["content"]) for m in pair["prompt"]] == expected[:2]
     assert pair["rejected"][0]["content"] == "Upstairs."
+    assert "**System:** You are Mira, an innkeeper." in (tmp_path / "t.md").read_text()
+    said = {u["text"]: u["speaker"] for u in jsonl(tmp_path / "ck" / "utterances.jsonl")}
+    assert said["You are Mira, an innkeeper."] == "System" and said["A room?"] == "You"
+    assert "System" in json.loads((tmp_path / "ck" / "speakers.json").read_text())
 
 
 def test_preferences_pair_every_swipe_regeneration_and_assistant_edit(tree_db, tmp_path):
