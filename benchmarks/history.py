@@ -15,9 +15,11 @@ from rpkit.store.sqlite import sqlite3
 CACHE_DIR = Path(__file__).resolve().parent / ".cache"
 
 
-def cache_path(events: int, seed: int, cache_dir: Path = CACHE_DIR, chats: int = 3) -> Path:
-    """Where the history of ``events`` events, ``seed`` and ``chats`` is kept between runs."""
-    tag = "" if chats == 3 else f"-c{chats}"
+def cache_path(
+    events: int, seed: int, cache_dir: Path = CACHE_DIR, chats: int = 3, own_bots: bool = False
+) -> Path:
+    """Where the history of ``events`` events, ``seed``, ``chats`` (and ``own_bots``) is kept."""
+    tag = ("" if chats == 3 else f"-c{chats}") + ("-own" if own_bots else "")
     name = f"demo-e{events}{tag}-s{seed}-schema{SCHEMA_VERSION}-rpkit{rpkit.__version__}.db"
     return cache_dir / name
 
@@ -37,7 +39,13 @@ def settle(path: Path) -> None:
 
 
 def cached_history(
-    events: int, seed: int, cache_dir: Path = CACHE_DIR, *, chats: int = 3, rebuild: bool = False
+    events: int,
+    seed: int,
+    cache_dir: Path = CACHE_DIR,
+    *,
+    chats: int = 3,
+    own_bots: bool = False,
+    rebuild: bool = False,
 ) -> tuple[Path, float | None]:
     """The cached demo history (built if missing) and the build time if built now.
 
@@ -46,7 +54,7 @@ def cached_history(
     a realistic mix of events.
     """
     cache_dir.mkdir(parents=True, exist_ok=True)
-    path = cache_path(events, seed, cache_dir, chats)
+    path = cache_path(events, seed, cache_dir, chats, own_bots)
     info = path.with_suffix(".json")
     if path.exists() and not rebuild:
         took = json.loads(info.read_text())["build_seconds"] if info.exists() else None
@@ -55,11 +63,19 @@ def cached_history(
     for suffix in ("", "-wal", "-shm"):
         Path(f"{tmp}{suffix}").unlink(missing_ok=True)
     start = time.perf_counter()
-    build_demo(tmp, events=events, seed=seed, chats=chats)
+    build_demo(tmp, events=events, seed=seed, chats=chats, own_bots=own_bots)
     took = time.perf_counter() - start
     settle(tmp)
     os.replace(tmp, path)
     info.write_text(
-        json.dumps({"events": events, "seed": seed, "chats": chats, "build_seconds": took})
+        json.dumps(
+            {
+                "events": events,
+                "seed": seed,
+                "chats": chats,
+                "own_bots": own_bots,
+                "build_seconds": took,
+            }
+        )
     )
     return path, took

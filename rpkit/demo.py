@@ -6,6 +6,10 @@ with scenes in nested places, affinity that rises and falls, memories, activity,
 edits, regenerations, a hidden turn and a classifier failure. The same seed
 gives the same log, event for event; any size, and any number of chats (three
 by default; more repeat the three stories under numbered titles), can be asked for.
+The chats share the three companions, so chats move the same affinity edges;
+with ``own_bots=True`` each chat after the first has companions of its own
+(``mira-2``, "Mira (2)" in the second), as in apps where each chat is with its
+own character, and no two chats share an edge.
 """
 
 from __future__ import annotations
@@ -96,9 +100,13 @@ class _Clock:
 class _Writer:
     """Appends the demo's events, drawing every choice from one seeded generator."""
 
-    def __init__(self, conn: sqlite3.Connection, seed: int, chats: int = len(CHATS)) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, seed: int, chats: int = len(CHATS), own_bots: bool = False
+    ) -> None:
         self.conn = conn
-        self.chats = chats
+        self.chats, self.own_bots = chats, own_bots
+        self.base = {bot: bot for bot in BOTS}  # each bot's companion in BOTS
+        self.names = {bot: name for bot, (name, _) in BOTS.items()}
         self.rng = random.Random(seed)
         self.clock = _Clock(self.rng)
         self.start_id = self.head()
@@ -125,12 +133,21 @@ class _Writer:
             title, bots, places = CHATS[n % len(CHATS)]
             if n >= len(CHATS):
                 title = f"{title} ({n // len(CHATS) + 1})"
+            if self.own_bots and n > 0:
+                bots = [self.own_bot(bot, n + 1) for bot in bots]
             chat_id = next_chat_id(self.conn)
             self.add("chat_created", {"title": title, "bot_ids": bots}, chat_id=chat_id)
             opening = {"container_id": places[0], "title": f"{title}: opening"}
             self.add("scene_started", opening, chat_id=chat_id)
             chats.append((chat_id, bots, places))
         return chats
+
+    def own_bot(self, bot: str, chat: int) -> str:
+        """Chat number ``chat``'s own copy of ``bot`` (``mira-2``, "Mira (2)"), created here."""
+        own = f"{bot}-{chat}"
+        self.base[own], self.names[own] = bot, f"{BOTS[bot][0]} ({chat})"
+        self.add("bot_created", {"bot_id": own, "name": self.names[own], "persona": BOTS[bot][1]})
+        return own
 
     def exchange(self, chat_id: int, bots: list[str], failing: bool) -> tuple[str, int, int]:
         """Your turn and a bot's reply, each followed by the affinity derived from it."""
@@ -145,7 +162,7 @@ class _Writer:
             self.add("edge_update", tone, chat_id=chat_id, cause_id=user, low=1, high=2)
         reply = self.add(
             "assistant_turn",
-            {"bot_id": bot, "text": rng.choice(BOT_LINES[bot])},
+            {"bot_id": bot, "text": rng.choice(BOT_LINES[self.base[bot]])},
             chat_id=chat_id,
             low=2,
             high=20,
@@ -167,7 +184,7 @@ class _Writer:
         if roll < 0.08:
             memory = {
                 "owner": bot,
-                "text": rng.choice(MEMORIES).format(who=BOTS[bot][0]),
+                "text": rng.choice(MEMORIES).format(who=self.names[bot]),
                 "salience": round(rng.uniform(0.2, 1.0), 2),
             }
             self.add("memory_added", memory, chat_id=chat_id, cause_id=reply, low=1, high=2)
@@ -184,7 +201,8 @@ class _Writer:
         elif roll < 0.20:
             self.add("scene_ended", {}, chat_id=chat_id)
         elif roll < 0.24:
-            regenerate_turn(self.conn, reply, rng.choice(BOT_LINES[bot]), ts=self.clock.tick(2, 10))
+            line = rng.choice(BOT_LINES[self.base[bot]])
+            regenerate_turn(self.conn, reply, line, ts=self.clock.tick(2, 10))
         elif roll < 0.28:
             text = rng.choice(USER_LINES) + " (edited)"
             edit_turn(self.conn, user, text, ts=self.clock.tick(2, 10))
@@ -196,7 +214,8 @@ class _Writer:
         self.events = events
         chats = self.world()
         # Each pair drifts around a mood that changes now and then: affinity rises and falls.
-        self.mood = {bot: self.rng.uniform(-0.5, 1.0) for bot in BOTS}
+        mood = {bot: self.rng.uniform(-0.5, 1.0) for bot in BOTS}
+        self.mood = {bot: mood[base] for bot, base in self.base.items()}  # own bots start alike
         with progress_bar(total=events, desc="demo history") as bar:
             while (n := self.head() - self.start_id) < events:
                 if bar is not None:
@@ -211,10 +230,18 @@ class _Writer:
 
 
 def generate(
-    conn: sqlite3.Connection, *, events: int = 400, seed: int = 7, chats: int = len(CHATS)
+    conn: sqlite3.Connection,
+    *,
+    events: int = 400,
+    seed: int = 7,
+    chats: int = len(CHATS),
+    own_bots: bool = False,
 ) -> int:
-    """Append a demo history of about ``events`` events in ``chats`` chats; return the count."""
-    return _Writer(conn, seed, _check_chats(chats)).run(events)
+    """Append a demo history of about ``events`` events in ``chats`` chats; return the count.
+
+    ``own_bots``: each chat after the first has companions of its own.
+    """
+    return _Writer(conn, seed, _check_chats(chats), own_bots).run(events)
 
 
 def _check_chats(chats: object) -> int:
@@ -229,6 +256,7 @@ def build_demo(
     events: int = 400,
     seed: int = 7,
     chats: int = len(CHATS),
+    own_bots: bool = False,
     force: bool = False,
 ) -> Path:
     """Create the demo history at ``path`` (refusing to overwrite unless ``force``)."""
@@ -240,7 +268,7 @@ def build_demo(
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     with open_db(path) as conn, atomic(conn):
-        generate(conn, events=events, seed=seed, chats=chats)
+        generate(conn, events=events, seed=seed, chats=chats, own_bots=own_bots)
     return path
 
 

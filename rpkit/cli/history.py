@@ -38,6 +38,11 @@ from .common import DATA_DIR, DB, existing, friendly
 @click.option("--events", default=400, show_default=True, help="Approximate number of events.")
 @click.option("--seed", default=7, show_default=True, help="Random seed (same seed, same log).")
 @click.option("--chats", default=3, show_default=True, help="Number of chats sharing the world.")
+@click.option(
+    "--own-bots",
+    is_flag=True,
+    help="Give each chat after the first companions of its own (no shared edges).",
+)
 @click.option("--force", is_flag=True, help="Replace the file if it exists.")
 @click.option(
     "--dump",
@@ -46,9 +51,11 @@ from .common import DATA_DIR, DB, existing, friendly
     help="Also write the log as JSON lines to this file.",
 )
 @friendly
-def demo(db: Path, events: int, seed: int, chats: int, force: bool, dump: Path | None) -> None:
+def demo(
+    db: Path, events: int, seed: int, chats: int, own_bots: bool, force: bool, dump: Path | None
+) -> None:
     """Create a deterministic demo history in DB."""
-    build_demo(db, events=events, seed=seed, chats=chats, force=force)
+    build_demo(db, events=events, seed=seed, chats=chats, own_bots=own_bots, force=force)
     with open_db(db) as conn:
         count = head_id(conn)
         if dump is not None:

@@ -55,6 +55,20 @@ def test_a_demo_with_many_chats_spreads_its_turns_over_all_of_them(tmp_path):
     assert len(turns) == 12 and min(n for _, n in turns) > 10
 
 
+def test_a_demo_with_own_bots_shares_no_affinity_edge_between_chats(tmp_path):
+    build_demo(tmp_path / "own.db", events=3000, seed=7, chats=7, own_bots=True)
+    with rpkit.open_db(tmp_path / "own.db") as conn:
+        names = dict(conn.execute("SELECT id, name FROM bots").fetchall())
+        chats_of = conn.execute(
+            "SELECT json_extract(payload, '$.src') || '>' || json_extract(payload, '$.dst'), "
+            "COUNT(DISTINCT chat_id) FROM event_log WHERE kind = 'edge_update' GROUP BY 1"
+        ).fetchall()
+        assert rpkit.verify(conn).ok
+    assert len(names) == 3 + 2 + 2 + 1 + 2 + 2 + 1  # the three, then chats 2 to 7's own
+    assert names["mira-3"] == "Mira (3)" and names["corvin-5"] == "Sir Corvin (5)"
+    assert len(chats_of) > 20 and all(n == 1 for _, n in chats_of)
+
+
 @pytest.mark.parametrize("chats", [0, -1, True, 2.5, "3"])
 def test_a_demo_refuses_a_bad_number_of_chats(tmp_path, chats):
     with pytest.raises(rpkit.DemoError, match="chats must be a positive int"):
