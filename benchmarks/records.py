@@ -10,7 +10,9 @@ in ``DIR`` (its rpkit on ``PYTHONPATH``; it takes whole-file copies):
 * a record's size against the bytes of the rows it holds;
 * ten rewinds of 100 events each at 1M events: what they leave in snapshots/;
 * a per-chat rewind of the newest k events of the largest of 100 chats at 1M
-  events, against a global rewind of as many events;
+  events, against a global rewind of as many events: on the demo, whose chats
+  share three companions (and so their affinity edges), and on one where each
+  chat has companions of its own (``1M-c100-own``);
 * ``undo_rewind`` from a record against its rewind.
 """
 
@@ -105,9 +107,15 @@ def plan(one_pct: int, k: int, big: bool = False) -> list[tuple[str, str, dict[s
         ("undo_100", "1M", {"op": "undo", "tail": 100}, 1),
         ("undo_1pct", "1M", {"op": "undo", "tail": one_pct}, 1),
         ("ten_rewinds_100", "1M", {"op": "rewind", "tail": 100}, 10),
-        (f"chat_rewind_{k}", "1M-c100", {"op": "chat_rewind", "k": k}, 1),
-        (f"chat_undo_{k}", "1M-c100", {"op": "chat_undo", "k": k}, 1),
-        ("global_rewind_same", "1M-c100", {"op": "rewind", "tail": None}, 1),
+        *(
+            step
+            for chats in ("1M-c100", "1M-c100-own")
+            for step in (
+                (f"chat_rewind_{k}", chats, {"op": "chat_rewind", "k": k}, 1),
+                (f"chat_undo_{k}", chats, {"op": "chat_undo", "k": k}, 1),
+                ("global_rewind_same", chats, {"op": "rewind", "tail": None}, 1),
+            )
+        ),
     ]
 
 
@@ -125,10 +133,15 @@ def main(argv: list[str] | None = None) -> int:
     load_start = os.getloadavg()
     workdir = Path(tempfile.mkdtemp(prefix="bench-records-"))
     histories = {}
-    sizes = [("100k", 100_000, 3), ("1M", 1_000_000, 3), ("1M-c100", 1_000_000, 100)]
-    for name, events, chats in sizes + ([("10M", 10_000_000, 3)] if args.big else []):
+    sizes = [
+        ("100k", 100_000, 3, False),
+        ("1M", 1_000_000, 3, False),
+        ("1M-c100", 1_000_000, 100, False),
+        ("1M-c100-own", 1_000_000, 100, True),
+    ]
+    for name, events, chats, own in sizes + ([("10M", 10_000_000, 3, False)] if args.big else []):
         (workdir / name).mkdir()
-        cached = cached_history(events, args.seed, CACHE_DIR, chats=chats)[0]
+        cached = cached_history(events, args.seed, CACHE_DIR, chats=chats, own_bots=own)[0]
         histories[name] = prepare(cached, workdir / name)
     steps = plan(histories["1M"]["head_event_id"] // 100, args.k, args.big)
     runs: dict[str, dict[str, list[dict[str, Any]]]] = {}
@@ -236,6 +249,12 @@ def summarise(runs: dict) -> dict[str, Any]:
             1.5,
             ratio(f"{chat}@1M-c100", "global_rewind_same@1M-c100", "previous"),
         ),
+        "the same, each chat with companions of its own <= 1.5": (
+            ratio(f"{chat}@1M-c100-own", "global_rewind_same@1M-c100-own"),
+            "<=",
+            1.5,
+            ratio(f"{chat}@1M-c100-own", "global_rewind_same@1M-c100-own", "previous"),
+        ),
         "undo of the last 100 / its rewind <= 1": (
             ratio("undo_100@1M", "rewind_100@1M"),
             "<=",
@@ -253,6 +272,12 @@ def summarise(runs: dict) -> dict[str, Any]:
             "<=",
             1,
             ratio(f"{chat_undo}@1M-c100", f"{chat}@1M-c100", "previous"),
+        ),
+        "the same, each chat with companions of its own <= 1": (
+            ratio(f"{chat_undo}@1M-c100-own", f"{chat}@1M-c100-own"),
+            "<=",
+            1,
+            ratio(f"{chat_undo}@1M-c100-own", f"{chat}@1M-c100-own", "previous"),
         ),
     }
     checked = {}

@@ -105,13 +105,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--k", type=int, default=100, help="events of the per-chat rewind")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument(
+        "--own-bots",
+        action="store_true",
+        help="each chat with companions of its own, so no chat shares an affinity edge",
+    )
     args = parser.parse_args(argv)
     rpkit.set_progress(False)
     started = datetime.now(UTC)
     load_start = os.getloadavg()
     workdir = Path(tempfile.mkdtemp(prefix="bench-phases-"))
     try:
-        cached = cached_history(1_000_000, args.seed, CACHE_DIR, chats=100)[0]
+        cached = cached_history(
+            args.events, args.seed, CACHE_DIR, chats=100, own_bots=args.own_bots
+        )[0]
         template = prepare(cached, workdir)["template"]
         runs: dict[str, list[dict[str, Any]]] = {"chat": [], "global": []}
         for rep in range(args.repeat):
@@ -136,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "load_average_start": load_start,
         "load_average_end": os.getloadavg(),
+        "events": args.events,
+        "own_bots": args.own_bots,
         "k": args.k,
         "repeat": args.repeat,
         "runs": runs,

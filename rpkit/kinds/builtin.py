@@ -295,6 +295,7 @@ _CONTAINER = Ref("container_id", "containers", "container")
     refs=(_CONTAINER,),
     commutes=True,
     reads=("scenes", "chat_state"),
+    reads_own_chat=True,
     writes=("scenes", "chat_state"),
 )
 def scene_started(sink: Sink, ev: Event) -> None:
@@ -318,6 +319,7 @@ def scene_started(sink: Sink, ev: Event) -> None:
     chat="required",
     commutes=True,
     reads=("scenes", "chat_state"),
+    reads_own_chat=True,
     writes=("scenes", "chat_state"),
 )
 def scene_ended(sink: Sink, ev: Event) -> None:

@@ -108,8 +108,11 @@ class Kind:
     rows of ``reads`` (a read-modify-write of its own row needs no entry, and
     the scene kinds read the chat's ``chat_state`` to find the scene they
     close); None: not declared, which a per-chat rewind treats as reading
-    everything. ``commutes``: the effect reads nothing
-    a ``summary`` writes (turn counts, speakers, edges).
+    everything. ``reads_own_chat``: every row of ``reads`` it reads belongs
+    to the event's own chat (its ``chat_id`` column holds the event's chat),
+    so a per-chat rewind refolds it only in a chat whose rows changed.
+    ``commutes``: the effect reads nothing a ``summary`` writes (turn counts,
+    speakers, edges).
     """
 
     name: str
@@ -125,6 +128,7 @@ class Kind:
     summary: Summary | None = field(default=None, compare=False)
     reads: tuple[str, ...] | None = field(default=None, compare=False)
     writes: tuple[str, ...] | None = field(default=None, compare=False)
+    reads_own_chat: bool = field(default=False, compare=False)
     commutes: bool = False
     builtin: bool = field(default=False, compare=False)
 

@@ -14,8 +14,19 @@ KINDS: dict[str, Kind] = {}
 
 def declare(kind: Kind) -> Kind:
     """Add a built-in kind (``rpkit.kinds.builtin`` declares them all)."""
+    _check_own_chat(kind)
     KINDS[kind.name] = kind
     return kind
+
+
+def _check_own_chat(kind: Kind) -> None:
+    """``reads_own_chat`` needs an event that always has a chat, and tables it reads."""
+    if kind.reads_own_chat and (kind.chat != "required" or not kind.reads):
+        raise EventError(
+            f"kind {kind.name!r} declares reads_own_chat=True with chat={kind.chat!r} and "
+            f"reads={kind.reads!r}: it needs chat='required' and the tables it reads in "
+            "reads=(...); leave reads_own_chat out if the effect may read rows of other chats"
+        )
 
 
 def builtin_kind(
@@ -67,6 +78,7 @@ def register_kind(
     commutes: bool = False,
     reads: tuple[str, ...] | None = None,
     writes: tuple[str, ...] | None = None,
+    reads_own_chat: bool = False,
 ) -> Kind:
     """Add an extension kind, e.g. ``register_kind("mood_set", "entity:str mood:str")``.
 
@@ -77,7 +89,9 @@ def register_kind(
     to compute a row other than that row itself (``reads=()``: each row it
     writes comes from that row as it was and the event alone); a kind that leaves
     ``reads`` out is treated by a per-chat rewind as reading everything, which
-    is correct and slower, and a warning says so.
+    is correct and slower, and a warning says so. ``reads_own_chat``: the rows
+    of ``reads`` it reads are all of the event's own chat (``chat='required'``),
+    so a per-chat rewind refolds its events only in chats whose rows changed.
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise EventError(f"kind name {name!r} must be an identifier such as 'mood_set'")
@@ -94,7 +108,9 @@ def register_kind(
         commutes=commutes,
         reads=None if reads is None else tuple(reads),
         writes=None if writes is None else tuple(writes),
+        reads_own_chat=reads_own_chat,
     )
+    _check_own_chat(kind)
     KINDS[name] = kind
     return kind
 
@@ -105,19 +121,28 @@ def handler(
     commutes: bool = False,
     reads: tuple[str, ...] | None = None,
     writes: tuple[str, ...] | None = None,
+    reads_own_chat: bool = False,
 ) -> Callable[[Effect], Effect]:
     """Make the decorated function the effect of ``kind`` (replacing any earlier one).
 
     Replacing a built-in effect drops the bulk summary that stood for it, so
-    rebuilds fold those events one by one (and say so once). ``reads`` and
-    ``writes`` declare the new effect's tables, as for ``register_kind``.
+    rebuilds fold those events one by one (and say so once). ``reads``,
+    ``writes`` and ``reads_own_chat`` declare the new effect's tables, as for
+    ``register_kind``.
     """
 
     def register(fn: Effect) -> Effect:
-        old = kind_spec(kind)
-        KINDS[kind] = dataclasses.replace(
-            old, effect=fn, summary=None, commutes=commutes, reads=reads, writes=writes
+        spec = dataclasses.replace(
+            kind_spec(kind),
+            effect=fn,
+            summary=None,
+            commutes=commutes,
+            reads=reads,
+            writes=writes,
+            reads_own_chat=reads_own_chat,
         )
+        _check_own_chat(spec)
+        KINDS[kind] = spec
         return fn
 
     return register

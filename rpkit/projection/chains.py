@@ -45,6 +45,7 @@ class Chains:
         self.legacy: set[int] = set()
         self.added: list[int] = []  # events the latest reads brought in
         self.dirty: dict[Key, dict[str, Any] | None] = {}
+        self.turned: list[Key] = []  # rows that turned dirty since the walk last looked
         self.now: dict[Key, str | None] = {}  # rows read from the tables, by key
         self.codes = all_codes()
         self.read_events(removed)
@@ -135,4 +136,6 @@ class Chains:
         if row_json(k[0], new) == self.old_after(k, event_id):
             self.dirty.pop(k, None)
         else:
+            if k not in self.dirty:
+                self.turned.append(k)
             self.dirty[k] = new

@@ -10,8 +10,9 @@ the rewind's record can hold what it changes), keeping a set of *dirty* rows
 * a removed event: each row it wrote is dirty if its value before the event
   (the new one) differs from its value after it (before the removal);
 * a kept event that writes a dirty row, or reads a table that holds one (its
-  kind's ``reads``; a kind that declares none is taken to read everything) is
-  folded again on the new values; each row it writes is then dirty or clean
+  kind's ``reads``; a kind that declares none is taken to read everything; a
+  kind that ``reads_own_chat``, only once a row of its chat has turned dirty)
+  is folded again on the new values; each row it writes is then dirty or clean
   again by the same comparison, when it was dirty before, when the event's
   rows changed, or when the effect read a dirty row of a table its kind
   reads; any other row it writes comes from that row and the event alone, so
@@ -36,14 +37,15 @@ from typing import Any
 
 from ..errors import RpkitWarning
 from ..kinds import KINDS, Event, touch_chat
-from ..store import get_meta, head_id, live, set_meta
+from ..store import PROJECTED, get_meta, head_id, live, set_meta
 from ..store.sqlite import sqlite3
 from .chains import IDS, Chains, Key
-from .codec import decode, dumps, row_json
+from .codec import decode, dumps, row_from_json, row_json
 from .putback import PutBack, StoredEntry, update_entries, write_rows
 from .rollback import prune_rollback
 
 _ROWS = "SELECT id, ts, chat_id, kind, payload, cause_id, superseded_by FROM event_log"
+_READERS = "SELECT id, ts, chat_id, kind, payload, cause_id FROM event_log"
 _FETCH = 1024  # event rows read at a time, ahead of the walk
 
 
@@ -168,6 +170,24 @@ class _Rows:
         return self.rows[event_id]
 
 
+def _readers() -> tuple[list[str], list[str]]:
+    """The kinds whose effects read other rows: anywhere, and only in their own chat.
+
+    A kind that ``reads_own_chat`` counts as reading anywhere when a table it
+    reads has no ``chat_id`` column to tell whose a row is.
+    """
+    anywhere, own_chat = [], []
+    for name, kind in KINDS.items():
+        if kind.reads == ():
+            continue
+        own = kind.reads is not None and kind.reads_own_chat
+        own = own and all(
+            t in PROJECTED and "chat_id" in PROJECTED[t].column_names for t in kind.reads
+        )
+        (own_chat if own else anywhere).append(name)
+    return anywhere, own_chat
+
+
 def plan_touched(conn: sqlite3.Connection, removed: list[int], start: int) -> Refold:
     """What deleting ``removed`` does to the tables, worked out before it is deleted.
 
@@ -202,14 +222,16 @@ class _Plan:
     def __init__(self, conn: sqlite3.Connection, removed: list[int], start: int) -> None:
         self.walk = Chains(conn, start, removed)
         self.gone = set(removed)
+        self.conn = conn
         self.readers: dict[int, tuple] = {}  # kept events of kinds that read other rows
-        undeclared = [n for n, k in KINDS.items() if k.reads is None or k.reads]
-        if undeclared:
-            marks = ", ".join("?" * len(undeclared))
+        anywhere, self.own_chat = _readers()
+        self.own_tables = {t for n in self.own_chat for t in KINDS[n].reads or ()}
+        self.watched: set[int] = set()  # chats whose own-chat readers are in ``readers``
+        if anywhere:
+            marks = ", ".join("?" * len(anywhere))
             for row in conn.execute(
-                "SELECT id, ts, chat_id, kind, payload, cause_id FROM event_log "
-                f"WHERE id >= ? AND {live()} AND kind IN ({marks})",
-                (start, *undeclared),
+                f"{_READERS} WHERE id >= ? AND {live()} AND kind IN ({marks})",
+                (start, *anywhere),
             ):
                 if row[0] not in self.gone:
                     self.readers[row[0]] = row
@@ -226,7 +248,7 @@ class _Plan:
     def visit(self, event_id: int) -> list[int]:
         """Settle or refold ``event_id``; return the later events that chains read now add."""
         walk = self.walk
-        walk.added = []
+        walk.added, walk.turned = [], []
         if event_id in self.gone:
             for k in walk.by_event.get(event_id, ()):
                 walk.settle(k, event_id, walk.new_before(k, event_id))
@@ -234,7 +256,36 @@ class _Plan:
             self._refold(event_id)
         ahead = [i for i in walk.added if i > event_id]
         self.rows.want(i for i in ahead if i not in self.gone)
-        return ahead
+        return ahead + self._watch(event_id)
+
+    def _watch(self, event_id: int) -> list[int]:
+        """The own-chat readers after ``event_id`` of each chat whose row turned dirty now.
+
+        Before a row of a chat turns dirty, no event of a kind that
+        ``reads_own_chat`` in that chat reads a changed row, so only the later
+        ones need to be visited.
+        """
+        chats = set()
+        for k in self.walk.turned:
+            if k[0] in self.own_tables:
+                new = self.walk.dirty.get(k)
+                old = row_from_json(k[0], self.walk.old_after(k, event_id))
+                chats |= {r.get("chat_id") for r in (new, old) if r is not None}
+        chats -= {None, *self.watched}
+        found = []
+        marks = ", ".join("?" * len(self.own_chat))
+        for chat in sorted(chats):
+            self.watched.add(chat)
+            for row in self.conn.execute(
+                f"{_READERS} WHERE chat_id = ? AND id > ? AND {live()} AND kind IN ({marks})",
+                (chat, event_id, *self.own_chat),
+            ):
+                if row[0] not in self.gone:
+                    self.readers[row[0]] = self.rows.rows[row[0]] = row
+                    found.append(row[0])
+        if found:
+            self.walk.read_events(found)
+        return found
 
     def _refold(self, event_id: int) -> None:
         """Fold kept ``event_id`` again if it writes a dirty row or reads a table holding one."""

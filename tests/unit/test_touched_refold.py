@@ -199,3 +199,79 @@ def test_a_row_computed_from_another_row_it_writes_needs_that_table_in_reads(
     assert report.ok == ok
     if not ok:
         assert set(report.differences["table"]) == {"echoes"}
+
+
+def scene_note(sink, ev):
+    """Notes the chat's open scene: it reads its own chat's ``chat_state``, or, planted, chat 1's."""
+    chat = 1 if ev.payload.get("of_chat_1") else ev.chat_id
+    state = sink.get("chat_state", (chat,))
+    scene = None if state is None else state["current_scene_id"]
+    sink.put("notes", {"id": ev.id, "chat_id": ev.chat_id, "scene_id": scene})
+    rpkit.kinds.touch_chat(sink, ev)
+
+
+@pytest.fixture
+def notes():
+    rpkit.register_table(
+        "notes", "id", "id INTEGER Int64\nchat_id INTEGER Int64\nscene_id INTEGER Int64"
+    )
+    rpkit.register_kind(
+        "scene_note",
+        "of_chat_1:int?",
+        chat="required",
+        effect=scene_note,
+        reads=("chat_state",),
+        reads_own_chat=True,
+        writes=("notes", "chat_state"),
+    )
+    yield
+    KINDS.pop("scene_note", None)
+    PROJECTED.pop("notes")
+
+
+def _notes_history(db, planted: bool) -> tuple[int, list[int]]:
+    """Chat 1 opens a scene that a rewind of chat 1 removes; chat 2 notes its scene after it."""
+    rpkit.demo.build_demo(db, events=60, seed=2, chats=2)
+    with rpkit.open_db(db) as conn:
+        point = rpkit.store.head_id(conn)
+        rpkit.append(conn, "scene_started", {"container_id": 3, "title": "later"}, chat_id=1)
+        payload = {"of_chat_1": 1} if planted else {}
+        notes = [rpkit.append(conn, "scene_note", payload, chat_id=2) for _ in range(3)]
+    return point, notes
+
+
+def test_a_kind_that_reads_its_own_chat_is_not_refolded_in_other_chats(
+    notes, tmp_path, monkeypatch
+):
+    db = tmp_path / "h.db"
+    point, notes_of_chat_2 = _notes_history(db, planted=False)
+    folded = []
+    real = touched.plan_touched
+    monkeypatch.setattr(
+        rpkit.operations.chat_rewind,
+        "plan_touched",
+        lambda *a: folded.append(real(*a)) or folded[-1],
+    )
+    rpkit.execute_rewind(db_path=db, data_dir=tmp_path, after_event_id=point, chat_id=1)
+    assert folded and not set(folded[0].folded) & set(notes_of_chat_2)
+    with rpkit.open_db(db) as conn:
+        assert rpkit.verify(conn).ok
+
+
+def test_verify_finds_a_kind_that_reads_another_chat_while_declaring_its_own(notes, tmp_path):
+    """The planted fault: chat 2's notes read chat 1's scene, which the rewind removes."""
+    db = tmp_path / "h.db"
+    point, _ = _notes_history(db, planted=True)
+    rpkit.execute_rewind(db_path=db, data_dir=tmp_path, after_event_id=point, chat_id=1)
+    with rpkit.open_db(db) as conn:
+        report = rpkit.verify(conn)
+    assert not report.ok and set(report.differences["table"]) == {"notes"}
+
+
+@pytest.mark.parametrize(("chat", "reads"), [("optional", ("chat_state",)), ("required", ())])
+def test_reads_own_chat_needs_a_chat_and_tables_it_reads(chat, reads):
+    before = dict(KINDS)
+    with pytest.raises(rpkit.EventError, match="reads_own_chat=True") as info:
+        rpkit.register_kind("odd_note", chat=chat, reads=reads, reads_own_chat=True)
+    assert repr(chat) in str(info.value) and repr(reads) in str(info.value)
+    assert dict(KINDS) == before
