@@ -110,7 +110,8 @@ class Kind:
     close); None: not declared, which a per-chat rewind treats as reading
     everything. ``reads_own_chat``: every row of ``reads`` it reads belongs
     to the event's own chat (its ``chat_id`` column holds the event's chat),
-    so a per-chat rewind refolds it only in a chat whose rows changed.
+    so a per-chat rewind refolds it only in a chat whose rows changed (it
+    needs ``chat='required'`` and ``reads``, else an ``EventError``).
     ``commutes``: the effect reads nothing a ``summary`` writes (turn counts,
     speakers, edges).
     """
@@ -131,6 +132,14 @@ class Kind:
     reads_own_chat: bool = field(default=False, compare=False)
     commutes: bool = False
     builtin: bool = field(default=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.reads_own_chat and (self.chat != "required" or not self.reads):
+            raise EventError(
+                f"kind {self.name!r} declares reads_own_chat=True with chat={self.chat!r} and "
+                f"reads={self.reads!r}: it needs chat='required' and the tables it reads in "
+                "reads=(...); leave reads_own_chat out if the effect may read rows of other chats"
+            )
 
     def speaker_in(self, payload: dict[str, Any]) -> str | None:
         """Who says a turn of this kind: ``you``, or the bot its ``speaker`` field names."""

@@ -14,19 +14,8 @@ KINDS: dict[str, Kind] = {}
 
 def declare(kind: Kind) -> Kind:
     """Add a built-in kind (``rpkit.kinds.builtin`` declares them all)."""
-    _check_own_chat(kind)
     KINDS[kind.name] = kind
     return kind
-
-
-def _check_own_chat(kind: Kind) -> None:
-    """``reads_own_chat`` needs an event that always has a chat, and tables it reads."""
-    if kind.reads_own_chat and (kind.chat != "required" or not kind.reads):
-        raise EventError(
-            f"kind {kind.name!r} declares reads_own_chat=True with chat={kind.chat!r} and "
-            f"reads={kind.reads!r}: it needs chat='required' and the tables it reads in "
-            "reads=(...); leave reads_own_chat out if the effect may read rows of other chats"
-        )
 
 
 def builtin_kind(
@@ -110,7 +99,6 @@ def register_kind(
         writes=None if writes is None else tuple(writes),
         reads_own_chat=reads_own_chat,
     )
-    _check_own_chat(kind)
     KINDS[name] = kind
     return kind
 
@@ -132,7 +120,7 @@ def handler(
     """
 
     def register(fn: Effect) -> Effect:
-        spec = dataclasses.replace(
+        KINDS[kind] = dataclasses.replace(
             kind_spec(kind),
             effect=fn,
             summary=None,
@@ -141,8 +129,6 @@ def handler(
             writes=writes,
             reads_own_chat=reads_own_chat,
         )
-        _check_own_chat(spec)
-        KINDS[kind] = spec
         return fn
 
     return register

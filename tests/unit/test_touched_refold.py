@@ -275,3 +275,10 @@ def test_reads_own_chat_needs_a_chat_and_tables_it_reads(chat, reads):
         rpkit.register_kind("odd_note", chat=chat, reads=reads, reads_own_chat=True)
     assert repr(chat) in str(info.value) and repr(reads) in str(info.value)
     assert dict(KINDS) == before
+
+
+def test_a_replaced_effect_that_reads_its_own_chat_needs_tables_it_reads():
+    before = dict(KINDS)
+    with pytest.raises(rpkit.EventError, match="reads_own_chat=True with chat='required'"):
+        rpkit.handler("scene_ended", reads=(), reads_own_chat=True)(lambda sink, ev: None)
+    assert dict(KINDS) == before
